@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.message import MIMEPart
@@ -118,3 +120,207 @@ def _vtimezone(tzid: str, starts_at: datetime, ends_at: datetime, zone: ZoneInfo
     vtimezone = Timezone.from_tzid(tzid, first_date=date(first, 1, 1), last_date=date(last + 1, 1, 1))
     vtimezone.pop("COMMENT", None)  # RFC 5545 allows COMMENT only inside STANDARD/DAYLIGHT
     return vtimezone
+
+
+@dataclass(frozen=True)
+class Reply:
+    uid: str
+    attendee: str
+    partstat: str
+    sequence: int
+    comment: str | None
+
+
+@dataclass(frozen=True)
+class Bounce:
+    recipients: tuple[str, ...]
+    uids: tuple[str, ...]
+    message_id: str | None
+
+
+ANSWERS = {"ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED"}
+CALENDAR_TYPES = {"text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics"}
+SCHEDULED_COMPONENTS = ("VEVENT", "VTODO")
+
+
+def read_replies(message: bytes) -> list[Reply]:
+    """Return every iTIP REPLY answer carried by a mail message or bare iCalendar object; never raises."""
+    try:
+        replies = [
+            reply
+            for calendar in _carried_calendars(message)
+            if _method(calendar) == "REPLY"
+            for component in calendar.walk()
+            if component.name in SCHEDULED_COMPONENTS
+            for reply in _replies_in(component)
+        ]
+    except Exception:
+        return []
+    return list(dict.fromkeys(replies))
+
+
+def read_calendar_method(message: bytes) -> str | None:
+    """Return the METHOD of the first calendar a message carries ("" when it has none), None without calendar."""
+    try:
+        return next((_method(calendar) for calendar in _carried_calendars(message)), None)
+    except Exception:
+        return None
+
+
+def read_bounce(message: bytes) -> Bounce | None:
+    """Return the failed recipients, calendar UIDs and Message-ID of a delivery failure report, else None."""
+    try:
+        mail = email.message_from_bytes(message, policy=email.policy.compat32)
+        return _bounce(mail) if _is_bounce(mail) else None
+    except Exception:
+        return None
+
+
+def _carried_calendars(message: bytes):
+    """Yield the calendars in a bare iCalendar object or in the calendar parts of a mail message."""
+    if message.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].upper() == b"BEGIN:VCALENDAR":
+        yield from _parse_calendars(message.decode("utf-8", "replace"))
+        return
+    yield from _calendars_in_mail(email.message_from_bytes(message, policy=email.policy.compat32))
+
+
+def _calendars_in_mail(mail):
+    for part in _leaf_parts(mail):
+        if _is_calendar_part(part):
+            yield from _parse_calendars(_part_text(part))
+
+
+def _leaf_parts(part):
+    """Yield the non-multipart parts, without looking inside attached messages (forwards, bounces)."""
+    if part.get_content_maintype() == "message":
+        return
+    if part.is_multipart():
+        for subpart in part.get_payload():
+            yield from _leaf_parts(subpart)
+    else:
+        yield part
+
+
+def _is_calendar_part(part) -> bool:
+    filename = part.get_filename() or part.get_param("name") or ""
+    return part.get_content_type() in CALENDAR_TYPES or str(filename).lower().endswith(".ics")
+
+
+def _part_text(part) -> str:
+    payload = part.get_payload(decode=True) or b""
+    try:
+        return payload.decode(part.get_content_charset() or "utf-8")
+    except (LookupError, UnicodeDecodeError):
+        return payload.decode("utf-8", "replace")
+
+
+def _parse_calendars(text: str) -> list[Calendar]:
+    try:
+        return [c for c in Calendar.from_ical(text, multiple=True) if c.name == "VCALENDAR"]
+    except Exception:
+        return []
+
+
+def _method(calendar: Calendar) -> str:
+    return str(calendar.get("METHOD", "")).strip().upper()
+
+
+def _replies_in(component) -> list[Reply]:
+    uid = str(component.get("UID", "")).strip()
+    if not uid:
+        return []
+    sequence, comment = _sequence(component), _comment(component)
+    replies = []
+    for attendee in _as_list(component.get("ATTENDEE")):
+        address = _mail_address(str(attendee))
+        partstat = str(getattr(attendee, "params", {}).get("PARTSTAT", "")).strip().upper()
+        if address and partstat in ANSWERS:
+            replies.append(Reply(uid, address, partstat, sequence, comment))
+    return replies
+
+
+def _as_list(value) -> list:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _mail_address(value: str) -> str | None:
+    address = value.strip()
+    if address[:7].lower() == "mailto:":
+        address = address[7:].strip()
+    return address.lower() if "@" in address and ":" not in address else None
+
+
+def _sequence(component) -> int:
+    try:
+        return int(str(component.get("SEQUENCE", 0)).strip())
+    except ValueError:
+        return 0
+
+
+def _comment(component) -> str | None:
+    text = "\n".join(str(c).strip() for c in _as_list(component.get("COMMENT"))).strip()
+    return text or None
+
+
+def _is_bounce(mail) -> bool:
+    if mail.get_content_type() == "multipart/report":
+        return str(mail.get_param("report-type", "")).lower() == "delivery-status"
+    if any(part.get_content_type() == "message/delivery-status" for part in mail.walk()):
+        return True
+    sender = str(mail.get("From", "")).lower()
+    return mail.get("X-Failed-Recipients") is not None or (
+        any(name in sender for name in ("mailer-daemon", "postmaster"))
+        and any(word in str(mail.get("Subject", "")).lower()
+                for word in ("undeliver", "returned", "failure", "delivery status"))
+    )
+
+
+def _bounce(mail) -> Bounce | None:
+    recipients, has_report = [], False
+    for part in mail.walk():
+        if part.get_content_type() == "message/delivery-status":
+            has_report = True
+            recipients += _failed_recipients(part)
+    for header in mail.get_all("X-Failed-Recipients", []):
+        recipients += [a.strip().lower() for a in str(header).split(",") if "@" in a]
+    if has_report and not recipients:
+        return None  # delayed or relayed, not failed
+    original = _returned_message(mail)
+    if original is None:
+        return Bounce(tuple(dict.fromkeys(recipients)), (), None)
+    uids = [
+        str(component["UID"]).strip()
+        for calendar in _calendars_in_mail(original)
+        for component in calendar.walk()
+        if component.name in SCHEDULED_COMPONENTS and component.get("UID")
+    ]
+    message_id = str(original.get("Message-ID", "")).strip()
+    return Bounce(tuple(dict.fromkeys(recipients)), tuple(dict.fromkeys(uids)), message_id or None)
+
+
+def _failed_recipients(report) -> list[str]:
+    """Return Original-Recipient and Final-Recipient addresses of the failed blocks of a delivery-status part."""
+    blocks = report.get_payload()
+    if not isinstance(blocks, list):
+        blocks = [email.message_from_string(b) for b in str(blocks).split("\n\n")]
+    addresses = []
+    for block in blocks[1:]:
+        action = str(block.get("Action", "failed")).strip().lower()
+        if action != "failed":
+            continue
+        for field in ("Original-Recipient", "Final-Recipient"):
+            value = str(block.get(field, "")).split(";", 1)[-1].strip().strip("<>").lower()
+            if "@" in value:
+                addresses.append(value)
+    return addresses
+
+
+def _returned_message(mail):
+    for part in mail.walk():
+        if part.get_content_type() == "message/rfc822" and isinstance(part.get_payload(), list):
+            return part.get_payload()[0]
+        if part.get_content_type() == "text/rfc822-headers":
+            return email.message_from_string(str(part.get_payload(decode=True) or b"", "utf-8", "replace"))
+    return None
