@@ -1,0 +1,347 @@
+"""Who to invite: the most balanced selection that exists, with a fair rotation inside each group.
+
+Balance is measured per dimension (department, level) against targets; see DESIGN.md.
+`select` solves it exactly as a convex-cost flow
+
+    source -> department d -> cell (d, l) -> level l -> sink
+
+where the flow through cell (d, l) is how many people of that department and level are invited.
+The department and level arcs cost |n - t| (convex, charged unit by unit); cell arcs are bounded
+below by the `must` people and above by the people available.  Successive shortest paths from
+the only flow that carries exactly the `must` people give a minimum-cost flow of every larger
+value, so the flow of value k' is an exact optimum.
+
+Ties are broken lexicographically inside the same flow: every person also costs their position
+in the rotation order (fewest recent invites, longest since the last invitation, then a seeded
+random order), scaled far below one unit of deviation.  Inside a cell people therefore leave in
+rotation order, and among the selections of minimum deviation `select` returns one whose sum of
+rotation positions is smallest: a free seat goes to whichever group's next person is most due.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, deque
+from collections.abc import Collection, Hashable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+from math import lcm
+
+import numpy as np
+
+MODES = ("even", "proportional")
+
+
+@dataclass(frozen=True)
+class Candidate:
+    id: Hashable
+    department: str
+    level: int  # 0 = most junior; higher = more senior
+    recent_invites: int = 0  # invitations within the look-back window
+    last_invited: date | None = None
+
+
+def select(
+    candidates: Sequence[Candidate],
+    k: int,
+    *,
+    must: Collection[Hashable] = (),
+    mode: str = "even",
+    seed: int = 0,
+) -> list[Hashable]:
+    """Ids of a minimum-deviation selection of min(k, len(candidates)) people, must people first, then rotation order."""
+    must_ids = _check_must(candidates, k, must, mode)
+    chosen = _Flow(candidates, must_ids, min(k, len(candidates)), mode, seed).solve()
+    return [candidates[i].id for i in chosen]
+
+
+def targets(
+    candidates: Sequence[Candidate], k: int, mode: str = "even"
+) -> tuple[dict[str, float], dict[int, float]]:
+    """The target head count of each department and each level for a selection of size k."""
+    _check_mode(mode)
+    if k < 0:
+        raise ValueError(f"k must be at least 0, got {k}")
+    return tuple(
+        {group: float(target) for group, target in sorted(dimension.items())}
+        for dimension in _targets(candidates, min(k, len(candidates)), mode)
+    )
+
+
+def deviation(
+    candidates: Sequence[Candidate],
+    selected_ids: Collection[Hashable],
+    k: int | None = None,
+    mode: str = "even",
+) -> float:
+    """Deviation of any selection from the targets for size k (default: the selection's size)."""
+    _check_mode(mode)
+    by_id = _index(candidates)
+    selected = set(selected_ids)
+    unknown = [person for person in selected_ids if person not in by_id]
+    if unknown:
+        raise ValueError(f"selected ids are not among the candidates: {_names(unknown)}")
+    size = len(selected) if k is None else k
+    if size < 0:
+        raise ValueError(f"k must be at least 0, got {size}")
+    chosen = [candidates[by_id[person]] for person in selected]
+    return float(_deviation(candidates, chosen, min(size, len(candidates)), mode))
+
+
+def best_deviation(
+    candidates: Sequence[Candidate], k: int, must: Collection[Hashable] = (), mode: str = "even"
+) -> float:
+    """The smallest deviation any selection of min(k, len(candidates)) people containing `must` can have."""
+    return deviation(candidates, select(candidates, k, must=must, mode=mode), k, mode)
+
+
+def replacement(
+    candidates: Sequence[Candidate],
+    selected_ids: Collection[Hashable],
+    remove_id: Hashable,
+    *,
+    must: Collection[Hashable] = (),
+    mode: str = "even",
+    seed: int = 0,
+) -> Hashable | None:
+    """Who to invite instead of remove_id: least deviation, then same cell, then rotation order; None if nobody is left."""
+    _check_mode(mode)
+    by_id = _index(candidates)
+    selected = set(selected_ids)
+    unknown = [person for person in [*selected, remove_id, *must] if person not in by_id]
+    if unknown:
+        raise ValueError(f"ids are not among the candidates: {_names(unknown)}")
+    if remove_id not in selected:
+        raise ValueError(f"{remove_id!r} is not selected")
+    if remove_id in set(must):
+        raise ValueError(f"{remove_id!r} must be invited and cannot be replaced")
+    if not set(must) <= selected:
+        raise ValueError(f"must ids are not selected: {_names(set(must) - selected)}")
+
+    removed = candidates[by_id[remove_id]]
+    kept = [candidates[by_id[person]] for person in selected if person != remove_id]
+    dept_target, level_target = _targets(candidates, len(selected), mode)
+    dept_count = Counter(person.department for person in kept)
+    level_count = Counter(person.level for person in kept)
+
+    def cost_of(person: Candidate) -> Fraction:
+        dept, level = person.department, person.level
+        return (
+            abs(dept_count[dept] + 1 - dept_target[dept]) - abs(dept_count[dept] - dept_target[dept])
+            + abs(level_count[level] + 1 - level_target[level]) - abs(level_count[level] - level_target[level])
+        )
+
+    best, best_key, seen_cells = None, None, set()
+    for index in _rotation_order(candidates, seed).tolist():
+        person = candidates[index]
+        cell = (person.department, person.level)
+        if person.id in selected or cell in seen_cells:
+            continue
+        seen_cells.add(cell)
+        key = (cost_of(person), cell != (removed.department, removed.level))
+        if best_key is None or key < best_key:
+            best, best_key = person.id, key
+    return best
+
+
+def rotation_order(candidates: Sequence[Candidate], seed: int = 0) -> list[Hashable]:
+    """Everyone by who is most due: fewest recent invites, longest since last invited (never first), then seeded random."""
+    return [candidates[i].id for i in _rotation_order(candidates, seed).tolist()]
+
+
+def _rotation_order(candidates: Sequence[Candidate], seed: int) -> np.ndarray:
+    rng = random.Random(seed)
+    count = len(candidates)
+    lottery = np.array([rng.random() for _ in range(count)])
+    recent = np.fromiter((person.recent_invites for person in candidates), np.int64, count)
+    last = np.fromiter(
+        (person.last_invited.toordinal() if person.last_invited else 0 for person in candidates), np.int64, count
+    )
+    return np.lexsort((np.arange(count), lottery, last, recent))
+
+
+def _index(candidates: Sequence[Candidate]) -> dict[Hashable, int]:
+    by_id = {person.id: i for i, person in enumerate(candidates)}
+    if len(by_id) != len(candidates):
+        repeated = [person for person, count in Counter(c.id for c in candidates).items() if count > 1]
+        raise ValueError(f"duplicate candidate ids: {_names(repeated)}")
+    return by_id
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
+
+
+def _check_must(candidates: Sequence[Candidate], k: int, must: Collection[Hashable], mode: str) -> set[Hashable]:
+    _check_mode(mode)
+    if k < 0:
+        raise ValueError(f"k must be at least 0, got {k}")
+    by_id = _index(candidates)
+    must_ids = set(must)
+    unknown = [person for person in dict.fromkeys(must) if person not in by_id]
+    if unknown:
+        raise ValueError(f"must ids are not among the candidates: {_names(unknown)}")
+    if len(must_ids) > k:
+        raise ValueError(f"{len(must_ids)} people must be invited but only k={k} seats exist")
+    return must_ids
+
+
+def _names(ids: Collection[Hashable]) -> str:
+    return ", ".join(repr(person) for person in ids)
+
+
+def _targets(candidates: Sequence[Candidate], size: int, mode: str) -> tuple[dict, dict]:
+    departments = Counter(person.department for person in candidates)
+    levels = Counter(person.level for person in candidates)
+    return _spread(departments, size, mode), _spread(levels, size, mode)
+
+
+def _spread(available: dict, size: int, mode: str) -> dict[Hashable, Fraction]:
+    return (_water_fill if mode == "even" else _proportional)(available, size)
+
+
+def _water_fill(available: dict, size: int) -> dict[Hashable, Fraction]:
+    remaining, groups_left, ceiling = size, len(available), Fraction(0)
+    for count in sorted(available.values()):
+        if count * groups_left >= remaining:
+            ceiling = Fraction(remaining, groups_left)
+            break
+        remaining -= count
+        groups_left -= 1
+    return {group: min(Fraction(count), ceiling) for group, count in available.items()}
+
+
+def _proportional(available: dict, size: int) -> dict[Hashable, Fraction]:
+    total = sum(available.values())
+    return {group: Fraction(size * count, total) for group, count in available.items()}
+
+
+def _deviation(candidates: Sequence[Candidate], chosen: Sequence[Candidate], size: int, mode: str) -> Fraction:
+    dept_target, level_target = _targets(candidates, size, mode)
+    dept_count = Counter(person.department for person in chosen)
+    level_count = Counter(person.level for person in chosen)
+    return sum(abs(dept_count[d] - t) for d, t in dept_target.items()) + sum(
+        abs(level_count[l] - t) for l, t in level_target.items()
+    )
+
+
+class _Flow:
+    """The department -> cell -> level flow, solved by successive shortest paths with exact integer costs."""
+
+    def __init__(self, candidates, must_ids, size, mode, seed):
+        self.size = size
+        count = len(candidates)
+        departments = sorted({person.department for person in candidates})
+        levels = sorted({person.level for person in candidates})
+        dept_of = {dept: d for d, dept in enumerate(departments)}
+        level_of = {level: l for l, level in enumerate(levels)}
+        dept_code = np.fromiter((dept_of[person.department] for person in candidates), np.int64, count)
+        level_code = np.fromiter((level_of[person.level] for person in candidates), np.int64, count)
+        dept_sizes = np.bincount(dept_code, minlength=len(departments)).tolist()
+        level_sizes = np.bincount(level_code, minlength=len(levels)).tolist()
+        dept_target = _spread(dict(enumerate(dept_sizes)), size, mode)
+        level_target = _spread(dict(enumerate(level_sizes)), size, mode)
+
+        # Scale so that every target, hence every deviation step, is an integer; one unit of
+        # deviation then outweighs any difference in the sum of rotation positions.
+        self.scale = lcm(*(t.denominator for t in [*dept_target.values(), *level_target.values()]))
+        self.weight = size * count + 1
+        self.dept_goal = [int(dept_target[d] * self.scale) for d in range(len(departments))]
+        self.level_goal = [int(level_target[l] * self.scale) for l in range(len(levels))]
+
+        # People are known by their rotation position; a cell lists its must people first, then
+        # the others in rotation order, and no cell can use more than its must people plus `size`.
+        self.order = _rotation_order(candidates, seed)
+        cell = (dept_code * len(levels) + level_code)[self.order]
+        is_must = np.zeros(count, bool)
+        is_must[[i for i, person in enumerate(candidates) if person.id in must_ids]] = True
+        is_must = is_must[self.order]
+        grouped = np.lexsort((np.arange(count), ~is_must, cell))
+        codes, starts, sizes = np.unique(cell[grouped], return_index=True, return_counts=True)
+        musts = np.bincount(cell[is_must], minlength=len(departments) * len(levels))[codes]
+        self.is_must = is_must
+        self.cells = [divmod(code, len(levels)) for code in codes.tolist()]
+        self.members = [
+            grouped[start : start + min(total, floor + size)].tolist()
+            for start, total, floor in zip(starts.tolist(), sizes.tolist(), musts.tolist())
+        ]
+        self.floor = musts.tolist()
+        self.count = list(self.floor)
+        self.dept_count = [0] * len(departments)
+        self.level_count = [0] * len(levels)
+        self.dept_cells = [[] for _ in departments]
+        self.level_cells = [[] for _ in levels]
+        for c, (d, l) in enumerate(self.cells):
+            self.dept_cells[d].append(c)
+            self.level_cells[l].append(c)
+            self.dept_count[d] += self.count[c]
+            self.level_count[l] += self.count[c]
+
+    def _step(self, goal: int, count: int) -> int:
+        """Scaled deviation cost of one more person in a group that has `count`."""
+        return (abs(self.scale * (count + 1) - goal) - abs(self.scale * count - goal)) * self.weight
+
+    def solve(self) -> list[int]:
+        """Candidate indices of the optimal selection: must people first, then rotation order."""
+        if self.size == len(self.order):
+            self.count = [len(people) for people in self.members]
+        for _ in range(self.size - sum(self.count)):
+            self._augment()
+        chosen = sorted(
+            (not self.is_must[p], p) for c, people in enumerate(self.members) for p in people[: self.count[c]]
+        )
+        return self.order[[p for _, p in chosen]].tolist()
+
+    def _augment(self) -> None:
+        """Send one more unit along a cheapest residual path (Bellman-Ford with a queue: costs may be negative)."""
+        cells, members, count, floor = self.cells, self.members, self.count, self.floor
+        departments, levels = len(self.dept_count), len(self.level_count)
+        dept_dist = [self._step(self.dept_goal[d], self.dept_count[d]) for d in range(departments)]
+        level_dist = [None] * levels
+        dept_via: list[int | None] = [None] * departments
+        level_via: list[int | None] = [None] * levels
+        queue, queued = deque(range(departments)), [True] * departments + [False] * levels
+        while queue:
+            node = queue.popleft()
+            queued[node] = False
+            if node < departments:
+                base = dept_dist[node]
+                for c in self.dept_cells[node]:
+                    if count[c] < len(members[c]):
+                        l = cells[c][1]
+                        dist = base + members[c][count[c]]
+                        if level_dist[l] is None or dist < level_dist[l]:
+                            level_dist[l], level_via[l] = dist, c
+                            if not queued[departments + l]:
+                                queued[departments + l] = True
+                                queue.append(departments + l)
+            else:
+                l = node - departments
+                base = level_dist[l]
+                for c in self.level_cells[l]:
+                    if count[c] > floor[c]:
+                        d = cells[c][0]
+                        dist = base - members[c][count[c] - 1]
+                        if dist < dept_dist[d]:
+                            dept_dist[d], dept_via[d] = dist, c
+                            if not queued[d]:
+                                queued[d] = True
+                                queue.append(d)
+        end = min(
+            (level_dist[l] + self._step(self.level_goal[l], self.level_count[l]), l)
+            for l in range(levels)
+            if level_dist[l] is not None
+        )[1]
+        self.level_count[end] += 1
+        l = end
+        while True:
+            c = level_via[l]
+            count[c] += 1
+            d = cells[c][0]
+            if dept_via[d] is None:
+                self.dept_count[d] += 1
+                return
+            count[dept_via[d]] -= 1
+            l = cells[dept_via[d]][1]
