@@ -12,7 +12,10 @@ from zoneinfo import ZoneInfo
 from icalendar import Calendar, Event, Timezone, vCalAddress
 
 PRODID = "-//Team Planner//EN"
-UTC_ZONES = {"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Z"}
+UTC_ZONES = {"UTC", "Etc/UTC", "Etc/GMT", "GMT"}
+ANSWERS = {"ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED"}
+CALENDAR_TYPES = {"text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics"}
+SCHEDULED_COMPONENTS = ("VEVENT", "VTODO")
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ def calendar_part(ics: bytes, method: str) -> MIMEPart:
 
 def _build(method: str, event: EventInfo, attendee: AttendeeInfo, stamp: datetime,
            *, status: str | None) -> bytes:
+    _check(event, stamp)
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -74,6 +78,16 @@ def _build(method: str, event: EventInfo, attendee: AttendeeInfo, stamp: datetim
         calendar.add_component(_vtimezone(event.timezone, event.starts_at, event.ends_at, zone))
     calendar.add_component(_vevent(event, attendee, stamp, zone or timezone.utc, status))
     return calendar.to_ical()
+
+
+def _check(event: EventInfo, stamp: datetime) -> None:
+    """Refuse what would make a wrong or non-conformant invitation."""
+    if any(moment.utcoffset() is None for moment in (event.starts_at, event.ends_at, stamp)):
+        raise ValueError("starts_at, ends_at and stamp must be timezone-aware")
+    if event.ends_at <= event.starts_at:
+        raise ValueError("the event must end after it starts")
+    if not event.summary.strip():
+        raise ValueError("an invitation needs a SUMMARY (RFC 5546 section 3.2.2)")
 
 
 def _vevent(event: EventInfo, attendee: AttendeeInfo, stamp: datetime, zone, status) -> Event:
@@ -138,10 +152,6 @@ class Bounce:
     message_id: str | None
 
 
-ANSWERS = {"ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED"}
-CALENDAR_TYPES = {"text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics"}
-SCHEDULED_COMPONENTS = ("VEVENT", "VTODO")
-
 
 def read_replies(message: bytes) -> list[Reply]:
     """Return every iTIP REPLY answer carried by a mail message or bare iCalendar object; never raises."""
@@ -187,7 +197,10 @@ def _carried_calendars(message: bytes):
 def _calendars_in_mail(mail):
     for part in _leaf_parts(mail):
         if _is_calendar_part(part):
-            yield from _parse_calendars(_part_text(part))
+            for calendar in _parse_calendars(_part_text(part)):
+                if "METHOD" not in calendar and part.get_param("method"):
+                    calendar.add("method", str(part.get_param("method")))
+                yield calendar
 
 
 def _leaf_parts(part):
@@ -254,7 +267,7 @@ def _mail_address(value: str) -> str | None:
 
 def _sequence(component) -> int:
     try:
-        return int(str(component.get("SEQUENCE", 0)).strip())
+        return max(0, int(str(component.get("SEQUENCE", 0)).strip()))
     except ValueError:
         return 0
 

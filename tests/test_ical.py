@@ -6,7 +6,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -258,6 +258,26 @@ def test_attendee_address_is_normalised():
     reply = client_reply(build_request(EVENT, ANNA, stamp=STAMP), "ACCEPTED")
     reply = reply.replace(b"mailto:Anna", b"MAILTO: Anna")
     assert read_replies(reply)[0].attendee == "anna.muller@example.com"
+
+
+def test_method_parameter_stands_in_for_a_missing_method():
+    reply = client_reply(build_request(EVENT, ANNA, stamp=STAMP), "ACCEPTED").replace(b"METHOD:REPLY\r\n", b"")
+    assert read_replies(reply) == []
+    part = MIMEPart()
+    part.set_content(reply, maintype="text", subtype="calendar", params={"method": "REPLY"})
+    assert len(read_replies(mail_with(part))) == 1
+
+
+@pytest.mark.parametrize("change", [
+    {"starts_at": datetime(2026, 12, 31, 20)},
+    {"ends_at": EVENT.starts_at},
+    {"summary": " "},
+])
+def test_build_refuses_a_broken_event(change):
+    with pytest.raises(ValueError):
+        build_request(replace(EVENT, **change), ANNA, stamp=STAMP)
+    with pytest.raises(ValueError):
+        build_request(EVENT, ANNA, stamp=datetime(2026, 11, 20))
 
 
 def test_reply_without_sequence_or_answer():
