@@ -1,0 +1,205 @@
+"""Events: create, propose invitees, adjust, send, and follow the answers."""
+
+from collections import Counter
+from datetime import date
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+
+from ..extensions import db
+from ..forms import ActionForm, AddPersonForm, EventForm, PersonActionForm
+from ..mail import transport_from_config
+from ..models import Event, EventKind, MailState, OutgoingMail, Person, utcnow
+from ..outbox import deliver, pending_errors, resend
+from ..services.events import EventDraft, EventError, create_event, draft_for
+from ..services.invites import InviteError, MailContext, send_invites
+from ..services.planning import PlanningError, add_person, balance_grid, propose, remove_person
+
+bp = Blueprint("events", __name__, url_prefix="/events")
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every event page is for organisers only."""
+
+
+def _event(event_id: int) -> Event:
+    return db.get_or_404(Event, event_id)
+
+
+@bp.get("/")
+def index():
+    events = db.session.scalars(select(Event).order_by(Event.starts_at.desc())).all()
+    return render_template("events/index.html", events=events)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    form = EventForm()
+    if request.method == "GET":
+        kind = request.args.get("kind", EventKind.LUNCH.value)
+        if kind not in {k.value for k in EventKind}:
+            kind = EventKind.LUNCH.value
+        _fill(form, draft_for(EventKind(kind), date.today(), current_app.config.get("DEFAULT_TIMEZONE", "Europe/Berlin")))
+    elif form.validate_on_submit():
+        draft = EventDraft(
+            kind=EventKind(form.kind.data),
+            title=form.title.data,
+            description=form.description.data or "",
+            location=form.location.data or "",
+            day=form.day.data,
+            start=form.start.data,
+            end=form.end.data,
+            timezone=form.timezone.data,
+            capacity=form.capacity.data,
+            rsvp_deadline=form.rsvp_deadline.data,
+        )
+        try:
+            event = create_event(db.session, current_user.id, draft, current_app.config["REPLY_DOMAIN"])
+        except EventError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("Event created. Next: propose who to invite.", "success")
+            return redirect(url_for("events.detail", event_id=event.id))
+    status = 400 if request.method == "POST" else 200
+    return render_template("events/new.html", form=form), status
+
+
+def _fill(form: EventForm, draft: EventDraft) -> None:
+    form.kind.data = draft.kind.value
+    form.title.data = draft.title
+    form.day.data = draft.day
+    form.start.data = draft.start
+    form.end.data = draft.end
+    form.timezone.data = draft.timezone
+    form.capacity.data = draft.capacity
+    form.rsvp_deadline.data = draft.rsvp_deadline
+
+
+@bp.get("/<int:event_id>")
+def detail(event_id: int):
+    event = _event(event_id)
+    proposed = [entry.person for entry in event.proposals]
+    answers = Counter(invitation.answer for invitation in event.invitations)
+    return render_template(
+        "events/detail.html",
+        event=event,
+        grid=balance_grid(proposed),
+        answers=answers,
+        mail_problems=pending_errors(db.session, event.id),
+        queued=db.session.scalar(
+            select(db.func.count(OutgoingMail.id)).where(OutgoingMail.event_id == event.id, OutgoingMail.state == MailState.QUEUED)
+        ),
+        action=ActionForm(),
+        person_action=PersonActionForm(),
+        add_form=AddPersonForm(),
+    )
+
+
+@bp.post("/<int:event_id>/propose")
+def propose_invitees(event_id: int):
+    event = _event(event_id)
+    seed_text = request.form.get("seed", "")
+    seed = int(seed_text) if seed_text.isdigit() else event.id
+    try:
+        entries = propose(db.session, event, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"], seed=seed)
+    except (PlanningError, ValueError) as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"Proposed {len(entries)} people.", "success")
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+@bp.post("/<int:event_id>/add")
+def add(event_id: int):
+    event = _event(event_id)
+    form = AddPersonForm()
+    if not form.validate_on_submit():
+        flash("Give a valid email address to add.", "error")
+        return redirect(url_for("events.detail", event_id=event.id))
+    person = db.session.scalar(select(Person).where(Person.email == form.email.data.strip().lower()))
+    if person is None:
+        flash(f"Nobody with the email {form.email.data} is in the directory.", "error")
+        return redirect(url_for("events.detail", event_id=event.id))
+    try:
+        add_person(db.session, event, person, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
+    except PlanningError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"Added {person.name}.", "success")
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+@bp.post("/<int:event_id>/remove")
+def remove(event_id: int):
+    event = _event(event_id)
+    form = PersonActionForm()
+    if not form.validate_on_submit() or not form.person_id.data.isdigit():
+        abort(400)
+    try:
+        remove_person(db.session, event, int(form.person_id.data))
+    except PlanningError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+@bp.post("/<int:event_id>/send")
+def send(event_id: int):
+    event = _event(event_id)
+    try:
+        queued = send_invites(db.session, event, mail_context(), current_app.jinja_env)
+    except InviteError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("events.detail", event_id=event.id))
+    db.session.commit()
+    flash(f"{len(queued)} invitations queued.", "success")
+    if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
+        _deliver_now(event.id)
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+@bp.post("/<int:event_id>/mail/<int:mail_id>/resend")
+def resend_mail(event_id: int, mail_id: int):
+    mail = db.get_or_404(OutgoingMail, mail_id)
+    if mail.event_id != event_id:
+        abort(404)
+    resend(db.session, mail)
+    db.session.commit()
+    _deliver_now(event_id)
+    return redirect(url_for("events.detail", event_id=event_id))
+
+
+@bp.post("/<int:event_id>/mail/deliver")
+def deliver_queued(event_id: int):
+    _deliver_now(_event(event_id).id)
+    return redirect(url_for("events.detail", event_id=event_id))
+
+
+def _deliver_now(event_id: int) -> None:
+    report = deliver(db.session, transport_from_config(current_app.config), event_id=event_id)
+    if report.errors:
+        flash(f"Mail server problem: {report.errors[-1]}. The messages stay queued and will be retried.", "error")
+    elif report.sent:
+        flash(f"{report.sent} messages sent.", "success")
+    if report.failed:
+        flash(f"{report.failed} messages were refused by the mail server; see below.", "error")
+
+
+def mail_context() -> MailContext:
+    """Return the mail settings of the running app."""
+    config = current_app.config
+    return MailContext(
+        base_url=config["BASE_URL"], sender=config["MAIL_FROM"], sender_name=config["MAIL_FROM_NAME"], reply_domain=config["REPLY_DOMAIN"]
+    )

@@ -1,0 +1,100 @@
+"""The staff directory: list, search, and CSV import with a preview."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from ..directory import DirectoryError
+from ..extensions import db
+from ..forms import ConfirmImportForm, UploadForm
+from ..models import StagedImport
+from ..services.people import apply_import, departments, preview_import, search_people, stage_import, staged_rows
+
+bp = Blueprint("people", __name__, url_prefix="/people")
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every directory page is for organisers only."""
+
+
+@bp.get("/")
+def index():
+    text = request.args.get("q", "").strip()
+    department = request.args.get("department", "")
+    level_arg = request.args.get("level", "")
+    level = int(level_arg) if level_arg.isdigit() else None
+    people = list(search_people(db.session, text, department, level))
+    return render_template(
+        "people/index.html",
+        people=people,
+        departments=departments(db.session),
+        levels=current_app.config["LEVELS"],
+        q=text,
+        department=department,
+        level=level,
+    )
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def upload():
+    form = UploadForm()
+    problems = []
+    if form.validate_on_submit():
+        upload_file = form.file.data
+        try:
+            staged = stage_import(
+                db.session, current_user.id, upload_file.filename or "upload.csv", upload_file.read(), current_app.config["LEVELS"]
+            )
+        except DirectoryError as error:
+            db.session.rollback()
+            flash(str(error), "error")
+            problems = error.problems
+        else:
+            db.session.commit()
+            return redirect(url_for("people.preview", staged_id=staged.id))
+    status = 400 if problems or form.errors else 200
+    return render_template("people/upload.html", form=form, problems=problems), status
+
+
+def _staged(staged_id: int) -> StagedImport | None:
+    staged = db.session.get(StagedImport, staged_id)
+    if staged is not None and staged.organiser_id != current_user.id:
+        abort(404)
+    return staged
+
+
+def _gone():
+    flash("This import has already been applied or was discarded.", "info")
+    return redirect(url_for("people.index"))
+
+
+@bp.get("/import/<int:staged_id>")
+def preview(staged_id: int):
+    staged = _staged(staged_id)
+    if staged is None:
+        return _gone()
+    summary = preview_import(db.session, staged_rows(staged))
+    return render_template("people/preview.html", staged=staged, summary=summary, form=ConfirmImportForm())
+
+
+@bp.post("/import/<int:staged_id>")
+def confirm(staged_id: int):
+    staged = _staged(staged_id)
+    form = ConfirmImportForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if staged is None:
+        return _gone()
+    try:
+        summary = apply_import(db.session, staged, deactivate_missing=form.deactivate_missing.data)
+    except DirectoryError:
+        db.session.rollback()
+        return _gone()
+    db.session.commit()
+    deactivated = len(summary.missing) if form.deactivate_missing.data else 0
+    flash(
+        f"Imported: {len(summary.new)} new, {len(summary.changed)} changed, {deactivated} deactivated.",
+        "success",
+    )
+    return redirect(url_for("people.index"))

@@ -1,0 +1,55 @@
+"""RSVP pages: no login, a GET shows, only a POST answers (mail scanners open links)."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+
+from ..extensions import db
+from ..forms import AnswerForm
+from ..models import Answer, utcnow
+from ..services.events import is_open_for_answers
+from ..services.rsvp import AnswerError, find_invitation, record_answer
+from ..tokens import TokenError
+
+bp = Blueprint("rsvp", __name__, url_prefix="/rsvp")
+
+
+def _invitation(token: str):
+    try:
+        return find_invitation(db.session, token)
+    except TokenError:
+        abort(404)
+
+
+@bp.get("/<token>")
+def show(token: str):
+    invitation = _invitation(token)
+    return _page(invitation, AnswerForm())
+
+
+def _page(invitation, form, status: int = 200):
+    response = render_template(
+        "rsvp/show.html",
+        invitation=invitation,
+        event=invitation.event,
+        form=form,
+        is_open=is_open_for_answers(invitation.event, utcnow()),
+        Answer=Answer,
+    )
+    return response, status, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
+
+@bp.post("/<token>")
+def answer(token: str):
+    invitation = _invitation(token)
+    form = AnswerForm()
+    if not form.validate_on_submit():
+        flash("Choose yes, no or maybe.", "error")
+        return _page(invitation, form, 400)
+    try:
+        record_answer(db.session, invitation, form.answer.data, utcnow(), form.comment.data)
+    except AnswerError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _page(invitation, form, 409)
+    db.session.commit()
+    flash("Thank you, your answer is saved. You can change it until the deadline.", "success")
+    return redirect(url_for("rsvp.show", token=token), code=303)

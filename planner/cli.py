@@ -1,0 +1,102 @@
+"""Flask commands: organiser accounts, directory import, outbox delivery, demo data."""
+
+import sys
+import time
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from flask_migrate import upgrade
+
+from .directory import DirectoryError
+from .extensions import db
+from .mail import transport_from_config
+from .outbox import deliver
+from .services.accounts import AccountError, create_organiser
+from .services.people import import_file
+
+organiser_cli = AppGroup("organiser", help="Manage organiser accounts.")
+people_cli = AppGroup("people", help="Manage the staff directory.")
+outbox_cli = AppGroup("outbox", help="Deliver queued mail.")
+
+
+@organiser_cli.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="Display name (defaults to the email).")
+@click.password_option(help="Read from a prompt, or from standard input when it is not a terminal.")
+def create_organiser_command(email: str, name: str, password: str) -> None:
+    """Create an organiser who can log in."""
+    try:
+        organiser = create_organiser(db.session, email, name, password)
+    except AccountError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Organiser {organiser.email} created.")
+
+
+@people_cli.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--deactivate-missing/--keep-missing", default=False, help="Deactivate active people absent from the file.")
+def import_people_command(file, deactivate_missing: bool) -> None:
+    """Import or update people from a CSV file (email,name,department,level[,joined_on,active])."""
+    try:
+        summary = import_file(db.session, file.read(), current_app.config["LEVELS"], deactivate_missing=deactivate_missing)
+    except DirectoryError as error:
+        db.session.rollback()
+        for problem in error.problems:
+            click.echo(f"line {problem.line}: {problem.reason}", err=True)
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    deactivated = len(summary.missing) if deactivate_missing else 0
+    click.echo(f"{len(summary.new)} new, {len(summary.changed)} changed, {summary.unchanged} unchanged, {deactivated} deactivated.")
+    if summary.missing and not deactivate_missing:
+        click.echo(f"{len(summary.missing)} active people are not in the file (use --deactivate-missing).")
+
+
+@outbox_cli.command("send")
+@click.option("--limit", default=500, show_default=True, help="At most this many messages.")
+def send_command(limit: int) -> None:
+    """Deliver the queued mail that is due, once (for cron)."""
+    report = deliver(db.session, transport_from_config(current_app.config), limit=limit)
+    click.echo(str(report))
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    if report.errors:
+        sys.exit(1)
+
+
+@outbox_cli.command("work")
+@click.option("--interval", default=10.0, show_default=True, help="Seconds to wait when nothing is due.")
+@click.option("--once", is_flag=True, help="Stop when nothing is due.")
+def work_command(interval: float, once: bool) -> None:
+    """Keep delivering mail as it becomes due (several workers may run at once)."""
+    while True:
+        report = deliver(db.session, transport_from_config(current_app.config))
+        if report.sent or report.retry or report.failed:
+            click.echo(str(report))
+        if not (report.sent or report.retry or report.failed):
+            if once:
+                return
+            time.sleep(interval)
+
+
+@click.command("demo")
+@click.option("--people", default=300, show_default=True)
+def demo_command(people: int) -> None:
+    """Apply migrations and load a demo company with an organiser (safe to run twice)."""
+    from .demo import load_demo
+
+    upgrade(directory=str(Path(current_app.root_path).parent / "migrations"))
+    login = load_demo(db.session, people, current_app.config["LEVELS"])
+    db.session.commit()
+    click.echo(f"Demo ready: log in at {current_app.config['BASE_URL']}/auth/login as {login[0]} with password {login[1]}")
+
+
+def register(app: Flask) -> None:
+    """Add the project's commands to the flask CLI."""
+    app.cli.add_command(organiser_cli)
+    app.cli.add_command(people_cli)
+    app.cli.add_command(outbox_cli)
+    app.cli.add_command(demo_command)

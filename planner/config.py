@@ -1,0 +1,67 @@
+"""Configuration: defaults, then instance/config.py, then PLANNER_* environment variables, then test config."""
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+DEFAULT_LEVELS = ("Intern", "Junior", "Mid", "Senior", "Lead", "Director", "Executive")
+
+
+def defaults(instance_path: str) -> dict:
+    """Return the built-in settings for an installation whose instance folder is instance_path."""
+    return {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{Path(instance_path) / 'planner.sqlite'}",
+        "BASE_URL": "http://127.0.0.1:5000",
+        "LEVELS": list(DEFAULT_LEVELS),
+        "LOOKBACK_DAYS": 180,
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_WINDOW_MINUTES": 15,
+        "MAIL_TRANSPORT": "mailbox",
+        "MAIL_MAILBOX_DIR": str(Path(instance_path) / "mailbox"),
+        "MAIL_FROM": "planner@localhost",
+        "MAIL_FROM_NAME": "Team Planner",
+        "MAIL_SEND_AFTER_COMMIT": True,
+        "REPLY_DOMAIN": "planner.example.com",
+        "SMTP_HOST": "localhost",
+        "SMTP_PORT": 25,
+        "SMTP_SECURITY": "plain",
+        "SMTP_USERNAME": None,
+        "SMTP_PASSWORD": None,
+        "SMTP_TIMEOUT": 30.0,
+        "SMTP_CA_FILE": None,
+        "SMTP_VERIFY": True,
+        "MAX_CONTENT_LENGTH": 5 * 1024 * 1024,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+    }
+
+
+def load_config(app: Flask, test_config: dict | None) -> None:
+    """Fill app.config from every source in order of precedence."""
+    app.config.from_mapping(defaults(app.instance_path))
+    if test_config is None:
+        app.config.from_pyfile("config.py", silent=True)
+        app.config.from_prefixed_env("PLANNER")
+    else:
+        app.config.from_mapping(test_config)
+    if str(app.config["BASE_URL"]).startswith("https://"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+
+
+def instance_secret_key(instance_path: str) -> str:
+    """Read the installation's secret key from the instance folder, creating it on first use."""
+    path = Path(instance_path) / "secret_key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_hex(32))
+    return path.read_text().strip()

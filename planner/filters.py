@@ -1,0 +1,17 @@
+"""Template filters and globals."""
+
+from flask import Flask
+
+from .services.events import local
+
+
+def register(app: Flask) -> None:
+    """Add the project's Jinja filters and globals."""
+    app.jinja_env.filters["local"] = local
+    app.jinja_env.globals["level_name"] = lambda level: level_name(app, level)
+
+
+def level_name(app: Flask, level: int) -> str:
+    """Return the ladder name of a level number."""
+    ladder = app.config["LEVELS"]
+    return ladder[level] if 0 <= level < len(ladder) else str(level)

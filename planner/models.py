@@ -1,0 +1,210 @@
+"""Database models (SQLAlchemy 2, typed)."""
+
+import enum
+from datetime import UTC, date, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timestamp stored as UTC and always read back timezone-aware."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; attach a timezone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Organiser(UserMixin, db.Model):
+    """A person who logs in to plan events."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LoginFailure(db.Model):
+    """One failed login, kept for rate limiting."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    remote_addr: Mapped[str] = mapped_column(String(64), index=True)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Person(db.Model):
+    """A member of staff from the directory."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: stored lower-case so that matching is case-insensitive
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(120), index=True)
+    #: 0 = most junior, an index into the configured level ladder
+    level: Mapped[int] = mapped_column(Integer, index=True)
+    joined_on: Mapped[date | None] = mapped_column(Date)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    on_leave_until: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class StagedImport(db.Model):
+    """A validated directory upload waiting for the organiser's confirmation."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(ForeignKey("organiser.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    #: JSON list of validated rows
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EventKind(enum.StrEnum):
+    LUNCH = "lunch"
+    DRINKS = "drinks"
+    TRAINING = "training"
+
+
+class EventStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    CANCELLED = "cancelled"
+
+
+class Event(db.Model):
+    """A lunch, drinks or training day."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: the iCalendar UID, stable for the life of the event
+    uid: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[EventKind] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(String(200), default="")
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    timezone: Mapped[str] = mapped_column(String(64))
+    capacity: Mapped[int] = mapped_column(Integer)
+    rsvp_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the iCalendar SEQUENCE of the latest invitation sent
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[EventStatus] = mapped_column(String(20), default=EventStatus.DRAFT)
+    organiser_id: Mapped[int] = mapped_column(ForeignKey("organiser.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organiser: Mapped[Organiser] = relationship()
+    invitations: Mapped[list["Invitation"]] = relationship(back_populates="event", order_by="Invitation.id")
+    proposals: Mapped[list["ProposalEntry"]] = relationship(
+        back_populates="event", order_by="ProposalEntry.id", cascade="all, delete-orphan"
+    )
+
+
+class ProposalEntry(db.Model):
+    """A person proposed for an event before the invitations are sent."""
+
+    __table_args__ = (UniqueConstraint("event_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    #: why this person is in, shown to the organiser
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    is_must: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    event: Mapped[Event] = relationship(back_populates="proposals")
+    person: Mapped[Person] = relationship()
+
+
+class Answer(enum.StrEnum):
+    PENDING = "pending"
+    YES = "yes"
+    NO = "no"
+    MAYBE = "maybe"
+
+
+class Invitation(db.Model):
+    """One person invited to one event, with the hash of their RSVP token."""
+
+    __table_args__ = (UniqueConstraint("event_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: hash of the token in this invitation's ORGANIZER reply address
+    reply_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    answer: Mapped[Answer] = mapped_column(String(20), default=Answer.PENDING)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    comment: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    event: Mapped[Event] = relationship(back_populates="invitations")
+    person: Mapped[Person] = relationship()
+
+
+class MailState(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    RETRY = "retry"
+    FAILED = "failed"
+
+
+class OutgoingMail(db.Model):
+    """A message in the outbox; it leaves only after the transaction that queued it commits."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("event.id"), index=True)
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id"))
+    sender: Mapped[str] = mapped_column(String(254))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255))
+    raw: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[MailState] = mapped_column(String(20), default=MailState.QUEUED, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: which worker run holds the message while it is being sent
+    claimed_by: Mapped[str | None] = mapped_column(String(64), index=True)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,1 @@
+"""Use cases called by views and commands: they flush, the caller commits."""

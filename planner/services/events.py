@@ -1,0 +1,118 @@
+"""Creating and editing events, with the defaults each kind brings."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy.orm import Session
+
+from ..models import Event, EventKind, EventStatus, utcnow
+
+
+class EventError(Exception):
+    """An event that cannot be created or changed as asked."""
+
+
+@dataclass(frozen=True)
+class KindDefaults:
+    """What a new event of one kind starts with."""
+
+    title: str
+    start: time
+    end: time
+    capacity: int
+    deadline_days: int
+
+
+KIND_DEFAULTS = {
+    EventKind.LUNCH: KindDefaults("Team lunch", time(12, 0), time(13, 0), 8, 2),
+    EventKind.DRINKS: KindDefaults("After-work drinks", time(17, 30), time(19, 30), 30, 3),
+    EventKind.TRAINING: KindDefaults("Training day", time(9, 0), time(17, 0), 20, 7),
+}
+
+
+@dataclass(frozen=True)
+class EventDraft:
+    """The organiser's input for an event, in the event's own wall-clock time."""
+
+    kind: EventKind
+    title: str
+    description: str
+    location: str
+    day: date
+    start: time
+    end: time
+    timezone: str
+    capacity: int
+    rsvp_deadline: datetime | None  # naive, in the event's timezone
+
+
+def draft_for(kind: EventKind, today: date, timezone: str) -> EventDraft:
+    """Return a new event of this kind a week from today with the kind's defaults."""
+    defaults = KIND_DEFAULTS[kind]
+    day = today + timedelta(days=7)
+    deadline = datetime.combine(day - timedelta(days=defaults.deadline_days), time(17, 0))
+    return EventDraft(kind, defaults.title, "", "", day, defaults.start, defaults.end, timezone, defaults.capacity, deadline)
+
+
+def zone(name: str) -> ZoneInfo:
+    """Return the IANA timezone of that name; raise EventError when there is none."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise EventError(f"Unknown timezone {name!r}; use an IANA name such as Europe/Berlin.") from None
+
+
+def check_draft(draft: EventDraft, now: datetime) -> tuple[datetime, datetime, datetime | None]:
+    """Validate a draft; return its start, end and deadline as aware datetimes or raise EventError."""
+    tz = zone(draft.timezone)
+    starts_at = datetime.combine(draft.day, draft.start, tzinfo=tz)
+    ends_at = datetime.combine(draft.day, draft.end, tzinfo=tz)
+    if ends_at <= starts_at:
+        raise EventError("The event must end after it starts.")
+    if starts_at <= now:
+        raise EventError("The event must start in the future.")
+    if draft.capacity < 1:
+        raise EventError("The capacity must be at least 1.")
+    deadline = draft.rsvp_deadline.replace(tzinfo=tz) if draft.rsvp_deadline else None
+    if deadline is not None and deadline > starts_at:
+        raise EventError("The RSVP deadline must be before the event starts.")
+    if not draft.title.strip():
+        raise EventError("The event needs a title.")
+    return starts_at, ends_at, deadline
+
+
+def create_event(session: Session, organiser_id: int, draft: EventDraft, uid_domain: str) -> Event:
+    """Create a draft event from validated input."""
+    starts_at, ends_at, deadline = check_draft(draft, utcnow())
+    event = Event(
+        uid=f"{uuid.uuid4()}@{uid_domain}",
+        kind=draft.kind,
+        title=draft.title.strip(),
+        description=draft.description.strip(),
+        location=draft.location.strip(),
+        starts_at=starts_at,
+        ends_at=ends_at,
+        timezone=draft.timezone,
+        capacity=draft.capacity,
+        rsvp_deadline_at=deadline,
+        status=EventStatus.DRAFT,
+        organiser_id=organiser_id,
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def local(moment: datetime | None, event: Event) -> datetime | None:
+    """Return a stored UTC moment in the event's own timezone."""
+    return moment.astimezone(ZoneInfo(event.timezone)) if moment else None
+
+
+def is_open_for_answers(event: Event, now: datetime) -> bool:
+    """Tell whether invitees may still answer."""
+    if event.status != EventStatus.SENT:
+        return False
+    deadline = event.rsvp_deadline_at or event.starts_at
+    return now < deadline

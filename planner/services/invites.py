@@ -1,0 +1,132 @@
+"""Sending invitations: one transaction creates invitations, tokens and outbox messages."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+
+from jinja2 import Environment
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from ..ical import AttendeeInfo, EventInfo, build_request, calendar_part
+from ..models import Event, EventStatus, Invitation, OutgoingMail, Person, utcnow
+from ..tokens import new_reply_token, new_token
+from .events import local
+
+
+class InviteError(Exception):
+    """Invitations that cannot be sent as asked."""
+
+
+@dataclass(frozen=True)
+class MailContext:
+    """Installation settings that outgoing mail needs."""
+
+    base_url: str
+    sender: str
+    sender_name: str
+    reply_domain: str
+
+
+def send_invites(session: Session, event: Event, ctx: MailContext, templates: Environment) -> list[OutgoingMail]:
+    """Turn the event's proposal into invitations with queued mail; a second call sends nothing."""
+    if not event.proposals:
+        raise InviteError("Propose or add invitees before sending.")
+    claimed = session.execute(
+        update(Event)
+        .where(Event.id == event.id, Event.status == EventStatus.DRAFT)
+        .values(status=EventStatus.SENT, sent_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise InviteError("These invitations have already been sent.")
+    session.refresh(event)
+    queued = []
+    for entry in list(event.proposals):
+        invitation, token, reply_token = _invite(session, event, entry.person)
+        message = compose_invite(event, entry.person, token, reply_token, ctx, templates, stamp=event.sent_at)
+        queued.append(queue_mail(session, message, event_id=event.id, invitation_id=invitation.id))
+    session.flush()
+    return queued
+
+
+def _invite(session: Session, event: Event, person: Person) -> tuple[Invitation, str, str]:
+    token, token_hash = new_token()
+    reply_token, reply_hash = new_reply_token()
+    invitation = Invitation(event=event, person=person, token_hash=token_hash, reply_token_hash=reply_hash)
+    session.add(invitation)
+    session.flush()
+    return invitation, token, reply_token
+
+
+def event_info(event: Event, organizer_email: str, url: str | None) -> EventInfo:
+    """Describe an event for the calendar builders."""
+    return EventInfo(
+        uid=event.uid,
+        sequence=event.sequence,
+        summary=event.title,
+        description=event.description,
+        location=event.location,
+        starts_at=event.starts_at,
+        ends_at=event.ends_at,
+        timezone=event.timezone,
+        organizer_email=organizer_email,
+        organizer_name=event.organiser.name,
+        url=url,
+    )
+
+
+def compose_invite(
+    event: Event,
+    person: Person,
+    token: str,
+    reply_token: str,
+    ctx: MailContext,
+    templates: Environment,
+    *,
+    stamp: datetime,
+) -> EmailMessage:
+    """Build the multipart/alternative invitation mail: text, HTML and a METHOD:REQUEST calendar."""
+    rsvp_url = f"{ctx.base_url.rstrip('/')}/rsvp/{token}"
+    reply_address = f"rsvp+{reply_token}@{ctx.reply_domain}"
+    ics = build_request(
+        event_info(event, reply_address, rsvp_url), AttendeeInfo(email=person.email, name=person.name), stamp=stamp
+    )
+    values = {
+        "event": event,
+        "person": person,
+        "starts": local(event.starts_at, event),
+        "ends": local(event.ends_at, event),
+        "deadline": local(event.rsvp_deadline_at, event),
+        "rsvp_url": rsvp_url,
+    }
+    message = EmailMessage()
+    message["Subject"] = f"Invitation: {event.title} on {values['starts']:%a %d %b %Y, %H:%M}"
+    message["From"] = formataddr((f"{event.organiser.name} via {ctx.sender_name}", ctx.sender))
+    message["Reply-To"] = formataddr((event.organiser.name, reply_address))
+    message["To"] = formataddr((person.name, person.email))
+    message["Date"] = format_datetime(stamp)
+    message["Message-ID"] = make_msgid(domain=ctx.reply_domain)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(templates.get_template("email/invite.txt").render(values))
+    message.add_alternative(templates.get_template("email/invite.html").render(values), subtype="html")
+    message.attach(calendar_part(ics, "REQUEST"))
+    return message
+
+
+def queue_mail(session: Session, message: EmailMessage, *, event_id: int | None, invitation_id: int | None) -> OutgoingMail:
+    """Put a message in the outbox; it leaves after the caller commits."""
+    recipient = message["To"].addresses[0].addr_spec
+    sender = message["From"].addresses[0].addr_spec
+    mail = OutgoingMail(
+        message_id=message["Message-ID"],
+        event_id=event_id,
+        invitation_id=invitation_id,
+        sender=sender,
+        recipient=recipient,
+        subject=str(message["Subject"])[:255],
+        raw=message.as_bytes(),
+    )
+    session.add(mail)
+    return mail
