@@ -36,13 +36,13 @@ class CallbackHandler:
         self.handle = handle
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        """Reply with the callback's answer, or 451 when it raises."""
+        """Reply with the callback's answer (250 unless it returns a reply string), or 451 if it raises."""
         try:
             reply = self.handle(envelope.original_content or b"")
         except Exception:
             log.exception("inbound message from %s could not be handled", envelope.mail_from)
             return TEMPORARY_FAILURE
-        return reply or "250 OK"
+        return reply if isinstance(reply, str) and reply else "250 OK"
 
 
 def make_inbound_server(host: str, port: int, handle: Handle) -> ListenerController:
