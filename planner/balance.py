@@ -51,8 +51,8 @@ def select(
     seed: int = 0,
 ) -> list[Hashable]:
     """Ids of a minimum-deviation selection of min(k, len(candidates)) people, must people first, then rotation order."""
-    must_ids = _check_must(candidates, k, must, mode)
-    chosen = _Flow(candidates, must_ids, min(k, len(candidates)), mode, seed).solve()
+    must_indices = _check_must(candidates, k, must, mode)
+    chosen = _Flow(candidates, must_indices, min(k, len(candidates)), mode, seed).solve()
     return [candidates[i].id for i in chosen]
 
 
@@ -151,9 +151,8 @@ def rotation_order(candidates: Sequence[Candidate], seed: int = 0) -> list[Hasha
 
 
 def _rotation_order(candidates: Sequence[Candidate], seed: int) -> np.ndarray:
-    rng = random.Random(seed)
     count = len(candidates)
-    lottery = np.array([rng.random() for _ in range(count)])
+    lottery = np.frombuffer(random.Random(seed).randbytes(8 * count), np.uint64)
     recent = np.fromiter((person.recent_invites for person in candidates), np.int64, count)
     last = np.fromiter(
         (person.last_invited.toordinal() if person.last_invited else 0 for person in candidates), np.int64, count
@@ -174,18 +173,18 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
 
 
-def _check_must(candidates: Sequence[Candidate], k: int, must: Collection[Hashable], mode: str) -> set[Hashable]:
+def _check_must(candidates: Sequence[Candidate], k: int, must: Collection[Hashable], mode: str) -> list[int]:
     _check_mode(mode)
     if k < 0:
         raise ValueError(f"k must be at least 0, got {k}")
     by_id = _index(candidates)
-    must_ids = set(must)
-    unknown = [person for person in dict.fromkeys(must) if person not in by_id]
+    must_ids = list(dict.fromkeys(must))
+    unknown = [person for person in must_ids if person not in by_id]
     if unknown:
         raise ValueError(f"must ids are not among the candidates: {_names(unknown)}")
     if len(must_ids) > k:
         raise ValueError(f"{len(must_ids)} people must be invited but only k={k} seats exist")
-    return must_ids
+    return [by_id[person] for person in must_ids]
 
 
 def _names(ids: Collection[Hashable]) -> str:
@@ -230,7 +229,7 @@ def _deviation(candidates: Sequence[Candidate], chosen: Sequence[Candidate], siz
 class _Flow:
     """The department -> cell -> level flow, solved by successive shortest paths with exact integer costs."""
 
-    def __init__(self, candidates, must_ids, size, mode, seed):
+    def __init__(self, candidates, must_indices, size, mode, seed):
         self.size = size
         count = len(candidates)
         departments = sorted({person.department for person in candidates})
@@ -256,7 +255,7 @@ class _Flow:
         self.order = _rotation_order(candidates, seed)
         cell = (dept_code * len(levels) + level_code)[self.order]
         is_must = np.zeros(count, bool)
-        is_must[[i for i, person in enumerate(candidates) if person.id in must_ids]] = True
+        is_must[must_indices] = True
         is_must = is_must[self.order]
         grouped = np.lexsort((np.arange(count), ~is_must, cell))
         codes, starts, sizes = np.unique(cell[grouped], return_index=True, return_counts=True)
@@ -268,16 +267,17 @@ class _Flow:
             for start, total, floor in zip(starts.tolist(), sizes.tolist(), musts.tolist())
         ]
         self.floor = musts.tolist()
+        self.room = [len(people) for people in self.members]
         self.count = list(self.floor)
         self.dept_count = [0] * len(departments)
         self.level_count = [0] * len(levels)
         self.dept_cells = [[] for _ in departments]
-        self.level_cells = [[] for _ in levels]
+        self.level_removable = [{} for _ in levels]  # cells holding more than their must people
         for c, (d, l) in enumerate(self.cells):
             self.dept_cells[d].append(c)
-            self.level_cells[l].append(c)
             self.dept_count[d] += self.count[c]
             self.level_count[l] += self.count[c]
+        self.dept_step = [self._step(self.dept_goal[d], self.dept_count[d]) for d in range(len(departments))]
 
     def _step(self, goal: int, count: int) -> int:
         """Scaled deviation cost of one more person in a group that has `count`."""
@@ -286,7 +286,7 @@ class _Flow:
     def solve(self) -> list[int]:
         """Candidate indices of the optimal selection: must people first, then rotation order."""
         if self.size == len(self.order):
-            self.count = [len(people) for people in self.members]
+            self.count = list(self.room)
         for _ in range(self.size - sum(self.count)):
             self._augment()
         chosen = sorted(
@@ -296,9 +296,9 @@ class _Flow:
 
     def _augment(self) -> None:
         """Send one more unit along a cheapest residual path (Bellman-Ford with a queue: costs may be negative)."""
-        cells, members, count, floor = self.cells, self.members, self.count, self.floor
+        cells, members, count, floor, room = self.cells, self.members, self.count, self.floor, self.room
         departments, levels = len(self.dept_count), len(self.level_count)
-        dept_dist = [self._step(self.dept_goal[d], self.dept_count[d]) for d in range(departments)]
+        dept_dist = list(self.dept_step)
         level_dist = [None] * levels
         dept_via: list[int | None] = [None] * departments
         level_via: list[int | None] = [None] * levels
@@ -309,7 +309,7 @@ class _Flow:
             if node < departments:
                 base = dept_dist[node]
                 for c in self.dept_cells[node]:
-                    if count[c] < len(members[c]):
+                    if count[c] < room[c]:
                         l = cells[c][1]
                         dist = base + members[c][count[c]]
                         if level_dist[l] is None or dist < level_dist[l]:
@@ -320,15 +320,14 @@ class _Flow:
             else:
                 l = node - departments
                 base = level_dist[l]
-                for c in self.level_cells[l]:
-                    if count[c] > floor[c]:
-                        d = cells[c][0]
-                        dist = base - members[c][count[c] - 1]
-                        if dist < dept_dist[d]:
-                            dept_dist[d], dept_via[d] = dist, c
-                            if not queued[d]:
-                                queued[d] = True
-                                queue.append(d)
+                for c in self.level_removable[l]:
+                    d = cells[c][0]
+                    dist = base - members[c][count[c] - 1]
+                    if dist < dept_dist[d]:
+                        dept_dist[d], dept_via[d] = dist, c
+                        if not queued[d]:
+                            queued[d] = True
+                            queue.append(d)
         end = min(
             (level_dist[l] + self._step(self.level_goal[l], self.level_count[l]), l)
             for l in range(levels)
@@ -339,9 +338,14 @@ class _Flow:
         while True:
             c = level_via[l]
             count[c] += 1
+            self.level_removable[l][c] = None
             d = cells[c][0]
             if dept_via[d] is None:
                 self.dept_count[d] += 1
+                self.dept_step[d] = self._step(self.dept_goal[d], self.dept_count[d])
                 return
-            count[dept_via[d]] -= 1
-            l = cells[dept_via[d]][1]
+            c = dept_via[d]
+            count[c] -= 1
+            l = cells[c][1]
+            if count[c] == floor[c]:
+                del self.level_removable[l][c]
