@@ -66,7 +66,8 @@ def ilp_deviation(candidates: list[Candidate], k: int, mode: str) -> float:
     membership[len(departments) + cells[:, 1], np.arange(len(cells))] = 1
     goal = np.array([dept_target[d] for d in departments] + [level_target[l] for l in levels])
     slack = np.eye(groups)
-    rows = np.block([[np.ones((1, len(cells))), np.zeros((1, groups))], [membership, -slack], [-membership, -slack]])
+    total_row = np.r_[np.ones(len(cells)), np.zeros(groups)][None, :]
+    rows = np.block([[total_row], [membership, -slack], [-membership, -slack]])
     size = min(k, len(candidates))
     result = milp(
         np.r_[np.zeros(len(cells)), np.ones(groups)],
@@ -78,9 +79,9 @@ def ilp_deviation(candidates: list[Candidate], k: int, mode: str) -> float:
     return result.fun
 
 
-def roulette_deviation(candidates: list[Candidate], k: int, mode: str, samples: int = 1000, seed: int = 0) -> float:
+def roulette_deviation(candidates: list[Candidate], k: int, mode: str, samples: int = 1000) -> float:
     """The best deviation among `samples` uniformly random selections of k people."""
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(0)
     size = min(k, len(candidates))
     dept_target, level_target = targets(candidates, k, mode)
     dept_code = {d: i for i, d in enumerate(dept_target)}
@@ -113,10 +114,14 @@ def main() -> None:
     parser.add_argument("--mode", default="even", choices=["even", "proportional"])
     parser.add_argument("--runs", type=int, default=5, help="timed runs per cell (median reported)")
     args = parser.parse_args()
-    sizes, ks, runs = ((300, 1000), (8, 30), 1) if args.quick else ((1000, 10_000, 50_000), (8, 30, 100, 200), args.runs)
+    if args.quick:
+        sizes, ks, runs = (300, 1000), (8, 30), 1
+    else:
+        sizes, ks, runs = (1000, 10_000, 50_000), (8, 30, 100, 200), args.runs
 
-    header = f"{'people':>7} {'depts':>5} {'k':>4} {'select ms':>10} {'ILP ms':>8} {'dev select':>10} {'dev ILP':>8} {'dev roulette':>12}"
-    print(f"mode={args.mode}; select: median of {runs} runs; ILP: median of {min(runs, 3)} runs; roulette: best of 1,000")
+    columns = ("people", 7), ("depts", 5), ("k", 4), ("select ms", 10), ("ILP ms", 8), ("dev select", 10)
+    header = " ".join(f"{name:>{width}}" for name, width in (*columns, ("dev ILP", 8), ("dev roulette", 12)))
+    print(f"mode={args.mode}; select: median of {runs} runs; ILP: median of {min(runs, 3)}; roulette: best of 1,000")
     print(header)
     print("-" * len(header))
     for size in sizes:
@@ -126,9 +131,11 @@ def main() -> None:
             ours = median_ms(lambda: select(candidates, k, mode=args.mode), runs)
             oracle = median_ms(lambda: ilp_deviation(candidates, k, args.mode), min(runs, 3))
             ours_deviation = deviation(candidates, select(candidates, k, mode=args.mode), k, args.mode)
+            oracle_deviation = ilp_deviation(candidates, k, args.mode)
+            roulette = roulette_deviation(candidates, k, args.mode)
             print(
                 f"{size:>7} {departments:>5} {k:>4} {ours:>10.1f} {oracle:>8.1f} {ours_deviation:>10.3f}"
-                f" {ilp_deviation(candidates, k, args.mode):>8.3f} {roulette_deviation(candidates, k, args.mode):>12.3f}",
+                f" {oracle_deviation:>8.3f} {roulette:>12.3f}",
                 flush=True,
             )
 

@@ -50,7 +50,7 @@ def select(
     mode: str = "even",
     seed: int = 0,
 ) -> list[Hashable]:
-    """Ids of a minimum-deviation selection of min(k, len(candidates)) people, must people first, then rotation order."""
+    """Ids of a minimum-deviation selection of min(k, |candidates|): must people first, then rotation order."""
     must_indices = _check_must(candidates, k, must, mode)
     chosen = _Flow(candidates, must_indices, min(k, len(candidates)), mode, seed).solve()
     return [candidates[i].id for i in chosen]
@@ -105,7 +105,7 @@ def replacement(
     mode: str = "even",
     seed: int = 0,
 ) -> Hashable | None:
-    """Who to invite instead of remove_id: least deviation, then same cell, then rotation order; None if nobody is left."""
+    """Who replaces remove_id: least deviation, then same cell, then rotation order; None if nobody is left."""
     _check_mode(mode)
     by_id = _index(candidates)
     selected = set(selected_ids)
@@ -125,12 +125,12 @@ def replacement(
     dept_count = Counter(person.department for person in kept)
     level_count = Counter(person.level for person in kept)
 
+    def added_cost(count: int, target: Fraction) -> Fraction:
+        return abs(count + 1 - target) - abs(count - target)
+
     def cost_of(person: Candidate) -> Fraction:
         dept, level = person.department, person.level
-        return (
-            abs(dept_count[dept] + 1 - dept_target[dept]) - abs(dept_count[dept] - dept_target[dept])
-            + abs(level_count[level] + 1 - level_target[level]) - abs(level_count[level] - level_target[level])
-        )
+        return added_cost(dept_count[dept], dept_target[dept]) + added_cost(level_count[level], level_target[level])
 
     best, best_key, seen_cells = None, None, set()
     for index in _rotation_order(candidates, seed).tolist():
@@ -146,7 +146,7 @@ def replacement(
 
 
 def rotation_order(candidates: Sequence[Candidate], seed: int = 0) -> list[Hashable]:
-    """Everyone by who is most due: fewest recent invites, longest since last invited (never first), then seeded random."""
+    """Everyone, most due first: fewest recent invites, longest since invited (never first), then seeded random."""
     return [candidates[i].id for i in _rotation_order(candidates, seed).tolist()]
 
 
@@ -154,9 +154,7 @@ def _rotation_order(candidates: Sequence[Candidate], seed: int) -> np.ndarray:
     count = len(candidates)
     lottery = np.frombuffer(random.Random(seed).randbytes(8 * count), np.uint64)
     recent = np.fromiter((person.recent_invites for person in candidates), np.int64, count)
-    last = np.fromiter(
-        (person.last_invited.toordinal() if person.last_invited else 0 for person in candidates), np.int64, count
-    )
+    last = np.fromiter((p.last_invited.toordinal() if p.last_invited else 0 for p in candidates), np.int64, count)
     return np.lexsort((np.arange(count), lottery, last, recent))
 
 
@@ -217,7 +215,7 @@ def _proportional(available: dict, size: int) -> dict[Hashable, Fraction]:
     return {group: Fraction(size * count, total) for group, count in available.items()}
 
 
-def _deviation(candidates: Sequence[Candidate], chosen: Sequence[Candidate], size: int, mode: str) -> Fraction:
+def _deviation(candidates: Sequence[Candidate], chosen: list[Candidate], size: int, mode: str) -> Fraction:
     dept_target, level_target = _targets(candidates, size, mode)
     dept_count = Counter(person.department for person in chosen)
     level_count = Counter(person.level for person in chosen)
@@ -295,7 +293,7 @@ class _Flow:
         return self.order[[p for _, p in chosen]].tolist()
 
     def _augment(self) -> None:
-        """Send one more unit along a cheapest residual path (Bellman-Ford with a queue: costs may be negative)."""
+        """Send one more unit along a cheapest residual path (queue-based Bellman-Ford: costs may be negative)."""
         cells, members, count, floor, room = self.cells, self.members, self.count, self.floor, self.room
         departments, levels = len(self.dept_count), len(self.level_count)
         dept_dist = list(self.dept_step)

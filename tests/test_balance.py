@@ -5,6 +5,7 @@ import subprocess
 import sys
 from collections import Counter
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -145,7 +146,8 @@ def test_select_is_the_lexicographic_optimum_of_all_subsets(problem):
     candidates, k, must, mode, seed = problem
     chosen = select(candidates, k, must=must, mode=mode, seed=seed)
     position = {person: p for p, person in enumerate(rotation_order(candidates, seed))}
-    found = (round(deviation(candidates, chosen, k, mode), 9), sum(position[i] for i in chosen if i not in must))
+    positions = sum(position[i] for i in chosen if i not in must)
+    found = (round(deviation(candidates, chosen, k, mode), 9), positions)
     assert found == brute_force(candidates, k, must, mode, seed)
 
 
@@ -153,9 +155,10 @@ def test_select_is_the_lexicographic_optimum_of_all_subsets(problem):
 @pytest.mark.parametrize("trial", range(12))
 def test_select_matches_the_ilp_on_skewed_pools(mode, trial):
     rng = np.random.default_rng(trial)
-    candidates = skewed_pool(rng, int(rng.integers(50, 400)), int(rng.integers(2, 9)), int(rng.integers(2, 6)))
+    size, departments, levels = (int(rng.integers(low, high)) for low, high in ((50, 400), (2, 9), (2, 6)))
+    candidates = skewed_pool(rng, size, departments, levels)
     k = int(rng.integers(1, 60))
-    must = [int(i) for i in rng.choice(len(candidates), size=int(rng.integers(0, min(k, 6) + 1)), replace=False)]
+    must = rng.choice(size, size=int(rng.integers(0, min(k, 6) + 1)), replace=False).tolist()
     best = deviation(candidates, select(candidates, k, must=must, mode=mode, seed=trial), k, mode)
     assert best == pytest.approx(ilp_best_deviation(candidates, k, must, mode), abs=1e-6)
     assert best_deviation(candidates, k, must, mode) == pytest.approx(best)
@@ -174,7 +177,8 @@ def test_select_matches_the_ilp_on_random_pools(problem):
 
 
 def test_rotation_order_prefers_fewest_invites_then_longest_ago_never_first():
-    candidates = make([("eng", 0, 1, None), ("eng", 0, 0, 5), ("eng", 0, 0, None), ("eng", 0, 0, 1), ("eng", 0, 2, 0)])
+    spec = [("eng", 0, 1, None), ("eng", 0, 0, 5), ("eng", 0, 0, None), ("eng", 0, 0, 1), ("eng", 0, 2, 0)]
+    candidates = make(spec)
     assert rotation_order(candidates) == [2, 3, 1, 0, 4]
 
 
@@ -324,5 +328,5 @@ def test_large_k_and_large_directory():
 
 
 def test_importing_does_not_load_flask_or_sqlalchemy():
-    code = "import sys, planner.balance; assert not {'flask', 'sqlalchemy'} & set(sys.modules), sys.modules.keys()"
-    subprocess.run([sys.executable, "-c", code], check=True)
+    code = "import sys, planner.balance; assert not {'flask', 'sqlalchemy'} & set(sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
