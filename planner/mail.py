@@ -32,6 +32,9 @@ RETRY_SCHEDULE = tuple(timedelta(minutes=m) for m in (1, 5, 15, 60, 240))
 #: Bytes as they travel over SMTP (CRLF line ends); the mailbox stores the same bytes.
 WIRE_POLICY = email.policy.SMTP
 
+#: A message object, or its finished RFC 5322 bytes (e.g. as stored in the outbox: no re-encoding).
+Message = EmailMessage | bytes
+
 
 class MailError(Exception):
     """Base class of every error raised by a transport."""
@@ -99,21 +102,23 @@ class SMTPTransport:
         self._in_batch = False
         self._disconnect(polite=True)
 
-    def send(self, message: EmailMessage, *, sender: str, recipients: list[str]) -> None:
+    def send(self, message: Message, *, sender: str, recipients: list[str]) -> None:
         """Send one message as is (its Message-ID untouched); raise a MailError subclass on failure."""
         if not self._in_batch:
             with self:
                 return self.send(message, sender=sender, recipients=recipients)
+        data = wire_bytes(message)
+        options = [] if sender.isascii() and all(r.isascii() for r in recipients) else ["SMTPUTF8"]
         reused = self._smtp is not None
         try:
             try:
-                refused = self._connection().send_message(message, sender, recipients)
+                refused = self._connection().sendmail(sender, recipients, data, options)
             except (smtplib.SMTPServerDisconnected, ConnectionError, ssl.SSLEOFError):
                 if not reused:
                     raise
                 # The server closed the idle connection between two messages: reconnect once.
                 self._disconnect(polite=False)
-                refused = self._connection().send_message(message, sender, recipients)
+                refused = self._connection().sendmail(sender, recipients, data, options)
         except (smtplib.SMTPException, OSError) as exc:
             if not _connection_survives(exc, self._smtp):
                 self._disconnect(polite=False)
@@ -164,6 +169,11 @@ class SMTPTransport:
             smtp.close()
 
 
+def wire_bytes(message: Message) -> bytes:
+    """The bytes to transmit: bytes unchanged, an EmailMessage serialised with CRLF line ends."""
+    return message if isinstance(message, bytes) else message.as_bytes(policy=WIRE_POLICY)
+
+
 def tls_context(settings: SMTPSettings) -> ssl.SSLContext:
     """The client TLS context for these settings (system CAs plus SMTP_CA_FILE, or no checks)."""
     context = ssl.create_default_context()
@@ -202,6 +212,8 @@ def classify(exc: Exception, settings: SMTPSettings) -> MailError:
             f"{where} does not speak implicit TLS; check SMTP_SECURITY"
             " ('tls' usually on port 465, 'starttls' usually on port 587)"
         )
+    if isinstance(exc, smtplib.SMTPNotSupportedError) and "SMTPUTF8" in str(exc):
+        return PermanentMailError(f"{where} cannot take non-ASCII addresses (no SMTPUTF8)")
     if isinstance(exc, smtplib.SMTPNotSupportedError):
         return MailConfigError(f"{where}: {exc}; check SMTP_SECURITY and SMTP_USERNAME")
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
@@ -273,15 +285,17 @@ class MailboxTransport:
     def __exit__(self, *exc_info: object) -> None:
         pass
 
-    def send(self, message: EmailMessage, *, sender: str, recipients: list[str]) -> None:
+    def send(self, message: Message, *, sender: str, recipients: list[str]) -> None:
         """Store the message atomically as <timestamp>-<message-id>.eml."""
+        data = wire_bytes(message)
+        message_id = BytesHeaderParser(policy=email.policy.default).parsebytes(data)["Message-ID"]
         self.directory.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ")
-        name = f"{stamp}-{_slug(message.get('Message-ID', ''))}.eml"
+        name = f"{stamp}-{_slug(message_id or '')}.eml"
         descriptor, temporary = tempfile.mkstemp(dir=self.directory, prefix=".", suffix=".tmp")
         try:
             with os.fdopen(descriptor, "wb") as file:
-                file.write(message.as_bytes(policy=WIRE_POLICY))
+                file.write(data)
             os.replace(temporary, self.directory / name)
         except BaseException:
             os.unlink(temporary)

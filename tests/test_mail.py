@@ -1,5 +1,6 @@
 """SMTP transport against a real aiosmtpd server on loopback, mailbox transport, retry schedule."""
 
+import email.policy
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -57,6 +58,18 @@ def test_batch_reuses_one_connection_and_keeps_message_ids(server):
         f"<invite-{n}@planner.example.org>" for n in range(1, 6)
     ]
     assert server.messages[0].recipients == ["person1@example.org"]
+
+
+def test_finished_bytes_are_sent_unchanged(server):
+    raw = invitation(7).as_bytes(policy=email.policy.SMTP)
+    SMTPTransport(settings_for(server)).send(raw, sender="planner@example.org", recipients=["x@example.org"])
+    assert server.messages[0].data == raw
+
+
+def test_non_ascii_addresses_use_smtputf8(server):
+    send_to = ["zoë@exämple.org"]
+    SMTPTransport(settings_for(server)).send(invitation(), sender="planner@example.org", recipients=send_to)
+    assert server.messages[0].recipients == send_to
 
 
 def test_send_outside_a_batch_uses_its_own_connection(server):
@@ -212,6 +225,15 @@ def test_mailbox_stores_lists_and_reads(tmp_path):
     assert newest.name.endswith("-invite-2-planner.example.org.eml")
     assert b"You are invited (2)." in mailbox.read(newest.name)
     assert not list((tmp_path / "mailbox").glob(".*"))
+
+
+def test_mailbox_stores_finished_bytes_unchanged(tmp_path):
+    raw = invitation(3).as_bytes(policy=email.policy.SMTP)
+    mailbox = MailboxTransport(tmp_path)
+    mailbox.send(raw, sender="planner@example.org", recipients=["person3@example.org"])
+    [stored] = mailbox.list()
+    assert stored.message_id == "<invite-3@planner.example.org>"
+    assert mailbox.read(stored.name) == raw
 
 
 @pytest.mark.parametrize(
