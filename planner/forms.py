@@ -12,6 +12,7 @@ from wtforms import (
     HiddenField,
     IntegerField,
     PasswordField,
+    SelectChoice,
     SelectField,
     StringField,
     TextAreaField,
@@ -21,7 +22,11 @@ from wtforms.validators import DataRequired, Email, InputRequired, Length, Numbe
 
 from .models import EventKind
 
-KIND_LABELS = [(EventKind.LUNCH.value, "Lunch"), (EventKind.DRINKS.value, "Drinks"), (EventKind.TRAINING.value, "Training day")]
+KIND_LABELS = [
+    SelectChoice(EventKind.LUNCH.value, "Lunch"),
+    SelectChoice(EventKind.DRINKS.value, "Drinks"),
+    SelectChoice(EventKind.TRAINING.value, "Training day"),
+]
 
 
 class LoginForm(FlaskForm):

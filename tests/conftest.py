@@ -5,6 +5,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from planner.app import create_app
@@ -35,6 +37,19 @@ def database_url(request, tmp_path):
     yield POSTGRES_URL
 
 
+class PerClientFlaskClient(FlaskClient):
+    """A test client that does not inherit request globals (such as the CSRF token) from other clients.
+
+    The fixtures keep one app context pushed for the whole test so that tests can use db.session;
+    requests then share that context's `g`, where Flask-WTF caches the CSRF token of the last session.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.pop("csrf_token", None)
+        return super().open(*args, **kwargs)
+
+
 def make_app(database_url: str, tmp_path: Path, **overrides):
     """Create an app with a fresh schema in database_url and its own instance folder."""
     config = {
@@ -48,6 +63,7 @@ def make_app(database_url: str, tmp_path: Path, **overrides):
         **overrides,
     }
     app = create_app(config)
+    app.test_client_class = PerClientFlaskClient
     with app.app_context():
         _reset_schema()
     return app

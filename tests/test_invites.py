@@ -1,0 +1,209 @@
+"""Proposing and sending: invitations, tokens and mail over a real SMTP server, then answering."""
+
+import re
+from datetime import timedelta
+
+import icalendar
+from sqlalchemy import func, select
+
+from planner.extensions import db
+from planner.models import Answer, Event, Invitation, MailState, OutgoingMail
+from planner.services.accounts import create_organiser
+from tests.helpers import PASSWORD, csrf_from, rsvp_link
+
+
+def propose_and_send(client, event):
+    page = client.get(f"/events/{event.id}")
+    token = csrf_from(page.data)
+    assert client.post(f"/events/{event.id}/propose", data={"csrf_token": token}).status_code == 302
+    return client.post(f"/events/{event.id}/send", data={"csrf_token": token})
+
+
+def staff(make_person, count=12):
+    departments = ["Sales", "Engineering", "People"]
+    return [make_person(department=departments[i % 3], level=i % 4, name=f"Staff {i}") for i in range(count)]
+
+
+def test_send_delivers_one_calendar_invitation_per_invitee(smtp_app, smtp_server, make_person, make_event):
+    client = smtp_app.test_client()
+    organiser = log_in(client)
+    staff(make_person)
+    event = make_event(organiser=organiser, capacity=6)
+    response = propose_and_send(client, event)
+    assert response.status_code == 302
+    assert len(smtp_server.messages) == 6
+    invitations = db.session.scalars(select(Invitation)).all()
+    assert len(invitations) == 6
+    received = {m.message["To"].addresses[0].addr_spec: m.message for m in smtp_server.messages}
+    assert set(received) == {inv.person.email for inv in invitations}
+    message = next(iter(received.values()))
+    assert message.get_content_type() == "multipart/alternative"
+    kinds = [part.get_content_type() for part in message.iter_parts()]
+    assert kinds == ["text/plain", "text/html", "text/calendar"]
+    calendar_part = list(message.iter_parts())[2]
+    assert calendar_part.get_param("method") == "REQUEST"
+    calendar = icalendar.Calendar.from_ical(calendar_part.get_payload(decode=True))
+    assert calendar["METHOD"] == "REQUEST"
+    vevent = calendar.walk("VEVENT")[0]
+    assert str(vevent["UID"]) == db.session.get(Event, event.id).uid
+    assert vevent["SEQUENCE"] == 0 and vevent["STATUS"] == "CONFIRMED"
+    attendee = vevent["ATTENDEE"]
+    assert attendee.params["RSVP"] == "TRUE" and attendee.params["PARTSTAT"] == "NEEDS-ACTION"
+    assert str(vevent["ORGANIZER"]).lower().startswith("mailto:rsvp+")
+    assert vevent["DTSTART"].params["TZID"] == "Europe/Berlin"
+    assert calendar.walk("VTIMEZONE")
+    assert db.session.scalar(select(func.count(OutgoingMail.id)).where(OutgoingMail.state == MailState.SENT)) == 6
+
+
+def log_in(client):
+    """Create an organiser and log the client in (for apps other than the default fixture's)."""
+    organiser = create_organiser(db.session, "boss@example.com", "Bea Boss", PASSWORD)
+    db.session.commit()
+    page = client.get("/auth/login")
+    client.post("/auth/login", data={"email": organiser.email, "password": PASSWORD, "csrf_token": csrf_from(page.data)})
+    return organiser
+
+
+def test_tokens_are_stored_hashed_and_the_link_answers(smtp_app, smtp_server, make_person, make_event):
+    client = smtp_app.test_client()
+    organiser = log_in(client)
+    staff(make_person, 3)
+    event = make_event(organiser=organiser, capacity=3)
+    propose_and_send(client, event)
+    message = smtp_server.messages[0].message
+    link = rsvp_link(message)
+    token = link.rsplit("/", 1)[1]
+    assert not db.session.scalar(select(Invitation).where(Invitation.token_hash == token))
+    raw_outbox = b"".join(db.session.scalars(select(OutgoingMail.raw)))
+    assert raw_outbox  # the body is kept for resending
+    invitee = anonymous = smtp_app.test_client()
+    page = anonymous.get(link)
+    assert page.status_code == 200 and b"Your answer: <strong>not given yet" in page.data
+    assert b"Staff" in page.data
+    others = [inv.person.name for inv in db.session.scalars(select(Invitation)) if inv.person.email != message["To"].addresses[0].addr_spec]
+    assert all(name.encode() not in page.data for name in others), "an RSVP page shows nobody else"
+    assert page.headers["Referrer-Policy"] == "no-referrer" and page.headers["Cache-Control"] == "no-store"
+    answered = invitee.post(link, data={"csrf_token": csrf_from(page.data), "answer": "yes", "comment": "Vegetarian please"})
+    assert answered.status_code == 303, answered.data.decode()[-1500:]
+    assert b"Your answer: <strong>yes" in invitee.get(link).data
+    invitation = db.session.scalar(select(Invitation).where(Invitation.answer == Answer.YES))
+    assert invitation.person.email == message["To"].addresses[0].addr_spec and invitation.comment == "Vegetarian please"
+    overview = client.get(f"/events/{event.id}").data.decode()
+    assert "yes 1" in overview and "waiting 2" in overview and "Vegetarian please" in overview
+
+
+def test_answer_can_change_until_the_deadline_then_is_refused(smtp_app, smtp_server, make_person, make_event):
+    client = smtp_app.test_client()
+    organiser = log_in(client)
+    staff(make_person, 2)
+    event = make_event(organiser=organiser, capacity=2)
+    propose_and_send(client, event)
+    link = rsvp_link(smtp_server.messages[0].message)
+    invitee = smtp_app.test_client()
+    for answer in ("yes", "no", "maybe"):
+        token = csrf_from(invitee.get(link).data)
+        invitee.post(link, data={"csrf_token": token, "answer": answer})
+    assert db.session.scalar(select(func.count(Invitation.id)).where(Invitation.answer == Answer.MAYBE)) == 1
+    token = csrf_from(invitee.get(link).data)
+    stored = db.session.get(Event, event.id)
+    stored.rsvp_deadline_at = stored.created_at - timedelta(minutes=1)
+    db.session.commit()
+    late = invitee.post(link, data={"csrf_token": token, "answer": "yes"})
+    assert late.status_code == 409 and b"Answers for this event are closed." in late.data
+    assert db.session.scalar(select(func.count(Invitation.id)).where(Invitation.answer == Answer.YES)) == 0
+
+
+def test_get_never_changes_an_answer_and_bad_tokens_get_404(smtp_app, smtp_server, make_person, make_event):
+    client = smtp_app.test_client()
+    organiser = log_in(client)
+    staff(make_person, 2)
+    event = make_event(organiser=organiser, capacity=2)
+    propose_and_send(client, event)
+    link = rsvp_link(smtp_server.messages[0].message)
+    scanner = smtp_app.test_client()
+    for _ in range(3):
+        scanner.get(link)
+        scanner.get(link + "?answer=yes")
+    assert db.session.scalar(select(func.count(Invitation.id)).where(Invitation.answer != Answer.PENDING)) == 0
+    tampered = link[:-1] + ("A" if link[-1] != "A" else "B")
+    assert scanner.get(tampered).status_code == 404
+    assert scanner.get("/rsvp/short").status_code == 404
+    assert scanner.post(tampered, data={"answer": "yes"}).status_code in (400, 404)
+    no_csrf = scanner.post(link, data={"answer": "yes"})
+    assert no_csrf.status_code == 400
+    assert db.session.scalar(select(func.count(Invitation.id)).where(Invitation.answer != Answer.PENDING)) == 0
+
+
+def test_double_click_on_send_sends_nothing_twice(smtp_app, smtp_server, make_person, make_event):
+    client = smtp_app.test_client()
+    organiser = log_in(client)
+    staff(make_person, 4)
+    event = make_event(organiser=organiser, capacity=4)
+    page = client.get(f"/events/{event.id}")
+    token = csrf_from(page.data)
+    client.post(f"/events/{event.id}/propose", data={"csrf_token": token})
+    first = client.post(f"/events/{event.id}/send", data={"csrf_token": token})
+    second = client.post(f"/events/{event.id}/send", data={"csrf_token": token})
+    assert first.status_code == second.status_code == 302
+    assert len(smtp_server.messages) == 4
+    assert db.session.scalar(select(func.count(Invitation.id))) == 4
+    assert "already been sent" in client.get(f"/events/{event.id}").data.decode()
+
+
+def test_smtp_down_keeps_mail_queued_shows_the_error_and_a_later_run_sends(
+    smtp_app, smtp_server, make_person, make_event
+):
+    client = smtp_app.test_client()
+    organiser = log_in(client)
+    staff(make_person, 3)
+    event = make_event(organiser=organiser, capacity=3)
+    smtp_server.stop()
+    propose_and_send(client, event)
+    page = client.get(f"/events/{event.id}").data.decode()
+    assert "Mail problems" in page and "retry" in page
+    assert db.session.scalar(select(func.count(Invitation.id))) == 3
+    states = set(db.session.scalars(select(OutgoingMail.state)))
+    assert states == {MailState.RETRY}
+    db.session.execute(OutgoingMail.__table__.update().values(next_attempt_at=OutgoingMail.created_at))
+    db.session.commit()
+    smtp_server.start()
+    result = smtp_app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert result.exit_code == 0 and "3 sent" in result.output
+    assert len(smtp_server.messages) == 3
+    assert "Mail problems" not in client.get(f"/events/{event.id}").data.decode()
+
+
+def test_propose_shows_a_balanced_grid_and_allows_adding_and_removing(client, login, make_person, make_event):
+    organiser = login()
+    people = staff(make_person, 9)
+    extra = make_person(email="extra@example.com", name="Extra Person", department="Finance", level=5)
+    event = make_event(organiser=organiser, capacity=3)
+    token = csrf_from(client.get(f"/events/{event.id}").data)
+    client.post(f"/events/{event.id}/propose", data={"csrf_token": token})
+    page = client.get(f"/events/{event.id}").data.decode()
+    proposed = db.session.get(Event, event.id).proposals
+    assert len(proposed) == 3 and "never invited" in page and 'id="balance"' in page
+    assert len({entry.person.department for entry in proposed}) == 3 or extra in [e.person for e in proposed]
+    client.post(f"/events/{event.id}/add", data={"csrf_token": token, "email": "EXTRA@example.com"})
+    assert "Extra Person" in client.get(f"/events/{event.id}").data.decode()
+    removed = proposed[0].person
+    client.post(f"/events/{event.id}/remove", data={"csrf_token": token, "person_id": removed.id})
+    names = [entry.person.name for entry in db.session.get(Event, event.id).proposals]
+    assert removed.name not in names and "Extra Person" in names and len(people) == 9
+    unknown = client.post(f"/events/{event.id}/add", data={"csrf_token": token, "email": "nobody@example.com"}, follow_redirects=True)
+    assert b"Nobody with the email nobody@example.com" in unknown.data
+
+
+def test_mail_is_kept_in_the_demo_mailbox_and_readable(client, login, make_person, make_event):
+    organiser = login()
+    staff(make_person, 2)
+    event = make_event(organiser=organiser, capacity=2)
+    propose_and_send(client, event)
+    index = client.get("/mailbox/").data.decode()
+    assert index.count("Invitation: Team lunch") == 2
+    name = re.search(r'href="/mailbox/([^"/]+\.eml)"', index).group(1)
+    shown = client.get(f"/mailbox/{name}").data.decode()
+    assert "/rsvp/" in shown
+    ics = client.get(f"/mailbox/{name}/invite.ics")
+    assert ics.mimetype == "text/calendar" and b"METHOD:REQUEST" in ics.data
+    assert client.get("/mailbox/..%2f..%2fsecret_key").status_code == 404
