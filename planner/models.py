@@ -129,6 +129,7 @@ class Event(db.Model):
     organiser_id: Mapped[int] = mapped_column(ForeignKey("organiser.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organiser: Mapped[Organiser] = relationship()
     invitations: Mapped[list["Invitation"]] = relationship(back_populates="event", order_by="Invitation.id")
@@ -153,6 +154,16 @@ class ProposalEntry(db.Model):
     person: Mapped[Person] = relationship()
 
 
+class EventExclusion(db.Model):
+    """A person the organiser left out of one event by hand; re-proposing keeps them out."""
+
+    __table_args__ = (UniqueConstraint("event_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+
+
 class Answer(enum.StrEnum):
     PENDING = "pending"
     YES = "yes"
@@ -174,6 +185,12 @@ class Invitation(db.Model):
     answer: Mapped[Answer] = mapped_column(String(20), default=Answer.PENDING)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     comment: Mapped[str | None] = mapped_column(Text)
+    #: the SEQUENCE of the newest calendar reply applied, to ignore older ones
+    reply_sequence: Mapped[int | None] = mapped_column(Integer)
+    #: set when the organiser un-invited this person (a CANCEL was sent)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    bounce_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     event: Mapped[Event] = relationship(back_populates="invitations")
@@ -208,3 +225,57 @@ class OutgoingMail(db.Model):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class InboundMail(db.Model):
+    """A message received for the reply addresses, and what was done with it."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    message_id: Mapped[str | None] = mapped_column(String(255))
+    sender: Mapped[str | None] = mapped_column(String(254))
+    invitation_id: Mapped[int | None] = mapped_column(ForeignKey("invitation.id"), index=True)
+    #: applied, ignored or rejected
+    outcome: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text, default="")
+
+
+class SeatingPlan(db.Model):
+    """A split of an event's attendees into tables."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    #: JSON: table sizes and weights the plan was made with
+    settings: Mapped[str] = mapped_column(Text, default="{}")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    seats: Mapped[list["Seat"]] = relationship(back_populates="plan", cascade="all, delete-orphan", order_by="Seat.table_index")
+
+
+class Seat(db.Model):
+    """One attendee at one table of a seating plan."""
+
+    __table_args__ = (UniqueConstraint("plan_id", "person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("seating_plan.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+    #: 0-based table number
+    table_index: Mapped[int] = mapped_column(Integer)
+
+    plan: Mapped[SeatingPlan] = relationship(back_populates="seats")
+    person: Mapped[Person] = relationship()
+
+
+class PairMeeting(db.Model):
+    """Two people who sat at the same table at an event (person_a_id < person_b_id)."""
+
+    __table_args__ = (UniqueConstraint("person_a_id", "person_b_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_a_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    person_b_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
+    met_on: Mapped[date] = mapped_column(Date)
