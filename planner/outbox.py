@@ -5,9 +5,6 @@ committed at once, so a crash can at worst send a message twice (same Message-ID
 """
 
 import uuid
-from email import policy
-from email.message import EmailMessage
-from email.parser import BytesParser
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -80,7 +77,7 @@ def deliver(session: Session, transport, *, limit: int = 500, event_id: int | No
         with transport:
             for position, mail in enumerate(batch):
                 try:
-                    transport.send(_message(mail), sender=mail.sender, recipients=[mail.recipient])
+                    transport.send(mail.raw, sender=mail.sender, recipients=[mail.recipient])
                 except MailConfigError as error:
                     for waiting in batch[position:]:
                         _retry(waiting, str(error), report, count_attempt=False)
@@ -97,10 +94,6 @@ def deliver(session: Session, transport, *, limit: int = 500, event_id: int | No
     except TemporaryMailError as error:
         _give_back(session, batch, str(error), report)
     return report
-
-
-def _message(mail: OutgoingMail) -> EmailMessage:
-    return BytesParser(policy=policy.SMTP).parsebytes(mail.raw)
 
 
 def _sent(mail: OutgoingMail, report: DeliveryReport) -> None:

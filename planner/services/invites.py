@@ -10,6 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ..ical import AttendeeInfo, EventInfo, build_request, calendar_part
+from ..mail import wire_bytes
 from ..models import Event, EventStatus, Invitation, OutgoingMail, Person, utcnow
 from ..tokens import new_reply_token, new_token
 from .events import local
@@ -126,7 +127,7 @@ def queue_mail(session: Session, message: EmailMessage, *, event_id: int | None,
         sender=sender,
         recipient=recipient,
         subject=str(message["Subject"])[:255],
-        raw=message.as_bytes(),
+        raw=wire_bytes(message),
     )
     session.add(mail)
     return mail
