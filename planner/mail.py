@@ -117,6 +117,7 @@ class SMTPTransport:
                 if not reused:
                     raise
                 # The server closed the idle connection between two messages: reconnect once.
+                # (Had it dropped while answering DATA, it may hold a copy; the Message-ID is stable.)
                 self._disconnect(polite=False)
                 refused = self._connection().sendmail(sender, recipients, data, options)
         except (smtplib.SMTPException, OSError) as exc:
@@ -223,7 +224,7 @@ def classify(exc: Exception, settings: SMTPSettings) -> MailError:
     if isinstance(exc, smtplib.SMTPResponseException):
         return _classify_reply(exc, where)
     if isinstance(exc, smtplib.SMTPServerDisconnected):
-        return TemporaryMailError(f"{where} closed the connection unexpectedly")
+        return TemporaryMailError(f"connection to {where} lost: {exc}")
     if isinstance(exc, TimeoutError):
         return TemporaryMailError(f"no answer from {where} within {settings.timeout:g}s")
     if isinstance(exc, ConnectionRefusedError):
@@ -362,7 +363,7 @@ def transport_from_config(config: Mapping[str, Any]) -> SMTPTransport | MailboxT
             password=config.get("SMTP_PASSWORD") or None,
             timeout=timeout,
             ca_file=config.get("SMTP_CA_FILE") or None,
-            verify=_flag("SMTP_VERIFY", config.get("SMTP_VERIFY", True)),
+            verify=_flag("SMTP_VERIFY", config.get("SMTP_VERIFY")),
         )
     )
 
@@ -371,7 +372,7 @@ def _flag(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
+    if value is None or text in ("", "1", "true", "yes", "on"):
         return True
     if text in ("0", "false", "no", "off"):
         return False

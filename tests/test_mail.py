@@ -1,6 +1,7 @@
 """SMTP transport against a real aiosmtpd server on loopback, mailbox transport, retry schedule."""
 
 import email.policy
+import socket
 from datetime import timedelta
 from email.message import EmailMessage
 
@@ -97,13 +98,25 @@ def test_server_stopped_mid_batch_is_temporary(server):
     assert [m.message["Subject"] for m in server.messages] == ["Invitation 1", "Invitation 3"]
 
 
-def test_connection_dropped_between_messages_reconnects_once(server):
-    server.drop_after(2)
-    with SMTPTransport(settings_for(server)) as transport:
-        for number in range(1, 5):
-            send(transport, invitation(number))
-    assert len(server.messages) == 4
-    assert server.connections == 2
+def test_silent_server_times_out_as_temporary():
+    with socket.create_server(("127.0.0.1", 0)) as silent:   # accepts, never greets
+        settings = SMTPSettings(host="127.0.0.1", port=silent.getsockname()[1], timeout=0.3)
+        with pytest.raises(TemporaryMailError, match="timed out"):
+            send(SMTPTransport(settings), invitation())
+
+
+@pytest.mark.parametrize("security", ["plain", pytest.param("starttls", marks=needs_certificate),
+                                      pytest.param("tls", marks=needs_certificate)])
+def test_connection_dropped_between_messages_reconnects_once(security):
+    with SMTPServer(security=security) as server:
+        server.drop_after(2)
+        ca_file = server.certificate.cert_file if server.certificate else None
+        settings = settings_for(server, security=security, ca_file=ca_file)
+        with SMTPTransport(settings) as transport:
+            for number in range(1, 5):
+                send(transport, invitation(number))
+        assert len(server.messages) == 4
+        assert server.connections == 2
 
 
 @pytest.mark.parametrize("stage", ["MAIL", "RCPT", "DATA"])
@@ -269,6 +282,7 @@ def test_transport_from_config(tmp_path):
     )
     assert transport_from_config({"SMTP_SECURITY": "tls"}).settings.port == 465
     assert transport_from_config({"SMTP_PORT": "2525"}).settings.port == 2525
+    assert transport_from_config({"SMTP_VERIFY": None}).settings.verify is True
 
 
 @pytest.mark.parametrize(
