@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import email.policy
 import functools
 import shutil
@@ -64,6 +65,7 @@ def self_signed_certificate() -> Certificate:
     if not CAN_MAKE_CERTIFICATES:
         raise RuntimeError("the openssl binary is needed to make a test certificate")
     directory = Path(tempfile.mkdtemp(prefix="planner-test-tls-"))
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
     cert, key = directory / "cert.pem", directory / "key.pem"
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
@@ -85,7 +87,7 @@ def free_port() -> int:
 class FaultyHandler:
     """Collects messages and misbehaves on request."""
 
-    def __init__(self, credentials: tuple[str, str] | None):
+    def __init__(self, credentials: tuple[str, str] | None = None):
         self.credentials = credentials
         self.messages: list[Received] = []
         self.failures: list[tuple[str, str]] = []   # (stage, reply) for the next messages
@@ -94,7 +96,7 @@ class FaultyHandler:
     def authenticate(self, server: SMTP, session: Session, envelope: Envelope,
                      mechanism: str, auth_data: LoginPassword) -> AuthResult:
         """Accept only the configured username and password."""
-        expected = tuple(part.encode() for part in self.credentials or ())
+        expected = tuple(part.encode() for part in self.credentials)
         return AuthResult(success=(auth_data.login, auth_data.password) == expected, handled=False)
 
     async def handle_MAIL(self, server: SMTP, session: Session, envelope: Envelope,
