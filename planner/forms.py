@@ -18,7 +18,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
-from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
+from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from .models import EventKind
 
@@ -79,5 +79,7 @@ class AddPersonForm(FlaskForm):
 
 
 class AnswerForm(FlaskForm):
-    answer = HiddenField(validators=[DataRequired()])
+    """The RSVP form: the pressed button (yes, no or maybe) carries the answer."""
+
+    answer = StringField(validators=[AnyOf(["yes", "no", "maybe"], message="Choose yes, no or maybe.")])
     comment = StringField("Note for the organiser (optional)", validators=[Optional(), Length(max=1000)])
