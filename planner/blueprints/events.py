@@ -14,9 +14,13 @@ from ..models import Event, EventKind, MailState, OutgoingMail, Person, utcnow
 from ..outbox import deliver, pending_errors, resend
 from ..services.events import EventDraft, EventError, create_event, draft_for
 from ..services.invites import InviteError, MailContext, send_invites
-from ..services.planning import PlanningError, add_person, balance_grid, propose, remove_person
+from ..services import planning
+from ..services.planning import PlanningError
+from .proposal_view import proposal_page
 
 bp = Blueprint("events", __name__, url_prefix="/events")
+
+MAX_LOOKBACK_DAYS = 3650
 
 
 @bp.before_request
@@ -83,12 +87,11 @@ def _fill(form: EventForm, draft: EventDraft) -> None:
 @bp.get("/<int:event_id>")
 def detail(event_id: int):
     event = _event(event_id)
-    proposed = [entry.person for entry in event.proposals]
     answers = Counter(invitation.answer for invitation in event.invitations)
     return render_template(
         "events/detail.html",
         event=event,
-        grid=balance_grid(proposed),
+        proposal=proposal_page(db.session, event, current_user),
         answers=answers,
         mail_problems=pending_errors(db.session, event.id),
         queued=db.session.scalar(
@@ -100,20 +103,53 @@ def detail(event_id: int):
     )
 
 
+def _lookback_days() -> int:
+    """The look-back window from the propose form, or the configured default; PlanningError when bad."""
+    text = request.form.get("lookback_days", "").strip()
+    if not text:
+        return current_app.config["LOOKBACK_DAYS"]
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LOOKBACK_DAYS:
+        raise PlanningError(f"The look-back window must be a whole number of days from 1 to {MAX_LOOKBACK_DAYS}.")
+    return int(text)
+
+
 @bp.post("/<int:event_id>/propose")
 def propose_invitees(event_id: int):
     event = _event(event_id)
     seed_text = request.form.get("seed", "")
     seed = int(seed_text) if seed_text.isdigit() else event.id
     try:
-        entries = propose(db.session, event, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"], seed=seed)
+        lookback_days = _lookback_days()
+        entries = planning.propose(db.session, event, utcnow(), lookback_days=lookback_days, seed=seed)
     except (PlanningError, ValueError) as error:
         db.session.rollback()
         flash(str(error), "error")
     else:
         db.session.commit()
-        flash(f"Proposed {len(entries)} people.", "success")
+        flash(f"Proposed {len(entries)} people (look-back {lookback_days} days).", "success")
     return redirect(url_for("events.detail", event_id=event.id))
+
+
+def _changed(event: Event, message: str):
+    """Commit a proposal change, flash it with the deviation it leads to, and go back to the event."""
+    db.session.commit()
+    balance = planning.proposal_balance(db.session, event, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
+    flash(f"{message} {balance.summary()}", "success")
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+def _refused(event: Event, error: Exception):
+    db.session.rollback()
+    flash(str(error), "error")
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+def _person_id() -> int:
+    """The person a proposal button is about; 400 when the form is not ours."""
+    form = PersonActionForm()
+    if not form.validate_on_submit() or not form.person_id.data.isdigit():
+        abort(400)
+    return int(form.person_id.data)
 
 
 @bp.post("/<int:event_id>/add")
@@ -127,30 +163,64 @@ def add(event_id: int):
     if person is None:
         flash(f"Nobody with the email {form.email.data} is in the directory.", "error")
         return redirect(url_for("events.detail", event_id=event.id))
+    is_must = request.form.get("must") == "1"
     try:
-        add_person(db.session, event, person, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
+        planning.add_person(
+            db.session, event, person, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"], is_must=is_must
+        )
     except PlanningError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        db.session.commit()
-        flash(f"Added {person.name}.", "success")
-    return redirect(url_for("events.detail", event_id=event.id))
+        return _refused(event, error)
+    return _changed(event, f"Added {person.name}{' (must)' if is_must else ''}.")
 
 
 @bp.post("/<int:event_id>/remove")
 def remove(event_id: int):
     event = _event(event_id)
-    form = PersonActionForm()
-    if not form.validate_on_submit() or not form.person_id.data.isdigit():
-        abort(400)
+    person_id = _person_id()
+    exclude = request.form.get("exclude") == "1"
     try:
-        remove_person(db.session, event, int(form.person_id.data))
+        person = planning.remove_person(db.session, event, person_id, exclude=exclude)
     except PlanningError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        db.session.commit()
+        return _refused(event, error)
+    return _changed(event, f"{'Excluded' if exclude else 'Removed'} {person.name}.")
+
+
+@bp.post("/<int:event_id>/replace")
+def replace(event_id: int):
+    event = _event(event_id)
+    person_id = _person_id()
+    gone = db.session.get(Person, person_id)
+    try:
+        entry = planning.replace_person(db.session, event, person_id, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
+    except (PlanningError, ValueError) as error:
+        return _refused(event, error)
+    return _changed(event, f"Replaced {gone.name} with {entry.person.name}.")
+
+
+@bp.post("/<int:event_id>/must")
+def must(event_id: int):
+    event = _event(event_id)
+    person_id = _person_id()
+    is_must = request.form.get("is_must") == "1"
+    try:
+        entry = planning.set_must(db.session, event, person_id, is_must)
+    except PlanningError as error:
+        return _refused(event, error)
+    db.session.commit()
+    flash(f"{entry.person.name} {'must attend' if is_must else 'is no longer a must'}.", "success")
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+@bp.post("/<int:event_id>/allow")
+def allow(event_id: int):
+    event = _event(event_id)
+    person_id = _person_id()
+    try:
+        planning.allow_again(db.session, event, person_id)
+    except PlanningError as error:
+        return _refused(event, error)
+    db.session.commit()
+    flash("New proposals may choose this person again.", "success")
     return redirect(url_for("events.detail", event_id=event.id))
 
 
@@ -166,7 +236,7 @@ def send(event_id: int):
     db.session.commit()
     flash(f"{len(queued)} invitations queued.", "success")
     if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
-        _deliver_now(event.id)
+        deliver_now(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
 
 
@@ -177,17 +247,18 @@ def resend_mail(event_id: int, mail_id: int):
         abort(404)
     resend(db.session, mail)
     db.session.commit()
-    _deliver_now(event_id)
+    deliver_now(event_id)
     return redirect(url_for("events.detail", event_id=event_id))
 
 
 @bp.post("/<int:event_id>/mail/deliver")
 def deliver_queued(event_id: int):
-    _deliver_now(_event(event_id).id)
+    deliver_now(_event(event_id).id)
     return redirect(url_for("events.detail", event_id=event_id))
 
 
-def _deliver_now(event_id: int) -> None:
+def deliver_now(event_id: int) -> None:
+    """Send the event's queued mail now and flash what happened."""
     report = deliver(db.session, transport_from_config(current_app.config), event_id=event_id)
     if report.errors:
         flash(f"Mail server problem: {report.errors[-1]}. The messages stay queued and will be retried.", "error")

@@ -1,4 +1,4 @@
-"""Answers from invitees, by RSVP link (and later by calendar reply): one service for both."""
+"""Answers from invitees, by RSVP link and by calendar reply (services.replies): one service for both."""
 
 from datetime import datetime
 
@@ -28,6 +28,8 @@ def record_answer(session: Session, invitation: Invitation, answer: str, now: da
     """Set an invitation's answer; return whether it changed. Raise AnswerError after the deadline."""
     if answer not in ANSWERS:
         raise AnswerError("Choose yes, no or maybe.")
+    if invitation.cancelled_at is not None:
+        raise AnswerError("This invitation was withdrawn.")
     if not is_open_for_answers(invitation.event, now):
         raise AnswerError("Answers for this event are closed.")
     new = ANSWERS[answer]

@@ -1,0 +1,147 @@
+"""Changing sent events: edit with a preview of the update mail, un-invite one person, cancel the event."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import login_required
+
+from ..extensions import db
+from ..forms import ActionForm, EventForm
+from ..models import Event, EventKind, Invitation, utcnow
+from ..services.changes import ChangeError, apply_update, cancel_event, preview_update, still_invited, uninvite
+from ..services.events import EventDraft, EventError, local
+from ..services.replies import recent_inbound
+from .events import deliver_now, mail_context
+
+bp = Blueprint("changes", __name__, url_prefix="/events")
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every change page is for organisers only."""
+
+
+@bp.app_template_global()
+def inbound_mail_for(event: Event) -> list:
+    """Recent calendar replies and bounces for an event, for its page."""
+    return recent_inbound(db.session, event.id)
+
+
+def _event(event_id: int) -> Event:
+    return db.get_or_404(Event, event_id)
+
+
+def _draft(form: EventForm) -> EventDraft:
+    return EventDraft(
+        kind=EventKind(form.kind.data),
+        title=form.title.data,
+        description=form.description.data or "",
+        location=form.location.data or "",
+        day=form.day.data,
+        start=form.start.data,
+        end=form.end.data,
+        timezone=form.timezone.data,
+        capacity=form.capacity.data,
+        rsvp_deadline=form.rsvp_deadline.data,
+    )
+
+
+def _prefilled(event: Event) -> EventForm:
+    starts, ends, deadline = local(event.starts_at, event), local(event.ends_at, event), local(event.rsvp_deadline_at, event)
+    return EventForm(data={
+        "kind": event.kind, "title": event.title, "description": event.description, "location": event.location,
+        "day": starts.date(), "start": starts.time(), "end": ends.time(), "timezone": event.timezone,
+        "capacity": event.capacity, "rsvp_deadline": deadline.replace(tzinfo=None) if deadline else None,
+    })
+
+
+def _after_commit(event_id: int) -> None:
+    if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
+        deliver_now(event_id)
+
+
+@bp.route("/<int:event_id>/edit", methods=["GET", "POST"])
+def edit(event_id: int):
+    event = _event(event_id)
+    if request.method == "GET":
+        return render_template("changes/edit.html", event=event, form=_prefilled(event))
+    form = EventForm()
+    if form.validate_on_submit():
+        try:
+            preview = preview_update(event, _draft(form), utcnow())
+        except (EventError, ChangeError) as error:
+            form.form_errors.append(str(error))
+        else:
+            values = {field.name: request.form.get(field.name, "") for field in form if field.name != "csrf_token"}
+            return render_template("changes/preview_edit.html", event=event, preview=preview, values=values)
+    return render_template("changes/edit.html", event=event, form=form), 400
+
+
+@bp.post("/<int:event_id>/edit/confirm")
+def confirm_edit(event_id: int):
+    event = _event(event_id)
+    form = EventForm()
+    if not form.validate_on_submit():
+        return render_template("changes/edit.html", event=event, form=form), 400
+    try:
+        queued = apply_update(db.session, event, _draft(form), mail_context(), current_app.jinja_env, utcnow())
+    except (EventError, ChangeError) as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return render_template("changes/edit.html", event=event, form=form), 409
+    db.session.commit()
+    flash(f"Event saved; {len(queued)} updates queued." if queued else "Event saved; calendars needed no update.", "success")
+    _after_commit(event.id)
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+@bp.get("/<int:event_id>/cancel")
+def cancel(event_id: int):
+    event = _event(event_id)
+    return render_template("changes/cancel.html", event=event, recipients=still_invited(event), action=ActionForm())
+
+
+@bp.post("/<int:event_id>/cancel")
+def confirm_cancel(event_id: int):
+    event = _event(event_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        queued = cancel_event(db.session, event, mail_context(), current_app.jinja_env, utcnow())
+    except ChangeError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("events.detail", event_id=event.id))
+    db.session.commit()
+    flash(f"Event cancelled; {len(queued)} cancellations queued.", "success")
+    _after_commit(event.id)
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+def _invitation(event_id: int, invitation_id: int) -> Invitation:
+    invitation = db.get_or_404(Invitation, invitation_id)
+    if invitation.event_id != event_id:
+        abort(404)
+    return invitation
+
+
+@bp.get("/<int:event_id>/invitations/<int:invitation_id>/uninvite", endpoint="uninvite")
+def uninvite_page(event_id: int, invitation_id: int):
+    invitation = _invitation(event_id, invitation_id)
+    return render_template("changes/uninvite.html", event=invitation.event, invitation=invitation, action=ActionForm())
+
+
+@bp.post("/<int:event_id>/invitations/<int:invitation_id>/uninvite", endpoint="confirm_uninvite")
+def uninvite_person(event_id: int, invitation_id: int):
+    invitation = _invitation(event_id, invitation_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        uninvite(db.session, invitation, mail_context(), current_app.jinja_env, utcnow())
+    except ChangeError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return redirect(url_for("events.detail", event_id=event_id))
+    db.session.commit()
+    flash(f"{invitation.person.name} is un-invited; a cancellation is queued for them only.", "success")
+    _after_commit(event_id)
+    return redirect(url_for("events.detail", event_id=event_id))

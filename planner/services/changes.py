@@ -1,0 +1,177 @@
+"""Keeping calendars in step: updates, un-invitations and cancellations of sent events."""
+
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, make_msgid
+
+from jinja2 import Environment
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from ..ical import AttendeeInfo, build_cancel, build_request, calendar_part
+from ..models import Event, EventStatus, Invitation, OutgoingMail
+from .addresses import invitation_addresses
+from .events import EventDraft, check_draft, local, zone
+from .invites import MailContext, event_info, queue_mail
+
+
+class ChangeError(Exception):
+    """A change to a sent event that cannot be made."""
+
+
+@dataclass(frozen=True)
+class EventUpdate:
+    """What an edit would change, in words, and who would be told."""
+
+    new_values: dict
+    changes: list[str]
+    recipients: list[Invitation]
+
+    @property
+    def needs_mail(self) -> bool:
+        """Tell whether the edit touches what calendars show."""
+        return bool(self.changes)
+
+
+def _require_sent(event: Event) -> None:
+    if event.status != EventStatus.SENT:
+        raise ChangeError("Only events whose invitations were sent can be changed or cancelled.")
+
+
+def still_invited(event: Event) -> list[Invitation]:
+    """Return the invitations not withdrawn."""
+    return [invitation for invitation in event.invitations if invitation.cancelled_at is None]
+
+
+def preview_update(event: Event, draft: EventDraft, now: datetime) -> EventUpdate:
+    """Validate an edit and describe in words what it changes for calendars; raise EventError or ChangeError."""
+    _require_sent(event)
+    starts_at, ends_at, deadline = check_draft(draft, now)
+    values = {
+        "kind": draft.kind, "title": draft.title.strip(), "description": draft.description.strip(),
+        "location": draft.location.strip(), "starts_at": starts_at, "ends_at": ends_at, "timezone": draft.timezone,
+        "capacity": draft.capacity, "rsvp_deadline_at": deadline,
+    }
+    changes = _describe(event, values)
+    return EventUpdate(values, changes, still_invited(event) if changes else [])
+
+
+def _describe(event: Event, new: dict) -> list[str]:
+    changes = []
+    old_when, new_when = _when(event.starts_at, event.ends_at, event.timezone), _when(new["starts_at"], new["ends_at"], new["timezone"])
+    if old_when != new_when:
+        changes.append(f"The time changed from {old_when} to {new_when}.")
+    if event.location != new["location"]:
+        changes.append(f"The place changed from {event.location or '(none)'} to {new['location'] or '(none)'}.")
+    if event.title != new["title"]:
+        changes.append(f"The title changed from “{event.title}” to “{new['title']}”.")
+    if event.description != new["description"]:
+        changes.append("The description changed.")
+    return changes
+
+
+def _when(starts_at: datetime, ends_at: datetime, timezone: str) -> str:
+    tz = zone(timezone)
+    start, end = starts_at.astimezone(tz), ends_at.astimezone(tz)
+    end_text = f"{end:%H:%M}" if end.date() == start.date() else f"{end:%a %d %b %Y, %H:%M}"
+    return f"{start:%a %d %b %Y, %H:%M}–{end_text} ({timezone})"
+
+
+def apply_update(
+    session: Session, event: Event, draft: EventDraft, ctx: MailContext, templates: Environment, now: datetime
+) -> list[OutgoingMail]:
+    """Save an edit; when calendars are affected, raise SEQUENCE and queue an updated REQUEST to everyone still invited."""
+    preview = preview_update(event, draft, now)
+    for name, value in preview.new_values.items():
+        setattr(event, name, value)
+    if not preview.needs_mail:
+        session.flush()
+        return []
+    event.sequence += 1
+    queued = [
+        _queue(session, event, invitation, ctx, templates, now, kind="update", changes=preview.changes)
+        for invitation in preview.recipients
+    ]
+    session.flush()
+    return queued
+
+
+def uninvite(session: Session, invitation: Invitation, ctx: MailContext, templates: Environment, now: datetime) -> OutgoingMail:
+    """Withdraw one invitation and queue a CANCEL to that person only."""
+    _require_sent(invitation.event)
+    withdrawn = session.execute(
+        update(Invitation)
+        .where(Invitation.id == invitation.id, Invitation.cancelled_at.is_(None))
+        .values(cancelled_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if withdrawn.rowcount != 1:
+        raise ChangeError(f"{invitation.person.name} was already un-invited.")
+    session.refresh(invitation)
+    mail = _queue(session, invitation.event, invitation, ctx, templates, now, kind="uninvite")
+    session.flush()
+    return mail
+
+
+def cancel_event(session: Session, event: Event, ctx: MailContext, templates: Environment, now: datetime) -> list[OutgoingMail]:
+    """Cancel a sent event and queue METHOD:CANCEL with STATUS:CANCELLED to everyone still invited."""
+    cancelled = session.execute(
+        update(Event)
+        .where(Event.id == event.id, Event.status == EventStatus.SENT)
+        .values(status=EventStatus.CANCELLED, cancelled_at=now, sequence=Event.sequence + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if cancelled.rowcount != 1:
+        raise ChangeError("Only events whose invitations were sent can be cancelled, and only once.")
+    session.refresh(event)
+    queued = [_queue(session, event, invitation, ctx, templates, now, kind="cancel") for invitation in still_invited(event)]
+    session.flush()
+    return queued
+
+
+SUBJECTS = {"update": "Updated", "cancel": "Cancelled", "uninvite": "Cancelled"}
+
+
+def _queue(session, event, invitation, ctx, templates, now, *, kind: str, changes=()) -> OutgoingMail:
+    message = compose_change(session, event, invitation, ctx, templates, now, kind=kind, changes=list(changes))
+    return queue_mail(session, message, event_id=event.id, invitation_id=invitation.id)
+
+
+def compose_change(
+    session: Session,
+    event: Event,
+    invitation: Invitation,
+    ctx: MailContext,
+    templates: Environment,
+    stamp: datetime,
+    *,
+    kind: str,
+    changes: list[str],
+) -> EmailMessage:
+    """Build an update or cancellation mail whose bodies say in words what happened, with its calendar part."""
+    person = invitation.person
+    addresses = invitation_addresses(session, invitation, ctx)
+    info = event_info(event, addresses.reply_address, addresses.rsvp_url)
+    attendee = AttendeeInfo(email=person.email, name=person.name)
+    if kind == "update":
+        ics, method = build_request(info, attendee, stamp=stamp), "REQUEST"
+    else:
+        ics, method = build_cancel(info, attendee, stamp=stamp, whole_event=kind == "cancel"), "CANCEL"
+    starts = local(event.starts_at, event)
+    values = {
+        "event": event, "person": person, "kind": kind, "changes": changes, "starts": starts,
+        "ends": local(event.ends_at, event), "rsvp_url": addresses.rsvp_url,
+    }
+    message = EmailMessage()
+    message["Subject"] = f"{SUBJECTS[kind]}: {event.title} on {starts:%a %d %b %Y, %H:%M}"
+    message["From"] = formataddr((f"{event.organiser.name} via {ctx.sender_name}", ctx.sender))
+    message["Reply-To"] = formataddr((event.organiser.name, addresses.reply_address))
+    message["To"] = formataddr((person.name, person.email))
+    message["Date"] = format_datetime(stamp)
+    message["Message-ID"] = make_msgid(domain=ctx.reply_domain)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(templates.get_template("email/change.txt").render(values))
+    message.add_alternative(templates.get_template("email/change.html").render(values), subtype="html")
+    message.attach(calendar_part(ics, method))
+    return message
