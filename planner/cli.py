@@ -9,6 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from flask_migrate import upgrade
 
+from .cli_mail import mail_cli
 from .directory import DirectoryError
 from .extensions import db
 from .mail import transport_from_config
@@ -100,3 +101,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(people_cli)
     app.cli.add_command(outbox_cli)
     app.cli.add_command(demo_command)
+    app.cli.add_command(mail_cli)

@@ -1,0 +1,69 @@
+"""Flask commands for inbound mail: `mail ingest` for an MTA pipe, `mail serve` for an SMTP listener."""
+
+import logging
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+from sqlalchemy.exc import SQLAlchemyError
+
+from .extensions import db
+from .inbound import serve_forever
+from .models import utcnow
+from .services.replies import ingest
+
+log = logging.getLogger(__name__)
+mail_cli = AppGroup("mail", help="Read calendar replies and bounces.")
+
+#: sysexits.h EX_TEMPFAIL: the MTA keeps the message and tries again later
+EX_TEMPFAIL = 75
+
+
+def ingest_raw(raw: bytes, recipients: tuple[str, ...] = ()):
+    """Apply one message in its own transaction and return its log entry; a database error rolls back and raises."""
+    try:
+        entry = ingest(db.session, raw, current_app.config["REPLY_DOMAIN"], utcnow(), recipients)
+        db.session.commit()
+    except SQLAlchemyError:
+        db.session.rollback()
+        raise
+    log.info("inbound %s from %s: %s (%s)", entry.message_id, entry.sender, entry.outcome, entry.reason)
+    return entry
+
+
+def inbound_handler(app: Flask):
+    """Return a listener callback that applies each message inside its own app context."""
+
+    def handle(raw: bytes) -> None:
+        with app.app_context():
+            ingest_raw(raw)
+
+    return handle
+
+
+@mail_cli.command("ingest")
+@click.argument("file", type=click.File("rb"), default="-")
+@click.option("--recipient", "recipients", multiple=True, help="Envelope recipient (for example Postfix's ${recipient}).")
+def ingest_command(file, recipients: tuple[str, ...]) -> None:
+    """Apply one RFC 5322 message from FILE or standard input: a calendar reply or a bounce.
+
+    Exits 0 whether the message was applied, ignored or rejected (the reason is printed), so that an
+    MTA pipe never bounces a reply back to its sender; exits 75 (try again later) on a database error.
+    """
+    raw = file.read()
+    try:
+        entry = ingest_raw(raw, recipients)
+    except SQLAlchemyError as error:
+        click.echo(f"database error, try again later: {error}", err=True)
+        sys.exit(EX_TEMPFAIL)
+    click.echo(f"{entry.outcome}: {entry.reason}")
+
+
+@mail_cli.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=2525, show_default=True, type=int)
+def serve_command(host: str, port: int) -> None:
+    """Run an SMTP listener that applies every message it receives (a database error answers 451)."""
+    click.echo(f"Listening for replies on {host}:{port} (Ctrl-C stops).")
+    serve_forever(host, port, inbound_handler(current_app._get_current_object()))

@@ -1,0 +1,169 @@
+"""Inbound mail: calendar replies answer invitations like the RSVP link does; delivery reports mark bounces.
+
+Every message gets one InboundMail row saying whether it was applied, ignored or rejected, and why.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.utils import getaddresses
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..ical import Bounce, Reply, read_bounce, read_calendar_method, read_replies
+from ..models import Event, InboundMail, Invitation, OutgoingMail, Person
+from ..tokens import TokenError, hash_reply_token
+from .rsvp import AnswerError, record_answer
+
+APPLIED, IGNORED, REJECTED = "applied", "ignored", "rejected"
+#: a calendar's PARTSTAT as the answer words record_answer takes
+PARTSTAT_ANSWERS = {"ACCEPTED": "yes", "DECLINED": "no", "TENTATIVE": "maybe"}
+ADDRESS_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What was done with one inbound message."""
+
+    outcome: str
+    reason: str
+    invitation: Invitation | None = None
+
+
+def ingest(session: Session, raw: bytes, reply_domain: str, now: datetime, recipients: tuple[str, ...] = ()) -> InboundMail:
+    """Apply one raw RFC 5322 message (a calendar reply or a bounce) and log the outcome; never raises on bad mail."""
+    headers = _headers(raw)
+    outcome = _decide(session, raw, headers, reply_domain, now, recipients)
+    entry = InboundMail(
+        received_at=now,
+        message_id=(headers.get("Message-ID") or "").strip()[:255] or None,
+        sender=_first_address(headers.get_all("From") or [])[:254] or None,
+        invitation_id=outcome.invitation.id if outcome.invitation else None,
+        outcome=outcome.outcome,
+        reason=outcome.reason,
+    )
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def _headers(raw: bytes):
+    """Parse only the header block (compat32: never raises on odd headers)."""
+    return message_from_bytes(raw.split(b"\r\n\r\n", 1)[0].split(b"\n\n", 1)[0], policy=policy.compat32)
+
+
+def _first_address(values: list) -> str:
+    return next((address for _, address in getaddresses([str(v) for v in values]) if "@" in address), "")
+
+
+def _decide(session, raw, headers, reply_domain, now, recipients) -> Outcome:
+    bounce = read_bounce(raw)
+    if bounce is not None:
+        return _apply_bounce(session, bounce, now)
+    replies = read_replies(raw)
+    if not replies:
+        method = read_calendar_method(raw)
+        if method is None:
+            return Outcome(REJECTED, "not a calendar reply: the message carries no calendar")
+        return Outcome(REJECTED, f"not a REPLY: the calendar says METHOD:{method or '(none)'}")
+    tokens = reply_tokens(list(recipients) + _header_addresses(headers), reply_domain)
+    if not tokens:
+        return Outcome(REJECTED, f"not addressed to a reply address rsvp+…@{reply_domain}")
+    invitation = _invitation_for(session, tokens)
+    if invitation is None:
+        return Outcome(REJECTED, "unknown reply address (no invitation has that token)")
+    return _apply_reply(session, invitation, replies, now)
+
+
+def _header_addresses(headers) -> list[str]:
+    values = [str(value) for name in ADDRESS_HEADERS for value in headers.get_all(name) or []]
+    return [address for _, address in getaddresses(values)]
+
+
+def reply_tokens(addresses: list[str], reply_domain: str) -> list[str]:
+    """Return the tokens of the addresses of the form rsvp+<token>@reply_domain (any letter case)."""
+    pattern = re.compile(rf"^rsvp\+([^@]+)@{re.escape(reply_domain)}$", re.IGNORECASE)
+    matches = (pattern.match(address.strip().strip("<>")) for address in addresses)
+    return list(dict.fromkeys(match.group(1).lower() for match in matches if match))
+
+
+def _invitation_for(session: Session, tokens: list[str]) -> Invitation | None:
+    hashes = []
+    for token in tokens:
+        try:
+            hashes.append(hash_reply_token(token))
+        except TokenError:
+            continue
+    if not hashes:
+        return None
+    return session.scalars(select(Invitation).where(Invitation.reply_token_hash.in_(hashes))).first()
+
+
+def _apply_reply(session: Session, invitation: Invitation, replies: list[Reply], now: datetime) -> Outcome:
+    event, email = invitation.event, invitation.person.email.lower()
+    for_event = [reply for reply in replies if reply.uid == event.uid]
+    if not for_event:
+        return Outcome(REJECTED, f"the reply is about another event (UID {replies[0].uid})", invitation)
+    mine = [reply for reply in for_event if reply.attendee == email]
+    if not mine:
+        others = ", ".join(sorted({reply.attendee for reply in for_event}))
+        return Outcome(REJECTED, f"the reply answers for {others}, not for the invitee {email}", invitation)
+    reply = mine[-1]
+    if reply.partstat not in PARTSTAT_ANSWERS:
+        return Outcome(REJECTED, f"{reply.partstat} is not supported; the invitee can answer with the link", invitation)
+    latest = max(event.sequence, invitation.reply_sequence or 0)
+    if reply.sequence < latest:
+        return Outcome(IGNORED, f"outdated: the reply is for SEQUENCE {reply.sequence}, the invitation is at {latest}", invitation)
+    answer = PARTSTAT_ANSWERS[reply.partstat]
+    try:
+        changed = record_answer(session, invitation, answer, now, reply.comment)
+    except AnswerError as error:
+        return Outcome(REJECTED, str(error), invitation)
+    invitation.reply_sequence = reply.sequence
+    if not changed:
+        return Outcome(IGNORED, f"already recorded: {answer}", invitation)
+    return Outcome(APPLIED, f"answer {answer} ({reply.partstat})", invitation)
+
+
+def _apply_bounce(session: Session, bounce: Bounce, now: datetime) -> Outcome:
+    invitation = _bounced_invitation(session, bounce)
+    failed = ", ".join(bounce.recipients) or "unknown recipient"
+    if invitation is None:
+        return Outcome(REJECTED, f"delivery failure report for {failed} matches no invitation")
+    invitation.bounced_at = now
+    invitation.bounce_reason = f"delivery to {failed} failed"
+    session.flush()
+    return Outcome(APPLIED, f"bounced: {invitation.bounce_reason}", invitation)
+
+
+def _bounced_invitation(session: Session, bounce: Bounce) -> Invitation | None:
+    """Match by the returned message's Message-ID, else by failed recipient and calendar UID."""
+    if bounce.message_id:
+        bare = bounce.message_id.strip().strip("<>")
+        invitation_id = session.scalar(
+            select(OutgoingMail.invitation_id).where(OutgoingMail.message_id.in_([bare, f"<{bare}>"]))
+        )
+        if invitation_id is not None:
+            return session.get(Invitation, invitation_id)
+    if not (bounce.recipients and bounce.uids):
+        return None
+    return session.scalars(
+        select(Invitation)
+        .join(Person, Invitation.person_id == Person.id)
+        .join(Event, Invitation.event_id == Event.id)
+        .where(Person.email.in_(bounce.recipients), Event.uid.in_(bounce.uids))
+    ).first()
+
+
+def recent_inbound(session: Session, event_id: int, limit: int = 20) -> list[InboundMail]:
+    """Return the newest inbound messages tied to an event's invitations."""
+    query = (
+        select(InboundMail)
+        .join(Invitation, InboundMail.invitation_id == Invitation.id)
+        .where(Invitation.event_id == event_id)
+        .order_by(InboundMail.id.desc())
+        .limit(limit)
+    )
+    return list(session.scalars(query))
