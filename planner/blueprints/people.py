@@ -1,12 +1,15 @@
 """The staff directory: list, search, and CSV import with a preview."""
 
+from datetime import date
+
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..directory import DirectoryError
 from ..extensions import db
-from ..forms import ConfirmImportForm, UploadForm
-from ..models import StagedImport
+from ..forms import ActionForm, ConfirmImportForm, UploadForm
+from ..models import Person, StagedImport
+from ..services.availability import AvailabilityError, opt_in, read_leave_date, set_leave
 from ..services.people import apply_import, departments, preview_import, search_people, stage_import, staged_rows
 
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -98,3 +101,39 @@ def confirm(staged_id: int):
         "success",
     )
     return redirect(url_for("people.index"))
+
+
+def _back():
+    return redirect(request.form.get("next") if _is_people_url(request.form.get("next")) else url_for("people.index"))
+
+
+def _is_people_url(target: str | None) -> bool:
+    return bool(target) and target.startswith(url_for("people.index")) and "//" not in target
+
+
+@bp.post("/<int:person_id>/opt-in")
+def opt_back_in(person_id: int):
+    person = db.get_or_404(Person, person_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    opt_in(db.session, person)
+    db.session.commit()
+    flash(f"{person.name} may be invited again.", "success")
+    return _back()
+
+
+@bp.post("/<int:person_id>/leave")
+def leave(person_id: int):
+    person = db.get_or_404(Person, person_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        set_leave(db.session, person, read_leave_date(request.form.get("on_leave_until", "")), date.today())
+    except AvailabilityError as error:
+        db.session.rollback()
+        flash(f"{person.name}: {error}", "error")
+        return _back()
+    db.session.commit()
+    until = person.on_leave_until
+    flash(f"{person.name} is on leave until {until.isoformat()}." if until else f"{person.name} is no longer on leave.", "success")
+    return _back()

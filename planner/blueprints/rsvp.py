@@ -3,8 +3,9 @@
 from flask import Blueprint, abort, flash, redirect, render_template, url_for
 
 from ..extensions import db
-from ..forms import AnswerForm
+from ..forms import ActionForm, AnswerForm
 from ..models import Answer, utcnow
+from ..services.availability import opt_out
 from ..services.events import is_open_for_answers
 from ..services.rsvp import AnswerError, find_invitation, record_answer
 from ..tokens import TokenError
@@ -53,3 +54,21 @@ def answer(token: str):
     db.session.commit()
     flash("Thank you, your answer is saved. You can change it until the deadline.", "success")
     return redirect(url_for("rsvp.show", token=token), code=303)
+
+
+@bp.get("/<token>/opt-out")
+def opt_out_page(token: str):
+    invitation = _invitation(token)
+    page = render_template("rsvp/opt_out.html", invitation=invitation, person=invitation.person, form=ActionForm())
+    return page, 200, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
+
+@bp.post("/<token>/opt-out")
+def opt_out_confirm(token: str):
+    invitation = _invitation(token)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    opt_out(db.session, invitation.person)
+    db.session.commit()
+    flash("You will not be invited to new events. Your answer to this one stays as it is.", "success")
+    return redirect(url_for("rsvp.opt_out_page", token=token), code=303)

@@ -1,15 +1,25 @@
-"""Proposing invitees: the balanced selection over eligible people, and manual changes to it."""
+"""Proposing invitees: the balanced selection over eligible people, and manual changes to it.
+
+The pool of an event is everyone eligible on the event's day (active, not opted out, not on
+leave) minus the people excluded from this event by hand, plus whoever is in the proposal
+already (so that the deviation of any proposal is defined).  `must` entries survive a new
+proposal; the other entries are chosen again.  "Remove" takes a person out (a new proposal may
+bring them back); "exclude" also records an EventExclusion, so no new proposal brings them back.
+"""
 
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
-from ..balance import Candidate
+from ..balance import Candidate, best_deviation, deviation, replacement, targets
 from ..balance import select as balanced_select
-from ..models import Event, EventStatus, Invitation, Person, ProposalEntry
+from ..models import Event, EventExclusion, EventStatus, Invitation, Person, ProposalEntry
+from .events import local
+
+REASON_LENGTH = 200
 
 
 class PlanningError(Exception):
@@ -18,10 +28,53 @@ class PlanningError(Exception):
 
 @dataclass(frozen=True)
 class History:
-    """A person's invitations inside the look-back window."""
+    """A person's invitations: how many inside the look-back window, and the latest ever."""
 
     recent_invites: int
     last_invited: date | None
+
+
+@dataclass(frozen=True)
+class Pool:
+    """The people a proposal chooses from, as balance candidates."""
+
+    candidates: list[Candidate]
+    people: dict[int, Person]
+    history: dict[int, History]
+
+
+@dataclass(frozen=True)
+class Balance:
+    """How balanced a proposal is: targets, counts and deviation over the event's pool."""
+
+    size: int
+    deviation: float
+    best: float
+    department_targets: dict[str, float]
+    level_targets: dict[int, float]
+    department_counts: Counter
+    level_counts: Counter
+    pool_cells: Counter
+    chosen_cells: Counter
+
+    @property
+    def is_optimal(self) -> bool:
+        """Tell whether no selection of the same size is better balanced."""
+        return self.deviation <= self.best + 1e-9
+
+    def summary(self) -> str:
+        """Say the deviation now and the best possible for this many people."""
+        return f"Deviation now {number(self.deviation)} (best possible for {self.size} people: {number(self.best)})."
+
+
+def number(value: float) -> str:
+    """Show a deviation with at most two decimals and no trailing zeros."""
+    return f"{value:.2f}".rstrip("0").rstrip(".")
+
+
+def event_day(event: Event) -> date:
+    """Return the event's date in its own timezone."""
+    return local(event.starts_at, event).date()
 
 
 def eligible_people(session: Session, day: date) -> list[Person]:
@@ -34,21 +87,37 @@ def eligible_people(session: Session, day: date) -> list[Person]:
     return list(session.scalars(query.order_by(Person.id)))
 
 
+def unavailability(person: Person, day: date) -> str | None:
+    """Say why a person cannot be invited to an event on day, or None when they can."""
+    if not person.is_active:
+        return f"{person.name} is inactive."
+    if person.is_opted_out:
+        return f"{person.name} has opted out of invitations."
+    if person.on_leave_until is not None and person.on_leave_until >= day:
+        return f"{person.name} is on leave until {person.on_leave_until.isoformat()}."
+    return None
+
+
 def invitation_history(session: Session, now: datetime, lookback_days: int) -> dict[int, History]:
-    """Return each invited person's recent invitation count and last invitation date."""
+    """Return each invited person's invitation count inside the window and last invitation date.
+
+    Invitations the organiser cancelled (un-invited) do not count.
+    """
+    if lookback_days < 1:
+        raise PlanningError("The look-back window must be at least one day.")
     since = now - timedelta(days=lookback_days)
+    sent = Invitation.cancelled_at.is_(None)
     recent = dict(
         session.execute(
             select(Invitation.person_id, func.count(Invitation.id))
-            .where(Invitation.created_at >= since)
+            .where(sent, Invitation.created_at >= since)
             .group_by(Invitation.person_id)
         ).all()
     )
-    last = session.execute(select(Invitation.person_id, func.max(Invitation.created_at)).group_by(Invitation.person_id))
-    return {
-        person_id: History(recent.get(person_id, 0), _as_date(latest))
-        for person_id, latest in last.all()
-    }
+    last = session.execute(
+        select(Invitation.person_id, func.max(Invitation.created_at)).where(sent).group_by(Invitation.person_id)
+    )
+    return {person_id: History(recent.get(person_id, 0), _as_date(latest)) for person_id, latest in last.all()}
 
 
 def _as_date(value) -> date | None:
@@ -60,7 +129,7 @@ def _as_date(value) -> date | None:
 def reason(history: History | None, today: date, *, is_must: bool = False) -> str:
     """Explain in a few words why a person is in the proposal."""
     if is_must:
-        return "must attend"
+        return "must"
     if history is None or history.last_invited is None:
         return "never invited"
     return f"last invited {ago(today, history.last_invited)}"
@@ -73,28 +142,31 @@ def ago(today: date, then: date) -> str:
         return "today" if days <= 0 else f"{days} day{'s' if days > 1 else ''} ago"
     if days < 60:
         return f"{days // 7} weeks ago"
-    return f"{days // 30} months ago"
+    months = days // 30
+    return f"{months} months ago" if months < 24 else f"{days // 365} years ago"
 
 
-def propose(
-    session: Session, event: Event, now: datetime, *, lookback_days: int, seed: int = 0, must: tuple[int, ...] = ()
-) -> list[ProposalEntry]:
-    """Replace the event's proposal with a balanced, rotation-fair selection of eligible people."""
-    _require_draft(event)
-    people = eligible_people(session, event.starts_at.date())
+def excluded_ids(session: Session, event: Event) -> set[int]:
+    """Return the ids of the people excluded from this event by hand."""
+    return set(session.scalars(select(EventExclusion.person_id).where(EventExclusion.event_id == event.id)))
+
+
+def excluded_people(session: Session, event: Event) -> list[Person]:
+    """Return the people excluded from this event by hand, by name."""
+    query = select(Person).join(EventExclusion, EventExclusion.person_id == Person.id)
+    return list(session.scalars(query.where(EventExclusion.event_id == event.id).order_by(Person.name)))
+
+
+def candidate_pool(session: Session, event: Event, now: datetime, *, lookback_days: int, keep: bool = True) -> Pool:
+    """Return the event's pool: eligible minus excluded, plus the must entries (and all entries when keep)."""
     history = invitation_history(session, now, lookback_days)
-    candidates = [_candidate(person, history.get(person.id)) for person in people]
-    chosen = balanced_select(candidates, event.capacity, must=must, seed=seed)
-    by_id = {person.id: person for person in people}
-    event.proposals.clear()
-    session.flush()
-    today = now.date()
-    for person_id in chosen:
-        is_must = person_id in must
-        entry = ProposalEntry(person=by_id[person_id], is_must=is_must, reason=reason(history.get(person_id), today, is_must=is_must))
-        event.proposals.append(entry)
-    session.flush()
-    return list(event.proposals)
+    excluded = excluded_ids(session, event)
+    people = {person.id: person for person in eligible_people(session, event_day(event)) if person.id not in excluded}
+    for entry in event.proposals:
+        if keep or entry.is_must:
+            people.setdefault(entry.person_id, entry.person)
+    candidates = [_candidate(person, history.get(person.id)) for person in people.values()]
+    return Pool(candidates, people, history)
 
 
 def _candidate(person: Person, history: History | None) -> Candidate:
@@ -107,39 +179,129 @@ def _candidate(person: Person, history: History | None) -> Candidate:
     )
 
 
-def add_person(session: Session, event: Event, person: Person, now: datetime, *, lookback_days: int) -> ProposalEntry:
-    """Add a person to the proposal by hand."""
+def must_ids(event: Event) -> list[int]:
+    """Return the ids of the proposal's must entries."""
+    return [entry.person_id for entry in event.proposals if entry.is_must]
+
+
+def propose(session: Session, event: Event, now: datetime, *, lookback_days: int, seed: int = 0) -> list[ProposalEntry]:
+    """Replace the event's proposal with a balanced, rotation-fair selection; must entries stay."""
+    _require_draft(event)
+    must = must_ids(event)
+    if len(must) > event.capacity:
+        raise PlanningError(f"{len(must)} people are marked must but the event has {event.capacity} seats.")
+    pool = candidate_pool(session, event, now, lookback_days=lookback_days, keep=False)
+    chosen = balanced_select(pool.candidates, event.capacity, must=must, seed=seed)
+    kept = {entry.person_id: entry for entry in event.proposals if entry.is_must}
+    for entry in list(event.proposals):
+        if not entry.is_must:
+            event.proposals.remove(entry)
+    session.flush()
+    today = now.date()
+    for person_id in chosen:
+        if person_id not in kept:
+            entry = ProposalEntry(person=pool.people[person_id], reason=reason(pool.history.get(person_id), today))
+            event.proposals.append(entry)
+    session.flush()
+    return list(event.proposals)
+
+
+def proposal_balance(session: Session, event: Event, now: datetime, *, lookback_days: int) -> Balance:
+    """Measure the current proposal against the targets of its pool."""
+    pool = candidate_pool(session, event, now, lookback_days=lookback_days)
+    chosen = [entry.person for entry in event.proposals]
+    selected = [person.id for person in chosen]
+    department_targets, level_targets = targets(pool.candidates, len(selected))
+    return Balance(
+        size=len(selected),
+        deviation=deviation(pool.candidates, selected),
+        best=best_deviation(pool.candidates, len(selected), must=must_ids(event)),
+        department_targets=department_targets,
+        level_targets=level_targets,
+        department_counts=Counter(person.department for person in chosen),
+        level_counts=Counter(person.level for person in chosen),
+        pool_cells=Counter((c.department, c.level) for c in pool.candidates),
+        chosen_cells=Counter((person.department, person.level) for person in chosen),
+    )
+
+
+def add_person(
+    session: Session, event: Event, person: Person, now: datetime, *, lookback_days: int, is_must: bool = False
+) -> ProposalEntry:
+    """Add a person to the proposal by hand; this lifts an exclusion from this event."""
     _require_draft(event)
     if any(entry.person_id == person.id for entry in event.proposals):
         raise PlanningError(f"{person.name} is already in the proposal.")
-    if not person.is_active:
-        raise PlanningError(f"{person.name} is inactive.")
+    problem = unavailability(person, event_day(event))
+    if problem:
+        raise PlanningError(problem)
+    session.execute(delete(EventExclusion).where(EventExclusion.event_id == event.id, EventExclusion.person_id == person.id))
     history = invitation_history(session, now, lookback_days).get(person.id)
-    entry = ProposalEntry(person=person, reason=f"added by hand; {reason(history, now.date())}")
+    why = "must" if is_must else f"added by hand; {reason(history, now.date())}"
+    entry = ProposalEntry(person=person, is_must=is_must, reason=why)
     event.proposals.append(entry)
     session.flush()
     return entry
 
 
-def remove_person(session: Session, event: Event, person_id: int) -> None:
-    """Take a person out of the proposal."""
+def remove_person(session: Session, event: Event, person_id: int, *, exclude: bool = False) -> Person:
+    """Take a person out of the proposal; with exclude, no new proposal brings them back."""
     _require_draft(event)
+    entry = _entry(event, person_id)
+    event.proposals.remove(entry)
+    if exclude:
+        session.add(EventExclusion(event_id=event.id, person_id=person_id))
+    session.flush()
+    return entry.person
+
+
+def replace_person(session: Session, event: Event, person_id: int, now: datetime, *, lookback_days: int) -> ProposalEntry:
+    """Swap a person for the alternative that keeps the deviation least, from the same cell when possible."""
+    _require_draft(event)
+    entry = _entry(event, person_id)
+    if entry.is_must:
+        raise PlanningError(f"{entry.person.name} is marked must; unmark them before replacing.")
+    pool = candidate_pool(session, event, now, lookback_days=lookback_days)
+    selected = [item.person_id for item in event.proposals]
+    newcomer = replacement(pool.candidates, selected, person_id, must=must_ids(event), seed=event.id)
+    if newcomer is None:
+        raise PlanningError(f"Nobody else is available to replace {entry.person.name}.")
+    gone = entry.person
+    event.proposals.remove(entry)
+    session.flush()
+    why = f"{reason(pool.history.get(newcomer), now.date())}; in place of {gone.name}"
+    added = ProposalEntry(person=pool.people[newcomer], reason=why[:REASON_LENGTH])
+    event.proposals.append(added)
+    session.flush()
+    return added
+
+
+def set_must(session: Session, event: Event, person_id: int, is_must: bool) -> ProposalEntry:
+    """Mark or unmark a proposed person as must (kept by every new proposal)."""
+    _require_draft(event)
+    entry = _entry(event, person_id)
+    if is_must and not entry.is_must and len(must_ids(event)) >= event.capacity:
+        raise PlanningError(f"All {event.capacity} seats are already taken by must people.")
+    entry.is_must = is_must
+    entry.reason = "must" if is_must else "chosen by hand"
+    session.flush()
+    return entry
+
+
+def allow_again(session: Session, event: Event, person_id: int) -> None:
+    """Lift a person's exclusion from this event: new proposals may choose them again."""
+    _require_draft(event)
+    session.execute(delete(EventExclusion).where(EventExclusion.event_id == event.id, EventExclusion.person_id == person_id))
+    session.flush()
+
+
+def _entry(event: Event, person_id: int) -> ProposalEntry:
     for entry in event.proposals:
         if entry.person_id == person_id:
-            event.proposals.remove(entry)
-            session.flush()
-            return
+            return entry
     raise PlanningError("That person is not in the proposal.")
 
 
 def _require_draft(event: Event) -> None:
     if event.status != EventStatus.DRAFT:
         raise PlanningError("The invitations have been sent; the proposal can no longer change.")
-
-
-def balance_grid(people: list[Person]) -> tuple[list[str], list[int], dict[tuple[str, int], int]]:
-    """Return the departments, levels and department x level counts of a group of people."""
-    counts = Counter((person.department, person.level) for person in people)
-    departments = sorted({department for department, _ in counts})
-    levels = sorted({level for _, level in counts})
-    return departments, levels, dict(counts)
