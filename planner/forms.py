@@ -9,6 +9,7 @@ from wtforms import (
     DateField,
     DateTimeLocalField,
     EmailField,
+    FloatField,
     HiddenField,
     IntegerField,
     PasswordField,
@@ -83,3 +84,65 @@ class AnswerForm(FlaskForm):
 
     answer = StringField(validators=[AnyOf(["yes", "no", "maybe"], message="Choose yes, no or maybe.")])
     comment = StringField("Note for the organiser (optional)", validators=[Optional(), Length(max=1000)])
+
+
+# Seating plans (the "Mixed tables" issue).
+
+
+def _finite(form, field):
+    if field.data is not None and field.data != field.data:
+        raise ValidationError("Give a number.")
+
+
+def _weight_field(label: str, default: float) -> FloatField:
+    return FloatField(
+        label,
+        default=default,
+        validators=[
+            InputRequired(message="Give a weight (0 ignores this criterion)."),
+            _finite,
+            NumberRange(min=0, max=100, message="Weights go from 0 to 100."),
+        ],
+    )
+
+
+class SeatingForm(FlaskForm):
+    """Settings for a seating plan: table sizes or pairs, what mixing is worth, and the search seed."""
+
+    mode = SelectField(
+        "Seat people", choices=[SelectChoice("tables", "At tables"), SelectChoice("pairs", "In coffee-roulette pairs")], default="tables"
+    )
+    min_size = IntegerField(
+        "Smallest table", default=6, validators=[InputRequired(message="Give the smallest table size."), NumberRange(min=1, max=100)]
+    )
+    max_size = IntegerField(
+        "Largest table", default=8, validators=[InputRequired(message="Give the largest table size."), NumberRange(min=1, max=100)]
+    )
+    sizes = StringField("Or the real table sizes", validators=[Optional(), Length(max=500)])
+    w_department = _weight_field("Different departments", 1.0)
+    w_level = _weight_field("Level distance", 0.5)
+    w_new = _weight_field("Not met in the last six months", 1.0)
+    include_maybe = BooleanField("Also seat people who answered maybe")
+    seed = IntegerField("Seed", default=0, validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
+
+    def validate_max_size(self, field):
+        if self.min_size.data is not None and field.data is not None and field.data < self.min_size.data:
+            raise ValidationError("The largest table cannot be smaller than the smallest.")
+
+    def validate_sizes(self, field):
+        if field.data and self.table_sizes() is None:
+            raise ValidationError("Give the table sizes as whole numbers from 1 to 100 separated by commas, e.g. 8, 8, 10.")
+
+    def table_sizes(self) -> tuple[int, ...] | None:
+        """Return the real table sizes typed in, or None when the field is empty or not a list of sizes."""
+        parts = (self.sizes.data or "").replace(",", " ").split()
+        if not parts or len(parts) > 200 or not all(part.isdigit() and 1 <= int(part) <= 100 for part in parts):
+            return None
+        return tuple(int(part) for part in parts)
+
+
+class MoveSeatForm(FlaskForm):
+    """Move one seated person to another table (numbered from 1)."""
+
+    person_id = IntegerField(validators=[InputRequired()])
+    table = IntegerField("Table", validators=[InputRequired(message="Choose a table."), NumberRange(min=1, message="Choose a table.")])

@@ -8,6 +8,7 @@ from ..models import Answer, utcnow
 from ..services.availability import opt_out
 from ..services.events import is_open_for_answers
 from ..services.rsvp import AnswerError, find_invitation, record_answer
+from ..services.seating import your_table
 from ..tokens import TokenError
 
 bp = Blueprint("rsvp", __name__, url_prefix="/rsvp")
@@ -34,6 +35,7 @@ def _page(invitation, form, status: int = 200):
         form=form,
         is_open=is_open_for_answers(invitation.event, utcnow()),
         Answer=Answer,
+        seat=your_table(db.session, invitation),
     )
     return response, status, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 

@@ -1,0 +1,183 @@
+"""Seating plans for an event: make, re-run, adjust, publish, print, and record who met."""
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask_login import login_required
+
+from ..extensions import db
+from ..forms import ActionForm, MoveSeatForm, SeatingForm
+from ..models import Event, SeatingPlan, utcnow
+from ..services import seating
+from ..services.seating import SeatingError, SeatingSettings
+
+bp = Blueprint("seating", __name__, url_prefix="/events/<int:event_id>/seating")
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every seating page is for organisers only."""
+
+
+@bp.app_template_global()
+def seating_plan_of(event: Event) -> SeatingPlan | None:
+    """Return an event's newest seating plan, for the event page."""
+    return seating.current_plan(db.session, event)
+
+
+def _event(event_id: int) -> Event:
+    return db.get_or_404(Event, event_id)
+
+
+def _plan(event: Event, plan_id: int) -> SeatingPlan | None:
+    plan = db.session.get(SeatingPlan, plan_id)
+    return plan if plan is not None and plan.event_id == event.id else None
+
+
+@bp.get("")
+def show(event_id: int):
+    event = _event(event_id)
+    plan = seating.current_plan(db.session, event)
+    form = SeatingForm(formdata=None)
+    if plan is not None:
+        _fill(form, seating.SeatingSettings.from_json(plan.settings), plan.seed + 1)
+    return _page(event, plan, form)
+
+
+def _page(event: Event, plan: SeatingPlan | None, form: SeatingForm, status: int = 200):
+    summary = seating.plan_summary(plan) if plan is not None else None
+    published = seating.published_plan(db.session, event)
+    return (
+        render_template(
+            "seating/show.html",
+            event=event,
+            summary=summary,
+            published=published,
+            form=form,
+            action=ActionForm(),
+            can_record=seating.has_started(event, utcnow()),
+            rerun_fields=_rerun_fields(summary) if summary else {},
+        ),
+        status,
+    )
+
+
+def _fill(form: SeatingForm, settings: SeatingSettings, seed: int) -> None:
+    form.mode.data = settings.mode
+    form.min_size.data = settings.min_size
+    form.max_size.data = settings.max_size
+    form.sizes.data = ", ".join(map(str, settings.sizes)) if settings.sizes else ""
+    form.w_department.data = settings.w_department
+    form.w_level.data = settings.w_level
+    form.w_new.data = settings.w_new
+    form.include_maybe.data = settings.include_maybe
+    form.seed.data = seed
+
+
+def _rerun_fields(summary: seating.PlanSummary) -> dict:
+    """Return the form fields that make the same plan again with the next seed."""
+    settings = summary.settings
+    fields = {
+        "mode": settings.mode,
+        "min_size": settings.min_size,
+        "max_size": settings.max_size,
+        "sizes": ", ".join(map(str, settings.sizes)) if settings.sizes else "",
+        "w_department": settings.w_department,
+        "w_level": settings.w_level,
+        "w_new": settings.w_new,
+        "seed": summary.plan.seed + 1,
+    }
+    if settings.include_maybe:
+        fields["include_maybe"] = "y"
+    return fields
+
+
+@bp.post("")
+def create(event_id: int):
+    event = _event(event_id)
+    form = SeatingForm()
+    if not form.validate_on_submit():
+        flash("The plan was not made: check the settings below.", "error")
+        return _page(event, seating.current_plan(db.session, event), form, 400)
+    settings = SeatingSettings(
+        mode=form.mode.data,
+        min_size=form.min_size.data,
+        max_size=form.max_size.data,
+        sizes=form.table_sizes(),
+        w_department=form.w_department.data,
+        w_level=form.w_level.data,
+        w_new=form.w_new.data,
+        include_maybe=form.include_maybe.data,
+    )
+    seed = form.seed.data or 0
+    try:
+        plan = seating.make_plan(db.session, event, settings, seed, current_app.config.get("SEATING_SECONDS", 1.5))
+    except SeatingError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _page(event, seating.current_plan(db.session, event), form, 409)
+    db.session.commit()
+    flash(f"Seated {len(plan.seats)} people (seed {seed}).", "success")
+    return redirect(url_for("seating.show", event_id=event.id), code=303)
+
+
+@bp.post("/plans/<int:plan_id>/move")
+def move(event_id: int, plan_id: int):
+    event = _event(event_id)
+    plan = _plan(event, plan_id)
+    form = MoveSeatForm()
+    if not form.validate_on_submit():
+        abort(400)
+    if plan is None:
+        flash("That plan has been replaced; nothing was moved. Here is the current plan.", "error")
+        return redirect(url_for("seating.show", event_id=event.id), code=303)
+    try:
+        warnings = seating.move_person(plan, form.person_id.data, form.table.data - 1)
+    except SeatingError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash("Moved.", "success")
+        for warning in warnings:
+            flash(warning, "error")
+    return redirect(url_for("seating.show", event_id=event.id), code=303)
+
+
+@bp.post("/plans/<int:plan_id>/publish")
+def publish(event_id: int, plan_id: int):
+    event = _event(event_id)
+    plan = _plan(event, plan_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if plan is None:
+        flash("That plan has been replaced; nothing was published. Here is the current plan.", "error")
+        return redirect(url_for("seating.show", event_id=event.id), code=303)
+    try:
+        seating.publish_plan(plan, utcnow())
+    except SeatingError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash("Published: attendees now see their table on their invitation page.", "success")
+    return redirect(url_for("seating.show", event_id=event.id), code=303)
+
+
+@bp.post("/plans/<int:plan_id>/record")
+def record(event_id: int, plan_id: int):
+    event = _event(event_id)
+    plan = _plan(event, plan_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    if plan is None:
+        flash("That plan has been replaced; nothing was recorded. Here is the current plan.", "error")
+        return redirect(url_for("seating.show", event_id=event.id), code=303)
+    try:
+        pairs = seating.record_meetings(db.session, event, plan, seating.event_day(event), now=utcnow())
+    except SeatingError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+    else:
+        db.session.commit()
+        flash(f"Recorded {pairs} pairs who met; future plans will mix them with new people.", "success")
+    return redirect(url_for("seating.show", event_id=event.id), code=303)
