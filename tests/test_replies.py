@@ -1,0 +1,339 @@
+"""Calendar replies and bounces: over the inbound SMTP listener and `flask mail ingest`, like the RSVP link."""
+
+import smtplib
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import icalendar
+import pytest
+from sqlalchemy import func, select, text
+
+from planner.cli_mail import inbound_handler
+from planner.extensions import db
+from planner.ical import calendar_part
+from planner.inbound import make_inbound_server
+from planner.models import Answer, Event, EventStatus, InboundMail, Invitation, OutgoingMail, utcnow
+from planner.tokens import new_reply_token, new_token
+from tests.helpers import PASSWORD, csrf_from, parse_mail
+from tests.test_changes import calendar_of
+from tests.test_invites import log_in, propose_and_send, staff
+
+VECTORS = Path(__file__).parents[1] / ".." / "shared" / "data" / "itip" / "vectors"
+VECTOR_FILES = sorted(p.name for p in VECTORS.glob("*") if p.suffix in {".eml", ".ics"}) if VECTORS.is_dir() else []
+needs_vectors = pytest.mark.skipif(not VECTOR_FILES, reason=f"no iTIP test vectors in {VECTORS.resolve()}")
+REPLY_DOMAIN = "planner.example.com"
+
+
+def client_reply(request_raw: bytes, partstat="ACCEPTED", comment=None, *, sequence=None, attendee=None,
+                 exchange=False, uid=None) -> bytes:
+    """Turn a received invitation into the REPLY mail a calendar client sends back to the ORGANIZER."""
+    request = icalendar.Calendar.from_ical(calendar_of(parse_mail(request_raw))[1])
+    invited = request.walk("VEVENT")[0]
+    organizer = str(invited["ORGANIZER"])[len("mailto:"):]
+    me = attendee or str(invited["ATTENDEE"])[len("mailto:"):]
+    reply = icalendar.Calendar()
+    reply.add("prodid", "-//Test Client//EN")
+    reply.add("version", "2.0")
+    reply.add("method", "REPLY")
+    for zone in request.walk("VTIMEZONE"):
+        reply.add_component(zone)
+    answer = icalendar.Event()
+    for name in ("UID", "DTSTART", "DTEND", "SEQUENCE"):
+        answer[name] = invited[name]
+    answer.add("dtstamp", datetime.now(UTC))
+    answer.add("summary", f"Accepted: {invited['SUMMARY']}" if exchange else str(invited["SUMMARY"]))
+    if not exchange:
+        answer["ORGANIZER"] = invited["ORGANIZER"]
+    address = icalendar.vCalAddress(f"{'MAILTO' if exchange else 'mailto'}:{me}")
+    address.params["PARTSTAT"] = partstat
+    answer.add("attendee", address)
+    if comment:
+        answer.add("comment", comment)
+    if sequence is not None:
+        answer["SEQUENCE"] = sequence
+    if uid is not None:
+        answer["UID"] = uid
+    reply.add_component(answer)
+    ics = reply.to_ical()
+    if exchange:
+        ics = ics.replace(b"Europe/Berlin", b"W. Europe Standard Time")
+    message = EmailMessage()
+    message["From"] = me
+    message["To"] = organizer
+    message["Subject"] = f"{partstat.title()}: {invited['SUMMARY']}"
+    message["Message-ID"] = f"<reply-{datetime.now().timestamp()}@client.test>"
+    message.set_content(partstat.title())
+    message.make_alternative()
+    message.attach(calendar_part(ics, "REPLY"))
+    return message.as_bytes(policy=policy.SMTP)
+
+
+def readdressed(raw: bytes, address: str) -> bytes:
+    """Return a message with its To: header replaced (as if sent to that reply address)."""
+    message = message_from_bytes(raw, policy=policy.compat32)
+    del message["To"]
+    message["To"] = address
+    return message.as_bytes(policy=policy.compat32)
+
+
+def ingest_cli(app, raw: bytes, *args: str):
+    """Run `flask mail ingest -` with raw on standard input; return (exit code, output)."""
+    result = app.test_cli_runner().invoke(args=["mail", "ingest", "-", *args], input=raw)
+    db.session.expire_all()
+    return result.exit_code, result.output
+
+
+def last_inbound() -> InboundMail:
+    return db.session.scalars(select(InboundMail).order_by(InboundMail.id.desc())).first()
+
+
+@pytest.fixture
+def sent(smtp_app, smtp_server, make_person, make_event):
+    """Three invitations sent over SMTP; returns {email: received raw invitation}."""
+    client = smtp_app.test_client()
+    organiser = log_in(client)
+    staff(make_person, 3)
+    event = make_event(organiser=organiser, capacity=3)
+    propose_and_send(client, event)
+    db.session.commit()
+    return {m.recipients[0]: m.data for m in smtp_server.messages}
+
+
+@pytest.fixture
+def listener(smtp_app):
+    """The `mail serve` machinery on a free loopback port."""
+    controller = make_inbound_server("127.0.0.1", 0, inbound_handler(smtp_app))
+    controller.start()
+    yield controller
+    controller.stop()
+
+
+def send_to(listener, raw: bytes, sender: str, recipient: str) -> None:
+    with smtplib.SMTP(listener.hostname, listener.port, timeout=10) as connection:
+        connection.sendmail(sender, [recipient], raw)
+    db.session.expire_all()
+
+
+def invitation_of(email: str) -> Invitation:
+    return next(inv for inv in db.session.scalars(select(Invitation)) if inv.person.email == email)
+
+
+def test_reply_over_smtp_answers_like_the_link(sent, listener):
+    email, request = next(iter(sent.items()))
+    raw = client_reply(request, "ACCEPTED", "Looking forward, vegetarian please")
+    send_to(listener, raw, email, parse_mail(raw)["To"])
+    invitation = invitation_of(email)
+    assert invitation.answer == Answer.YES and invitation.answered_at is not None
+    assert invitation.comment == "Looking forward, vegetarian please"
+    assert invitation.reply_sequence == 0
+    entry = last_inbound()
+    assert (entry.outcome, entry.invitation_id, entry.sender) == ("applied", invitation.id, email)
+
+
+def test_reply_through_mail_ingest_and_exchange_quirks(sent, smtp_app):
+    emails = list(sent)
+    for email, partstat, answer in zip(emails, ("DECLINED", "TENTATIVE", "ACCEPTED"), (Answer.NO, Answer.MAYBE, Answer.YES)):
+        code, output = ingest_cli(smtp_app, client_reply(sent[email], partstat, "no, sorry", exchange=True))
+        assert (code, output.split(":")[0]) == (0, "applied"), output
+        assert invitation_of(email).answer == answer and invitation_of(email).comment == "no, sorry"
+    code, output = ingest_cli(smtp_app, client_reply(sent[emails[2]], "ACCEPTED", exchange=True))
+    assert (code, output.strip()) == (0, "ignored: already recorded: yes")
+
+
+def test_reply_with_older_sequence_is_ignored(sent, smtp_app):
+    email = next(iter(sent))
+    invitation = invitation_of(email)
+    invitation.event.sequence = 2
+    db.session.commit()
+    code, output = ingest_cli(smtp_app, client_reply(sent[email], "DECLINED", sequence=1))
+    assert code == 0 and output.startswith("ignored: outdated"), output
+    assert invitation_of(email).answer == Answer.PENDING
+    code, output = ingest_cli(smtp_app, client_reply(sent[email], "DECLINED", sequence=2))
+    assert output.startswith("applied") and invitation_of(email).reply_sequence == 2
+
+
+def test_reply_for_another_attendee_is_rejected(sent, smtp_app, listener):
+    email, other = list(sent)[:2]
+    raw = client_reply(sent[email], "DECLINED", attendee=other)
+    send_to(listener, raw, other, parse_mail(raw)["To"])
+    entry = last_inbound()
+    assert entry.outcome == "rejected" and f"not for the invitee {email}" in entry.reason
+    assert invitation_of(email).answer == invitation_of(other).answer == Answer.PENDING
+
+
+def test_tampered_reply_token_is_rejected(sent, smtp_app):
+    email = next(iter(sent))
+    raw = client_reply(sent[email])
+    to = parse_mail(raw)["To"].addresses[0].addr_spec
+    token = to.split("+", 1)[1].split("@")[0]
+    tampered = token[:-1] + ("a" if token[-1] != "a" else "b")
+    code, output = ingest_cli(smtp_app, readdressed(raw, to.replace(token, tampered)))
+    assert (code, output.strip()) == (0, "rejected: unknown reply address (no invitation has that token)")
+    code, output = ingest_cli(smtp_app, readdressed(raw, "rsvp+short@planner.example.com"))
+    assert output.startswith("rejected: unknown reply address")
+    assert invitation_of(email).answer == Answer.PENDING
+
+
+def test_reply_about_another_event_is_rejected(sent, smtp_app):
+    email = next(iter(sent))
+    code, output = ingest_cli(smtp_app, client_reply(sent[email], uid="forwarded@elsewhere.test"))
+    assert output.strip() == "rejected: the reply is about another event (UID forwarded@elsewhere.test)"
+    assert invitation_of(email).answer == Answer.PENDING
+
+
+def test_reply_after_uninvite_or_cancel_is_rejected(sent, smtp_app):
+    first, second = list(sent)[:2]
+    invitation_of(first).cancelled_at = utcnow()
+    db.session.commit()
+    code, output = ingest_cli(smtp_app, client_reply(sent[first]))
+    assert output.strip() == "rejected: This invitation was withdrawn."
+    event = invitation_of(second).event
+    event.status = EventStatus.CANCELLED
+    db.session.commit()
+    code, output = ingest_cli(smtp_app, client_reply(sent[second]))
+    assert output.strip() == "rejected: Answers for this event are closed."
+
+
+def test_delegated_is_rejected_with_a_reason(sent, smtp_app):
+    email = next(iter(sent))
+    code, output = ingest_cli(smtp_app, client_reply(sent[email], "DELEGATED"))
+    assert code == 0 and output.startswith("rejected: DELEGATED is not supported")
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b"", "not a calendar reply"),
+    (b"From: a@b.test\r\nTo: rsvp+x@planner.example.com\r\n\r\nhello\r\n", "not a calendar reply"),
+    (b"\xff\xfe garbage \x00", "not a calendar reply"),
+])
+def test_junk_is_rejected_and_logged(smtp_app, raw, reason):
+    code, output = ingest_cli(smtp_app, raw)
+    assert code == 0 and output.startswith(f"rejected: {reason}")
+    assert db.session.scalar(select(func.count(InboundMail.id))) == 1
+
+
+def test_database_error_asks_the_mta_to_retry(sent, smtp_app, listener):
+    email = next(iter(sent))
+    raw = client_reply(sent[email])
+    db.session.execute(text("DROP TABLE inbound_mail"))
+    db.session.commit()
+    code, output = ingest_cli(smtp_app, raw)
+    assert code == 75 and "try again later" in output
+    with pytest.raises(smtplib.SMTPDataError) as deferred:
+        send_to(listener, raw, email, parse_mail(raw)["To"])
+    assert deferred.value.smtp_code == 451
+    assert invitation_of(email).answer == Answer.PENDING
+
+
+def test_event_page_shows_replies_and_bounces(sent, smtp_app):
+    email = next(iter(sent))
+    ingest_cli(smtp_app, client_reply(sent[email], "DECLINED", "Sorry, on holiday"))
+    invitation = invitation_of(email)
+    invitation.bounced_at, invitation.bounce_reason = utcnow(), "delivery to x failed"
+    db.session.commit()
+    client = smtp_app.test_client()
+    page = client.get("/auth/login")
+    client.post("/auth/login", data={"email": "boss@example.com", "password": PASSWORD, "csrf_token": csrf_from(page.data)})
+    html = client.get(f"/events/{invitation.event_id}").get_data(as_text=True)
+    assert 'id="inbound-mail"' in html and "answer no (DECLINED)" in html
+    assert 'class="bounced"' in html and "Sorry, on holiday" in html
+
+
+# --- the shared vectors folder ---------------------------------------------------------------
+
+#: what `mail ingest` does with each vector file as it is (none is addressed to one of our reply addresses)
+VECTOR_OUTCOMES = {
+    "bounce-dsn-with-request-ics.eml": "rejected: delivery failure report for nonexistant@example.com matches no invitation",
+    "reply-apple-ical3-mail-accepted.eml": "rejected: not addressed to a reply address",
+    "reply-exchange2010-accepted.eml": "rejected: not addressed to a reply address",
+    "reply-exchange2010-declined-with-comment.eml": "rejected: not addressed to a reply address",
+    "reply-rim-blackberry-accepted.ics": "rejected: not addressed to a reply address",
+    "rfc5546-4.2.2-reply-accepted.ics": "rejected: not addressed to a reply address",
+    "rfc2446-examples-collection.ics": "rejected: not addressed to a reply address",
+    "apple-macosx-10.8-event-with-attendees.ics": "rejected: not a REPLY: the calendar says METHOD:(none)",
+}
+
+
+def expected_vector_outcome(name: str) -> str:
+    if name in VECTOR_OUTCOMES:
+        return VECTOR_OUTCOMES[name]
+    if name.startswith("cancel-") or name == "rfc5546-4.2.9-cancel.ics":
+        return "rejected: not a REPLY: the calendar says METHOD:CANCEL"
+    return "rejected: not a REPLY: the calendar says METHOD:REQUEST"
+
+
+@needs_vectors
+@pytest.mark.parametrize("name", VECTOR_FILES)
+def test_every_vector_file_is_applied_or_rejected_with_a_logged_reason(app, name):
+    code, output = ingest_cli(app, (VECTORS / name).read_bytes())
+    assert code == 0, output
+    assert output.startswith(expected_vector_outcome(name)), output
+    entry = last_inbound()
+    assert entry.outcome in {"applied", "ignored", "rejected"} and entry.reason
+
+
+def invitation_with(make_event, make_person, email: str, uid: str) -> tuple[Invitation, str]:
+    """A sent event with that UID and an invitation for that address; returns it and its reply address."""
+    event = make_event()
+    event.uid, event.status, event.sent_at = uid, EventStatus.SENT, utcnow()
+    person = make_person(email=email, name="Vector Person")
+    reply_token, reply_hash = new_reply_token()
+    invitation = Invitation(event=event, person=person, token_hash=new_token()[1], reply_token_hash=reply_hash)
+    db.session.add(invitation)
+    db.session.commit()
+    return invitation, f"rsvp+{reply_token}@{REPLY_DOMAIN}"
+
+
+REAL_REPLIES = [
+    ("reply-exchange2010-accepted.eml", "markus.brechtel@uk-koeln.de", "0e4a0959-e1c7-4c5a-b353-d7abbd8ca8ac", Answer.YES, None),
+    ("reply-exchange2010-declined-with-comment.eml", "markus.brechtel@uk-koeln.de", "abcfacd3-4db3-4c42-bcf5-0c17752c65fb",
+     Answer.NO, "no, sorry"),
+    ("reply-apple-ical3-mail-accepted.eml", "xyzzy@example.com", "1E71F9C8-AEDA-48EB-98D0-76E898F6BB5C", Answer.YES, None),
+]
+
+
+@needs_vectors
+@pytest.mark.parametrize(("name", "email", "uid", "answer", "comment"), REAL_REPLIES)
+def test_real_client_replies_readdressed_to_an_invitation_are_applied(app, make_event, make_person, name, email, uid, answer, comment):
+    invitation, address = invitation_with(make_event, make_person, email, uid)
+    code, output = ingest_cli(app, readdressed((VECTORS / name).read_bytes(), address.upper()))
+    assert (code, output.split(":")[0]) == (0, "applied"), output
+    invitation = db.session.get(Invitation, invitation.id)
+    assert (invitation.answer, invitation.comment) == (answer, comment)
+
+
+@needs_vectors
+def test_bare_ics_reply_applies_with_the_envelope_recipient(app, make_event, make_person):
+    invitation, address = invitation_with(make_event, make_person, "user1@domain1.tld", "f503ce50-49c6-11e5-9533-693764eab43f")
+    code, output = ingest_cli(app, (VECTORS / "reply-rim-blackberry-accepted.ics").read_bytes(), "--recipient", address)
+    assert output.startswith("applied"), output
+    invitation = db.session.get(Invitation, invitation.id)
+    assert (invitation.answer, invitation.comment) == (Answer.YES, "ok for me")
+
+
+BOUNCE = "bounce-dsn-with-request-ics.eml"
+BOUNCED_ID = "<20080812191939.51369.1538816694.0@plugh.example.com>"
+BOUNCED_UID = "1E71F9C8-AEDA-48EB-98D0-76E898F6BB5C"
+
+
+@needs_vectors
+def test_bounce_matches_the_original_message_id(app, make_event, make_person):
+    invitation, _ = invitation_with(make_event, make_person, "someone.else@example.com", "another-uid@planner.test")
+    db.session.add(OutgoingMail(message_id=BOUNCED_ID, event_id=invitation.event_id, invitation_id=invitation.id,
+                                sender="planner@localhost", recipient="someone.else@example.com", subject="Invitation", raw=b""))
+    db.session.commit()
+    code, output = ingest_cli(app, (VECTORS / BOUNCE).read_bytes())
+    assert output.startswith("applied: bounced"), output
+    invitation = db.session.get(Invitation, invitation.id)
+    assert invitation.bounced_at is not None and "nonexistant@example.com" in invitation.bounce_reason
+    assert invitation.answer == Answer.PENDING
+
+
+@needs_vectors
+def test_bounce_matches_recipient_and_uid(app, make_event, make_person):
+    invitation, _ = invitation_with(make_event, make_person, "nonexistant@example.com", BOUNCED_UID)
+    code, output = ingest_cli(app, (VECTORS / BOUNCE).read_bytes())
+    assert output.startswith("applied: bounced"), output
+    assert db.session.get(Invitation, invitation.id).bounced_at is not None
+    assert last_inbound().invitation_id == invitation.id
