@@ -73,7 +73,7 @@ def bar_chart(
     rows: Sequence[tuple[str, int, float]], *, width: float = 420, left: float = 130, bar: float = 16, gap: float = 8
 ) -> BarChart:
     """Lay out (label, chosen, target) rows as bars scaled to the largest value."""
-    room = width - left - 40
+    room = width - left - 60  # the value label goes right of the bar
     largest = max([1.0, *(max(chosen, target) for _, chosen, target in rows)])
     bars = [
         Bar(
@@ -105,7 +105,7 @@ def grid_chart(
     pool: Mapping[tuple[str, int], int],
     chosen: Mapping[tuple[str, int], int],
     *,
-    cell: float = 48,
+    cell: float = 56,
     left: float = 130,
     top: float = 28,
 ) -> GridChart:

@@ -352,7 +352,7 @@ def test_the_page_draws_the_grid_and_one_bar_per_department_and_level(client, lo
 def test_chart_geometry_scales_bars_and_marks_targets():
     chart = bar_chart([("A", 2, 1.0), ("B", 0, 1.0), ("C", 1, 1.0)], width=300, left=100)
     assert [bar.state for bar in chart.bars] == ["over", "under", "on"]
-    assert chart.bars[0].width == 160 and chart.bars[1].width == 0 and chart.bars[0].target_x == 180
+    assert chart.bars[0].width == 140 and chart.bars[1].width == 0 and chart.bars[0].target_x == 170
     assert chart.bars[1].y > chart.bars[0].y and chart.height > chart.bars[2].y + chart.bars[2].height
     grid = grid_chart(["A", "B"], [(0, "Junior"), (3, "Senior")], {("A", 0): 4, ("B", 3): 1}, {("A", 0): 1, ("B", 3): 1})
     cells = {(c.pool, c.chosen): c for c in grid.cells}
