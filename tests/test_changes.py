@@ -35,7 +35,11 @@ def assert_conformant(message, method: str, sequence: int):
     assert vevent["SEQUENCE"] == sequence
     for name in ("ORGANIZER", "ATTENDEE"):
         assert str(vevent[name]).startswith("mailto:")
-    assert b'CN="' in ics or b"CN=" in ics
+    unfolded = ics.replace(b"\r\n ", b"").decode()
+    for name in ("ORGANIZER", "ATTENDEE"):
+        common_name = vevent[name].params["CN"]
+        allowed = [f'CN="{common_name}"'] + ([] if re.search(r"[,;:]", common_name) else [f"CN={common_name}"])
+        assert any(form in unfolded for form in allowed), f"{name} CN must be quoted when it holds , ; or :"
     zones = {str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")}
     assert {str(vevent[p].params["TZID"]) for p in ("DTSTART", "DTEND") if "TZID" in vevent[p].params} <= zones
     assert vobject.readOne(ics.decode(), validate=True).validate(raiseException=True)
@@ -62,7 +66,8 @@ def sent(smtp_app, smtp_server, make_person, make_event):
     """A logged-in client and an event whose four invitations went out over SMTP."""
     client = smtp_app.test_client()
     organiser = log_in(client)
-    staff(make_person, 4)
+    staff(make_person, 3)
+    make_person(name="Ops; Night, Shift: Team", department="People")
     event = make_event(organiser=organiser, capacity=4)
     propose_and_send(client, event)
     assert len(smtp_server.messages) == 4
@@ -250,3 +255,16 @@ def test_draft_events_offer_no_change_actions(smtp_app, make_event):
     data = {**form_values(event, start="13:00", end="14:00"), "csrf_token": csrf_from(edit_page.data)}
     response = client.post(f"/events/{event.id}/edit", data=data)
     assert response.status_code == 400 and "invitations were sent" in response.get_data(as_text=True)
+
+
+def test_sequence_rises_from_update_to_cancel(sent, smtp_server):
+    client, event = sent
+    _, data = edit(client, event, location="Room 4")
+    client.post(f"/events/{event.id}/edit/confirm", data=data)
+    page = client.get(f"/events/{event.id}/cancel")
+    client.post(f"/events/{event.id}/cancel", data={"csrf_token": csrf_from(page.data)})
+    sequences = [(m.message["Subject"].split(":")[0], icalendar.Calendar.from_ical(calendar_of(m.message)[1]).walk("VEVENT")[0]["SEQUENCE"])
+                 for m in smtp_server.messages]
+    assert sequences == [("Updated", 1)] * 4 + [("Cancelled", 2)] * 4
+    for received in smtp_server.messages[4:]:
+        assert_conformant(received.message, "CANCEL", 2)
