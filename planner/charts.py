@@ -130,4 +130,5 @@ def grid_chart(
             )
     columns = [Label(left + i * cell + (cell - 4) / 2, top - 8, name) for i, (_, name) in enumerate(levels)]
     rows = [Label(left - 8, top + i * cell + cell / 2, name) for i, name in enumerate(departments)]
-    return GridChart(width=left + len(levels) * cell, height=top + len(departments) * cell, columns=columns, rows=rows, cells=cells)
+    width, height = left + len(levels) * cell, top + len(departments) * cell
+    return GridChart(width=width, height=height, columns=columns, rows=rows, cells=cells)

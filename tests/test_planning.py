@@ -471,3 +471,17 @@ def test_a_bad_leave_date_gets_a_message_and_changes_nothing(client, login, make
     assert "Lea Leave: " + message.replace("'", "&#39;") in page
     db.session.expire_all()
     assert db.session.get(Person, person.id).on_leave_until == until
+
+
+def test_an_organiser_in_the_directory_can_attend_as_a_must(client, login, make_person, make_event):
+    organiser = login()
+    me = make_person(email=organiser.email, name="Olivia Herself", department="People", level=4)
+    make_person()
+    event = make_event(organiser=organiser, capacity=2)
+    page = client.get(f"/events/{event.id}").data.decode()
+    assert "I attend (must)" in page
+    client.post(f"/events/{event.id}/add", data={"csrf_token": csrf_from(page.encode()), "email": me.email, "must": "1"})
+    [entry] = db.session.get(Event, event.id).proposals
+    assert entry.person_id == me.id and entry.is_must and entry.reason == "must"
+    assert "I attend (must)" not in client.get(f"/events/{event.id}").data.decode()
+    assert client.get(f"/events/{event.id}/replace").status_code == 405

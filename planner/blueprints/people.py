@@ -135,5 +135,6 @@ def leave(person_id: int):
         return _back()
     db.session.commit()
     until = person.on_leave_until
-    flash(f"{person.name} is on leave until {until.isoformat()}." if until else f"{person.name} is no longer on leave.", "success")
+    message = f"is on leave until {until.isoformat()}." if until else "is no longer on leave."
+    flash(f"{person.name} {message}", "success")
     return _back()
