@@ -13,6 +13,7 @@ import argparse
 import multiprocessing
 import smtplib
 import sys
+import tempfile
 import textwrap
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +26,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from planner.mail import WIRE_POLICY, SMTPSettings, SMTPTransport  # noqa: E402
+from planner.app import create_app  # noqa: E402
+from planner.extensions import db  # noqa: E402
+from planner.mail import WIRE_POLICY, SMTPSettings, SMTPTransport, transport_from_config  # noqa: E402
+from planner.models import Event, OutgoingMail, Person, ProposalEntry  # noqa: E402
+from planner.outbox import deliver  # noqa: E402
+from planner.services.accounts import create_organiser  # noqa: E402
+from planner.services.invites import MailContext, send_invites  # noqa: E402
 from tests.smtp_server import SMTPServer  # noqa: E402
 
 SENDER = "planner@example.org"
@@ -175,11 +182,86 @@ def connection_per_message(settings: SMTPSettings, messages: list[EmailMessage])
     return run
 
 
+def bench_app(settings: SMTPSettings):
+    """A planner app on a fresh SQLite file whose mail goes to the bench server."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-send-"))
+    app = create_app({
+        "SECRET_KEY": "bench", "INSTANCE_PATH": str(folder), "MAIL_TRANSPORT": "smtp",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder / 'bench.sqlite'}",
+        "SMTP_HOST": settings.host, "SMTP_PORT": settings.port, "SMTP_TIMEOUT": 30,
+    })
+    with app.app_context():
+        db.create_all()
+    return app
+
+
+def bench_events(people: list[Person], count: int = 12) -> list[Event]:
+    """Events with everyone proposed, one per timed run (and the warm-up)."""
+    organiser = create_organiser(db.session, "olivia@example.org", "Olivia Organiser", "bench password")
+    db.session.add_all(people)
+    events = []
+    for number in range(count):
+        event = Event(uid=f"bench-{number}@planner.example.org", kind="drinks", title="Summer party",
+                      description=AGENDA, location="Roof terrace", starts_at=START, ends_at=START + timedelta(hours=5),
+                      timezone="Europe/Berlin", capacity=len(people), organiser_id=organiser.id)
+        event.proposals = [ProposalEntry(person=person) for person in people]
+        events.append(event)
+    db.session.add_all(events)
+    db.session.commit()
+    return events
+
+
+def people_for(messages: list[EmailMessage]) -> list[Person]:
+    """One directory entry per bench recipient."""
+    return [Person(email=recipient(message), name=f"Person {index}", department=f"D{index % 8}", level=index % 5)
+            for index, message in enumerate(messages)]
+
+
+def outbox_pipeline(settings: SMTPSettings, messages: list[EmailMessage]) -> Callable[[], None]:
+    """Our outbox on queued rows: claim the batch, send on one connection, record outcomes in groups."""
+    app = bench_app(settings)
+    ready = prebuilt(messages)
+    with app.app_context():
+        event_ids = [event.id for event in bench_events(people_for(messages))]
+        db.session.add_all(
+            OutgoingMail(message_id=f"<{event_id}-{index}@bench>", event_id=event_id, sender=SENDER,
+                         recipient=address, subject="Invitation", raw=data)
+            for event_id in event_ids for index, (address, data) in enumerate(ready)
+        )
+        db.session.commit()
+    runs = iter(event_ids)
+
+    def run() -> None:
+        with app.app_context():
+            report = deliver(db.session, transport_from_config(app.config), limit=len(ready), event_id=next(runs))
+            assert report.sent == len(ready), report
+    return run
+
+
+def invite_pipeline(settings: SMTPSettings, messages: list[EmailMessage]) -> Callable[[], None]:
+    """The whole send: invitations, tokens, iCalendar and MIME built per person, queued, committed, delivered."""
+    app = bench_app(settings)
+    with app.app_context():
+        event_ids = iter([event.id for event in bench_events(people_for(messages))])
+    context = MailContext("https://planner.example.org", SENDER, "Team Planner", "planner.example.org")
+
+    def run() -> None:
+        with app.app_context():
+            event = db.session.get(Event, next(event_ids))
+            send_invites(db.session, event, context, app.jinja_env)
+            db.session.commit()
+            report = deliver(db.session, transport_from_config(app.config), limit=len(messages), event_id=event.id)
+            assert report.sent == len(messages), report
+    return run
+
+
 ROWS: dict[str, Row] = {
     "raw smtplib, prebuilt bytes, 1 connection (reference)": raw_smtplib,
     "SMTPTransport, stored bytes, connection reused": transport_bytes,
     "SMTPTransport, EmailMessage, connection reused": transport_batch,
     "SMTPTransport, EmailMessage, connection per message": connection_per_message,
+    "outbox: claim queued rows, send, record outcomes (SQLite)": outbox_pipeline,
+    "whole pipeline: send_invites builds each mail, outbox sends": invite_pipeline,
 }
 
 

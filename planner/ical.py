@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.message import MIMEPart
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vCalAddress
@@ -16,6 +18,7 @@ UTC_ZONES = {"UTC", "Etc/UTC", "Etc/GMT", "GMT"}
 ANSWERS = {"ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED"}
 CALENDAR_TYPES = {"text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics"}
 SCHEDULED_COMPONENTS = ("VEVENT", "VTODO")
+_METHOD_LINE = re.compile(rb"^METHOD:([^\r\n]*)", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ def build_cancel(
 
 def calendar_part(ics: bytes, method: str) -> MIMEPart:
     """Return the text/calendar MIME part (base64, method= parameter) that carries an iMIP calendar."""
-    inside = Calendar.from_ical(ics).get("METHOD")
+    found = _METHOD_LINE.search(ics)
+    inside = found.group(1).decode("ascii", "replace").strip() if found else None
     if str(inside).upper() != method.upper():
         raise ValueError(f"method={method} but the calendar says METHOD:{inside}")
     part = MIMEPart()
@@ -131,6 +135,12 @@ def _vtimezone(tzid: str, starts_at: datetime, ends_at: datetime, zone: ZoneInfo
     """Return a VTIMEZONE for tzid covering the calendar years the event touches."""
     first = min(starts_at.astimezone(zone), ends_at.astimezone(zone)).year
     last = max(starts_at.astimezone(zone), ends_at.astimezone(zone)).year
+    return _vtimezone_for_years(tzid, first, last)
+
+
+@lru_cache(maxsize=64)
+def _vtimezone_for_years(tzid: str, first: int, last: int) -> Timezone:
+    """Build (once per zone and years: it is costly) the VTIMEZONE shared by many invitations."""
     vtimezone = Timezone.from_tzid(tzid, first_date=date(first, 1, 1), last_date=date(last + 1, 1, 1))
     vtimezone.pop("COMMENT", None)  # RFC 5545 allows COMMENT only inside STANDARD/DAYLIGHT
     return vtimezone

@@ -102,6 +102,11 @@ class SMTPTransport:
         self._in_batch = False
         self._disconnect(polite=True)
 
+    @property
+    def is_connected(self) -> bool:
+        """Whether a connection is open now (False after the server went away)."""
+        return self._smtp is not None
+
     def send(self, message: Message, *, sender: str, recipients: list[str]) -> None:
         """Send one message as is (its Message-ID untouched); raise a MailError subclass on failure."""
         if not self._in_batch:
@@ -276,6 +281,9 @@ class StoredMail:
 
 class MailboxTransport:
     """Keeps messages as .eml files in a directory instead of sending them (demo and dev)."""
+
+    #: a folder is always there to write to
+    is_connected = True
 
     def __init__(self, directory: str | Path):
         self.directory = Path(directory)

@@ -226,6 +226,8 @@ class OutgoingMail(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
+    invitation: Mapped["Invitation | None"] = relationship()
+
 
 class InboundMail(db.Model):
     """A message received for the reply addresses, and what was done with it."""

@@ -1,9 +1,11 @@
 """The persistent outbox: claim queued mail, hand it to a transport, record the outcome.
 
-Unlike the services, these functions own their transactions: each claim and each outcome is
-committed at once, so a crash can at worst send a message twice (same Message-ID), never lose one.
+Unlike the services, these functions own their transactions: a claim is committed before sending
+and outcomes are committed in small groups, so a crash can at worst send a message twice (same
+Message-ID: a stale claim is retried), never lose one.
 """
 
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -15,6 +17,9 @@ from .mail import MailConfigError, PermanentMailError, TemporaryMailError, retry
 from .models import MailState, OutgoingMail, utcnow
 
 STALE_CLAIM = timedelta(minutes=15)
+#: outcomes are committed in small groups: a crash in between can only cause duplicates (same Message-ID)
+COMMIT_EVERY = 50
+COMMIT_SECONDS = 2.0
 READY = (MailState.QUEUED, MailState.RETRY)
 
 
@@ -71,37 +76,51 @@ def deliver(session: Session, transport, *, limit: int = 500, event_id: int | No
     now = utcnow()
     release_stale_claims(session, now)
     batch = claim_batch(session, now, limit, event_id=event_id)
-    if not batch:
-        return report
-    try:
-        with transport:
-            for position, mail in enumerate(batch):
-                try:
-                    transport.send(mail.raw, sender=mail.sender, recipients=[mail.recipient])
-                except MailConfigError as error:
-                    for waiting in batch[position:]:
-                        _retry(waiting, str(error), report, count_attempt=False)
-                    session.commit()
-                    report.errors.append(str(error))
-                    return report
-                except TemporaryMailError as error:
-                    _retry(mail, str(error), report)
-                except PermanentMailError as error:
-                    _fail(mail, str(error), report)
-                else:
-                    _sent(mail, report)
-                session.commit()
-    except TemporaryMailError as error:
-        _give_back(session, batch, str(error), report)
+    wire = [(mail.raw, mail.sender, mail.recipient) for mail in batch]
+    sent: list[int] = []
+    last_commit = time.monotonic()
+    with transport:
+        for position, (mail, (raw, sender, recipient)) in enumerate(zip(batch, wire)):
+            try:
+                transport.send(raw, sender=sender, recipients=[recipient])
+            except MailConfigError as error:
+                _put_back(batch[position:], str(error), report)
+                break
+            except TemporaryMailError as error:
+                _retry(mail, str(error), report)
+                if not transport.is_connected:
+                    _put_back(batch[position + 1 :], str(error), report)
+                    break
+            except PermanentMailError as error:
+                _fail(mail, str(error), report)
+            else:
+                sent.append(mail.id)
+            if len(sent) >= COMMIT_EVERY or time.monotonic() - last_commit > COMMIT_SECONDS:
+                _record_sent(session, sent, report)
+                last_commit = time.monotonic()
+    _record_sent(session, sent, report)
     return report
 
 
-def _sent(mail: OutgoingMail, report: DeliveryReport) -> None:
-    mail.state = MailState.SENT
-    mail.sent_at = utcnow()
-    mail.claimed_by = None
-    mail.last_error = None
-    report.sent += 1
+def _record_sent(session: Session, sent: list[int], report: DeliveryReport) -> None:
+    """Mark the listed messages sent and commit, together with any other outcome recorded so far."""
+    if sent:
+        session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.id.in_(sent))
+            .values(state=MailState.SENT, sent_at=utcnow(), claimed_by=None, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        report.sent += len(sent)
+        sent.clear()
+    session.commit()
+
+
+def _put_back(mails: list[OutgoingMail], error: str, report: DeliveryReport) -> None:
+    """Return untried messages to the queue without counting an attempt (the server, not they, failed)."""
+    for mail in mails:
+        _retry(mail, error, report, count_attempt=False)
+    report.errors.append(error)
 
 
 def _retry(mail: OutgoingMail, error: str, report: DeliveryReport, *, count_attempt: bool = True) -> None:
@@ -125,16 +144,6 @@ def _fail(mail: OutgoingMail, error: str, report: DeliveryReport) -> None:
     mail.last_error = error[:2000]
     mail.claimed_by = None
     report.failed += 1
-
-
-def _give_back(session: Session, batch: list[OutgoingMail], error: str, report: DeliveryReport) -> None:
-    session.rollback()
-    for mail in batch:
-        session.refresh(mail)
-        if mail.state == MailState.SENDING:
-            _retry(mail, error, report)
-    report.errors.append(error)
-    session.commit()
 
 
 def resend(session: Session, mail: OutgoingMail) -> None:

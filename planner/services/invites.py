@@ -47,7 +47,7 @@ def send_invites(session: Session, event: Event, ctx: MailContext, templates: En
     for entry in list(event.proposals):
         invitation, token, reply_token = _invite(session, event, entry.person)
         message = compose_invite(event, entry.person, token, reply_token, ctx, templates, stamp=event.sent_at)
-        queued.append(queue_mail(session, message, event_id=event.id, invitation_id=invitation.id))
+        queued.append(queue_mail(session, message, event_id=event.id, invitation=invitation))
     session.flush()
     return queued
 
@@ -57,7 +57,6 @@ def _invite(session: Session, event: Event, person: Person) -> tuple[Invitation,
     reply_token, reply_hash = new_reply_token()
     invitation = Invitation(event=event, person=person, token_hash=token_hash, reply_token_hash=reply_hash)
     session.add(invitation)
-    session.flush()
     return invitation, token, reply_token
 
 
@@ -116,14 +115,22 @@ def compose_invite(
     return message
 
 
-def queue_mail(session: Session, message: EmailMessage, *, event_id: int | None, invitation_id: int | None) -> OutgoingMail:
-    """Put a message in the outbox; it leaves after the caller commits."""
+def queue_mail(
+    session: Session,
+    message: EmailMessage,
+    *,
+    event_id: int | None,
+    invitation_id: int | None = None,
+    invitation: Invitation | None = None,
+) -> OutgoingMail:
+    """Put a message in the outbox (for an invitation given by id or object); it leaves after the caller commits."""
     recipient = message["To"].addresses[0].addr_spec
     sender = message["From"].addresses[0].addr_spec
     mail = OutgoingMail(
         message_id=message["Message-ID"],
         event_id=event_id,
         invitation_id=invitation_id,
+        invitation=invitation,
         sender=sender,
         recipient=recipient,
         subject=str(message["Subject"])[:255],
