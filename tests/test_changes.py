@@ -6,7 +6,7 @@ import icalendar
 import pytest
 import vobject
 from flask import g
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from planner.extensions import db
 from planner.models import Answer, Event, EventStatus, Invitation, OutgoingMail
@@ -224,7 +224,8 @@ def test_cancel_event_previews_then_sends_cancel_with_status_cancelled_to_all(se
 def test_the_link_of_an_uninvited_person_no_longer_answers(sent, smtp_server, smtp_app):
     client, event = sent
     target = event.invitations[0]
-    link = rsvp_link(parse_mail(db.session.scalars(select(OutgoingMail.raw).where(OutgoingMail.invitation_id == target.id)).first()))
+    first_mail = db.session.scalars(select(OutgoingMail.raw).where(OutgoingMail.invitation_id == target.id)).first()
+    link = rsvp_link(parse_mail(first_mail))
     page = client.get(f"/events/{event.id}/invitations/{target.id}/uninvite")
     client.post(f"/events/{event.id}/invitations/{target.id}/uninvite", data={"csrf_token": csrf_from(page.data)})
     invitee = smtp_app.test_client()
@@ -263,8 +264,28 @@ def test_sequence_rises_from_update_to_cancel(sent, smtp_server):
     client.post(f"/events/{event.id}/edit/confirm", data=data)
     page = client.get(f"/events/{event.id}/cancel")
     client.post(f"/events/{event.id}/cancel", data={"csrf_token": csrf_from(page.data)})
-    sequences = [(m.message["Subject"].split(":")[0], icalendar.Calendar.from_ical(calendar_of(m.message)[1]).walk("VEVENT")[0]["SEQUENCE"])
-                 for m in smtp_server.messages]
+    sequences = [
+        (m.message["Subject"].split(":")[0], icalendar.Calendar.from_ical(calendar_of(m.message)[1]).walk("VEVENT")[0]["SEQUENCE"])
+        for m in smtp_server.messages
+    ]
     assert sequences == [("Updated", 1)] * 4 + [("Cancelled", 2)] * 4
     for received in smtp_server.messages[4:]:
         assert_conformant(received.message, "CANCEL", 2)
+
+
+def test_without_the_first_mail_the_update_carries_fresh_working_addresses(sent, smtp_server, smtp_app):
+    client, event = sent
+    target = event.invitations[0]
+    old_hashes = (target.token_hash, target.reply_token_hash)
+    db.session.execute(delete(OutgoingMail).where(OutgoingMail.invitation_id == target.id))
+    db.session.commit()
+    _, data = edit(client, event, location="Room 7")
+    client.post(f"/events/{event.id}/edit/confirm", data=data)
+    db.session.expire_all()
+    target = db.session.get(Invitation, target.id)
+    assert (target.token_hash, target.reply_token_hash) != old_hashes
+    message = next(m.message for m in smtp_server.messages if m.recipients == [target.person.email])
+    organizer = str(icalendar.Calendar.from_ical(calendar_of(message)[1]).walk("VEVENT")[0]["ORGANIZER"])
+    assert re.fullmatch(r"mailto:rsvp\+[a-z2-7]{32}@planner\.example\.com", organizer)
+    invitee = smtp_app.test_client()
+    assert invitee.get(rsvp_link(message)).status_code == 200

@@ -14,7 +14,7 @@ from planner.cli_mail import inbound_handler
 from planner.extensions import db
 from planner.ical import calendar_part
 from planner.inbound import make_inbound_server
-from planner.models import Answer, Event, EventStatus, InboundMail, Invitation, OutgoingMail, utcnow
+from planner.models import Answer, EventStatus, InboundMail, Invitation, OutgoingMail, utcnow
 from planner.tokens import new_reply_token, new_token
 from tests.helpers import PASSWORD, csrf_from, parse_mail
 from tests.test_changes import calendar_of
@@ -295,7 +295,8 @@ REAL_REPLIES = [
 
 @needs_vectors
 @pytest.mark.parametrize(("name", "email", "uid", "answer", "comment"), REAL_REPLIES)
-def test_real_client_replies_readdressed_to_an_invitation_are_applied(app, make_event, make_person, name, email, uid, answer, comment):
+def test_real_client_replies_readdressed_to_an_invitation_are_applied(app, make_event, make_person, name, email, uid, answer,
+                                                                       comment):
     invitation, address = invitation_with(make_event, make_person, email, uid)
     code, output = ingest_cli(app, readdressed((VECTORS / name).read_bytes(), address.upper()))
     assert (code, output.split(":")[0]) == (0, "applied"), output

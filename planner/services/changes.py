@@ -59,7 +59,8 @@ def preview_update(event: Event, draft: EventDraft, now: datetime) -> EventUpdat
 
 def _describe(event: Event, new: dict) -> list[str]:
     changes = []
-    old_when, new_when = _when(event.starts_at, event.ends_at, event.timezone), _when(new["starts_at"], new["ends_at"], new["timezone"])
+    old_when = _when(event.starts_at, event.ends_at, event.timezone)
+    new_when = _when(new["starts_at"], new["ends_at"], new["timezone"])
     if old_when != new_when:
         changes.append(f"The time changed from {old_when} to {new_when}.")
     if event.location != new["location"]:

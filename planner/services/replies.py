@@ -115,7 +115,8 @@ def _apply_reply(session: Session, invitation: Invitation, replies: list[Reply],
         return Outcome(REJECTED, f"{reply.partstat} is not supported; the invitee can answer with the link", invitation)
     latest = max(event.sequence, invitation.reply_sequence or 0)
     if reply.sequence < latest:
-        return Outcome(IGNORED, f"outdated: the reply is for SEQUENCE {reply.sequence}, the invitation is at {latest}", invitation)
+        reason = f"outdated: the reply is for SEQUENCE {reply.sequence}, the invitation is at {latest}"
+        return Outcome(IGNORED, reason, invitation)
     answer = PARTSTAT_ANSWERS[reply.partstat]
     try:
         changed = record_answer(session, invitation, answer, now, reply.comment)
