@@ -121,7 +121,7 @@ class SeatingForm(FlaskForm):
     sizes = StringField("Or the real table sizes", validators=[Optional(), Length(max=500)])
     w_department = _weight_field("Different departments", 1.0)
     w_level = _weight_field("Level distance", 0.5)
-    w_new = _weight_field("Not met in the last six months", 1.0)
+    w_new = _weight_field("Not having met", 1.0)
     include_maybe = BooleanField("Also seat people who answered maybe")
     seed = IntegerField("Seed", default=0, validators=[Optional(), NumberRange(min=0, max=2**31 - 1)])
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from planner import mixing
 from planner.extensions import db
 from planner.models import Answer, EventStatus, Invitation, PairMeeting, SeatingPlan, utcnow
 from planner.services import seating
@@ -198,24 +199,23 @@ def test_pairs_who_met_recently_are_split(app, make_person, make_event):
 def test_history_decays_so_a_pair_that_met_200_days_ago_is_new_again(app, make_person, make_event):
     event, people, _ = history_case(make_person, make_event, days_ago=200)
     ids = [person.id for person in people]
-    guests = [seating._guest(person) for person in people]
+    guests = [mixing.Person(person.id, person.department, person.level) for person in people]
     day = seating.event_day(event)
-    weights = seating.mixing.pair_weights(guests, seating.meetings_before(db.session, event, ids), day)
+    weights = mixing.pair_weights(guests, seating.meetings_before(db.session, event, ids), day)
     assert weights[0][1] == pytest.approx(weights[2][3])
     halfway = {frozenset(ids[:2]): day - timedelta(days=91)}
-    assert seating.mixing.pair_weights(guests, halfway, day)[0][1] == pytest.approx(weights[2][3] - 0.5)
+    assert mixing.pair_weights(guests, halfway, day)[0][1] == pytest.approx(weights[2][3] - 0.5)
 
 
-def test_summary_counts_a_pair_met_200_days_ago_as_new(app, make_person, make_event):
-    event, people, settings = history_case(make_person, make_event, days_ago=200)
+@pytest.mark.parametrize("days_ago, new_pairs", [(30, 2), (200, 3)])
+def test_the_score_counts_a_pair_as_new_again_after_six_months(app, make_person, make_event, days_ago, new_pairs):
+    event, people, settings = history_case(make_person, make_event, days_ago=days_ago)
     plan = seating.make_plan(db.session, event, settings, seed=0, seconds=FAST)
-    assert seating.plan_summary(plan).overall.new_pairs == 2
-    recent, recent_people, _ = history_case(make_person, make_event, days_ago=30)
-    seating.make_plan(db.session, recent, settings, seed=0, seconds=FAST)
-    plan = seating.current_plan(db.session, recent)
-    seating.move_person(plan, recent_people[1].id, next(s.table_index for s in plan.seats if s.person_id == recent_people[0].id))
+    for person, table in zip(people, [0, 0, 0, 1], strict=True):
+        seating.move_person(plan, person.id, table)
     summary = seating.plan_summary(plan)
-    assert summary.overall.new_pairs < sum(len(t.people) * (len(t.people) - 1) // 2 for t in summary.tables)
+    assert sorted(len(table.people) for table in summary.tables) == [1, 3]
+    assert summary.overall.new_pairs == new_pairs
 
 
 def test_history_counts_only_meetings_up_to_the_event_date_and_not_the_event_itself(app, make_person, make_event):
