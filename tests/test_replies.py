@@ -14,10 +14,10 @@ from planner.cli_mail import inbound_handler
 from planner.extensions import db
 from planner.ical import calendar_part
 from planner.inbound import make_inbound_server
-from planner.models import Answer, EventStatus, InboundMail, Invitation, OutgoingMail, utcnow
+from planner.models import Answer, Event, EventStatus, InboundMail, Invitation, OutgoingMail, utcnow
 from planner.tokens import new_reply_token, new_token
 from tests.helpers import PASSWORD, csrf_from, parse_mail
-from tests.test_changes import calendar_of
+from tests.test_changes import calendar_of, edit
 from tests.test_invites import log_in, propose_and_send, staff
 
 VECTORS = Path(__file__).parents[1] / ".." / "shared" / "data" / "itip" / "vectors"
@@ -140,6 +140,26 @@ def test_reply_through_mail_ingest_and_exchange_quirks(sent, smtp_app):
         assert invitation_of(email).answer == answer and invitation_of(email).comment == "no, sorry"
     code, output = ingest_cli(smtp_app, client_reply(sent[emails[2]], "ACCEPTED", exchange=True))
     assert (code, output.strip()) == (0, "ignored: already recorded: yes")
+
+
+def test_reply_to_an_update_applies_and_a_late_reply_to_the_first_invitation_is_outdated(
+    smtp_app, smtp_server, make_person, make_event
+):
+    client = smtp_app.test_client()
+    staff(make_person, 2)
+    event = make_event(organiser=log_in(client), capacity=2)
+    propose_and_send(client, event)
+    first = {m.recipients[0]: m.data for m in smtp_server.messages}
+    smtp_server.messages.clear()
+    _, data = edit(client, db.session.get(Event, event.id), start="13:00", end="14:00")
+    client.post(f"/events/{event.id}/edit/confirm", data=data)
+    updates = {m.recipients[0]: m.data for m in smtp_server.messages}
+    email = next(iter(updates))
+    code, output = ingest_cli(smtp_app, client_reply(updates[email], "DECLINED", "13:00 does not work"))
+    assert output.startswith("applied: answer no"), output
+    code, output = ingest_cli(smtp_app, client_reply(first[email], "ACCEPTED"))
+    assert output.strip() == "ignored: outdated: the reply is for SEQUENCE 0, the invitation is at 1"
+    assert (invitation_of(email).answer, invitation_of(email).reply_sequence) == (Answer.NO, 1)
 
 
 def test_reply_with_older_sequence_is_ignored(sent, smtp_app):
