@@ -421,6 +421,8 @@ def test_publish_shows_the_table_on_the_rsvp_page_and_nothing_before(client, log
     assert all(mate.name in page for mate in mates)
     assert not any(stranger.name in page for stranger in strangers)
     assert 'id="your-table"' not in anonymous.get(f"/rsvp/{absent_token}").data.decode()
+    event_page = " ".join(client.get(f"/events/{event.id}").data.decode().split())
+    assert "5 groups, 11 people seated, published to attendees." in event_page
 
 
 def test_record_who_met_from_the_page_once_the_event_started(client, login, fast, make_person, make_event):

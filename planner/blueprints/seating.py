@@ -19,9 +19,9 @@ def require_login():
 
 
 @bp.app_template_global()
-def seating_plan_of(event: Event) -> SeatingPlan | None:
-    """Return an event's newest seating plan, for the event page."""
-    return seating.current_plan(db.session, event)
+def seating_overview(event: Event) -> seating.PlanOverview | None:
+    """Return a summary of an event's newest seating plan, for the event page."""
+    return seating.plan_overview(db.session, event)
 
 
 def _event(event_id: int) -> Event:

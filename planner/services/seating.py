@@ -73,6 +73,16 @@ class PlanSummary:
 
 
 @dataclass(frozen=True)
+class PlanOverview:
+    """A one-line description of an event's newest plan, for the event page."""
+
+    groups: int
+    seated: int
+    word: str
+    is_published: bool
+
+
+@dataclass(frozen=True)
 class YourTable:
     """What an attendee sees on the RSVP page: their table number and tablemates' names."""
 
@@ -179,6 +189,15 @@ def make_plan(session: Session, event: Event, settings: SeatingSettings, seed: i
 def current_plan(session: Session, event: Event) -> SeatingPlan | None:
     """Return the event's newest plan (its unpublished one if there is one), or None."""
     return session.scalar(select(SeatingPlan).where(SeatingPlan.event_id == event.id).order_by(SeatingPlan.id.desc()).limit(1))
+
+
+def plan_overview(session: Session, event: Event) -> PlanOverview | None:
+    """Return how many tables and people the event's newest plan has and whether it is published, or None."""
+    plan = current_plan(session, event)
+    if plan is None:
+        return None
+    word = table_word(SeatingSettings.from_json(plan.settings))
+    return PlanOverview(len(limits_of(plan)), len(plan.seats), word, plan.published_at is not None)
 
 
 def published_plan(session: Session, event: Event) -> SeatingPlan | None:
