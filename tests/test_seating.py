@@ -104,6 +104,17 @@ def test_pairs_mode_makes_pairs_and_one_group_of_three_when_odd(app, make_person
     assert sorted(Counter(seat.table_index for seat in plan.seats).values()) == [2] * 8
 
 
+def test_another_seed_gives_another_plan_even_when_solved_exactly(app, make_person, make_event):
+    event = sent_event(make_event, capacity=30)
+    for i in range(8):
+        invite(event, make_person(name=f"Twin {i}", department="Sales", level=1))
+    plans = set()
+    for seed in range(5):
+        plan = seating.make_plan(db.session, event, SeatingSettings(mode="pairs"), seed=seed, seconds=FAST)
+        plans.add(frozenset(frozenset(group) for group in tables_of(plan).values()))
+    assert len(plans) > 1
+
+
 def test_only_people_who_said_yes_are_seated_unless_maybe_is_asked_for(app, make_person, make_event):
     event = sent_event(make_event, capacity=30)
     yes = crowd(make_person, event, 6)

@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from itertools import combinations
 
+import numpy as np
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
@@ -169,7 +171,9 @@ def make_plan(session: Session, event: Event, settings: SeatingSettings, seed: i
         recovery_days=RECOVERY_DAYS,
     )
     try:
-        groups = tables.partition(weights, search_bounds(len(people), settings, limits), seconds=seconds, seed=seed)
+        groups = tables.partition(
+            _break_ties(weights, seed), search_bounds(len(people), settings, limits), seconds=seconds, seed=seed
+        )
     except ValueError as error:
         raise SeatingError(f"{_sentence(error)} Change the table sizes and try again.") from None
     for old in session.scalars(select(SeatingPlan).where(SeatingPlan.event_id == event.id, SeatingPlan.published_at.is_(None))):
@@ -337,6 +341,15 @@ def _problems(plan: SeatingPlan) -> list[str | None]:
         else:
             problems.append(None)
     return problems
+
+
+def _break_ties(weights: np.ndarray, seed: int) -> np.ndarray:
+    """Add a seeded, negligible symmetric jitter so another seed picks another of several equally good plans.
+
+    Small events are solved exactly, and an exact solver returns the same optimum for every seed.
+    """
+    jitter = np.random.default_rng(seed).uniform(0.0, 1e-6, size=weights.shape)
+    return weights + np.triu(jitter, 1) + np.triu(jitter, 1).T
 
 
 def _guest(person: Person) -> mixing.Person:
