@@ -22,6 +22,7 @@ from wtforms import (
 from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from .models import EventKind
+from .services.events import EventDraft
 
 KIND_LABELS = [
     SelectChoice(EventKind.LUNCH.value, "Lunch"),
@@ -65,6 +66,21 @@ class EventForm(FlaskForm):
     def validate_end(self, field):
         if self.start.data and field.data and field.data <= self.start.data:
             raise ValidationError("The event must end after it starts.")
+
+    def to_draft(self) -> EventDraft:
+        """Return the submitted values as an event draft for the services."""
+        return EventDraft(
+            kind=EventKind(self.kind.data),
+            title=self.title.data,
+            description=self.description.data or "",
+            location=self.location.data or "",
+            day=self.day.data,
+            start=self.start.data,
+            end=self.end.data,
+            timezone=self.timezone.data,
+            capacity=self.capacity.data,
+            rsvp_deadline=self.rsvp_deadline.data,
+        )
 
 
 class ActionForm(FlaskForm):

@@ -7,7 +7,7 @@ from ..extensions import db
 from ..forms import ActionForm, EventForm
 from ..models import Event, EventKind, Invitation, utcnow
 from ..services.changes import ChangeError, apply_update, cancel_event, preview_update, still_invited, uninvite
-from ..services.events import EventDraft, EventError, local
+from ..services.events import EventError, local
 from ..services.replies import recent_inbound
 from .events import deliver_now, mail_context
 
@@ -28,21 +28,6 @@ def inbound_mail_for(event: Event) -> list:
 
 def _event(event_id: int) -> Event:
     return db.get_or_404(Event, event_id)
-
-
-def _draft(form: EventForm) -> EventDraft:
-    return EventDraft(
-        kind=EventKind(form.kind.data),
-        title=form.title.data,
-        description=form.description.data or "",
-        location=form.location.data or "",
-        day=form.day.data,
-        start=form.start.data,
-        end=form.end.data,
-        timezone=form.timezone.data,
-        capacity=form.capacity.data,
-        rsvp_deadline=form.rsvp_deadline.data,
-    )
 
 
 def _prefilled(event: Event) -> EventForm:
@@ -67,7 +52,7 @@ def edit(event_id: int):
     form = EventForm()
     if form.validate_on_submit():
         try:
-            preview = preview_update(event, _draft(form), utcnow())
+            preview = preview_update(event, form.to_draft(), utcnow())
         except (EventError, ChangeError) as error:
             form.form_errors.append(str(error))
         else:
@@ -83,7 +68,7 @@ def confirm_edit(event_id: int):
     if not form.validate_on_submit():
         return render_template("changes/edit.html", event=event, form=form), 400
     try:
-        queued = apply_update(db.session, event, _draft(form), mail_context(), current_app.jinja_env, utcnow())
+        queued = apply_update(db.session, event, form.to_draft(), mail_context(), current_app.jinja_env, utcnow())
     except (EventError, ChangeError) as error:
         db.session.rollback()
         form.form_errors.append(str(error))

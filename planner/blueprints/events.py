@@ -48,18 +48,7 @@ def new():
             kind = EventKind.LUNCH.value
         _fill(form, draft_for(EventKind(kind), date.today(), current_app.config.get("DEFAULT_TIMEZONE", "Europe/Berlin")))
     elif form.validate_on_submit():
-        draft = EventDraft(
-            kind=EventKind(form.kind.data),
-            title=form.title.data,
-            description=form.description.data or "",
-            location=form.location.data or "",
-            day=form.day.data,
-            start=form.start.data,
-            end=form.end.data,
-            timezone=form.timezone.data,
-            capacity=form.capacity.data,
-            rsvp_deadline=form.rsvp_deadline.data,
-        )
+        draft = form.to_draft()
         try:
             event = create_event(db.session, current_user.id, draft, current_app.config["REPLY_DOMAIN"])
         except EventError as error:

@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
-from email.utils import format_datetime, formataddr, make_msgid
 
 from jinja2 import Environment
 from sqlalchemy import update
@@ -13,7 +12,7 @@ from ..ical import AttendeeInfo, build_cancel, build_request, calendar_part
 from ..models import Event, EventStatus, Invitation, OutgoingMail
 from .addresses import invitation_addresses
 from .events import EventDraft, check_draft, local, zone
-from .invites import MailContext, event_info, queue_mail
+from .invites import MailContext, assemble_mail, event_info, queue_mail, render_bodies
 
 
 class ChangeError(Exception):
@@ -164,15 +163,6 @@ def compose_change(
         "event": event, "person": person, "kind": kind, "changes": changes, "starts": starts,
         "ends": local(event.ends_at, event), "rsvp_url": addresses.rsvp_url,
     }
-    message = EmailMessage()
-    message["Subject"] = f"{SUBJECTS[kind]}: {event.title} on {starts:%a %d %b %Y, %H:%M}"
-    message["From"] = formataddr((f"{event.organiser.name} via {ctx.sender_name}", ctx.sender))
-    message["Reply-To"] = formataddr((event.organiser.name, addresses.reply_address))
-    message["To"] = formataddr((person.name, person.email))
-    message["Date"] = format_datetime(stamp)
-    message["Message-ID"] = make_msgid(domain=ctx.reply_domain)
-    message["Auto-Submitted"] = "auto-generated"
-    message.set_content(templates.get_template("email/change.txt").render(values))
-    message.add_alternative(templates.get_template("email/change.html").render(values), subtype="html")
-    message.attach(calendar_part(ics, method))
-    return message
+    subject = f"{SUBJECTS[kind]}: {event.title} on {starts:%a %d %b %Y, %H:%M}"
+    return assemble_mail(event, person, subject, addresses.reply_address, ctx, stamp=stamp,
+                         bodies=render_bodies(templates, "change", values), calendar=calendar_part(ics, method))

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
+from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, formataddr, make_msgid
 
 from jinja2 import Environment
@@ -101,17 +101,42 @@ def compose_invite(
         "deadline": local(event.rsvp_deadline_at, event),
         "rsvp_url": rsvp_url,
     }
+    subject = f"Invitation: {event.title} on {values['starts']:%a %d %b %Y, %H:%M}"
+    return assemble_mail(event, person, subject, reply_address, ctx, stamp=stamp,
+                         bodies=render_bodies(templates, "invite", values), calendar=calendar_part(ics, "REQUEST"))
+
+
+def render_bodies(templates: Environment, name: str, values: dict) -> tuple[str, str]:
+    """Render the text and HTML bodies of templates/email/<name>.txt and .html."""
+    return (
+        templates.get_template(f"email/{name}.txt").render(values),
+        templates.get_template(f"email/{name}.html").render(values),
+    )
+
+
+def assemble_mail(
+    event: Event,
+    person: Person,
+    subject: str,
+    reply_address: str,
+    ctx: MailContext,
+    *,
+    stamp: datetime,
+    bodies: tuple[str, str],
+    calendar: MIMEPart,
+) -> EmailMessage:
+    """Build a multipart/alternative mail to one invitee: text, HTML, then the calendar part."""
     message = EmailMessage()
-    message["Subject"] = f"Invitation: {event.title} on {values['starts']:%a %d %b %Y, %H:%M}"
+    message["Subject"] = subject
     message["From"] = formataddr((f"{event.organiser.name} via {ctx.sender_name}", ctx.sender))
     message["Reply-To"] = formataddr((event.organiser.name, reply_address))
     message["To"] = formataddr((person.name, person.email))
     message["Date"] = format_datetime(stamp)
     message["Message-ID"] = make_msgid(domain=ctx.reply_domain)
     message["Auto-Submitted"] = "auto-generated"
-    message.set_content(templates.get_template("email/invite.txt").render(values))
-    message.add_alternative(templates.get_template("email/invite.html").render(values), subtype="html")
-    message.attach(calendar_part(ics, "REQUEST"))
+    message.set_content(bodies[0])
+    message.add_alternative(bodies[1], subtype="html")
+    message.attach(calendar)
     return message
 
 
