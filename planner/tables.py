@@ -81,8 +81,8 @@ def _checked_weights(weights) -> np.ndarray:
         return np.zeros((0, 0))
     if matrix.ndim != 2 or matrix.shape[0] != matrix.shape[1]:
         raise ValueError("weights must be a square matrix")
-    if not np.all(np.isfinite(matrix)) or not np.allclose(matrix, matrix.T):
-        raise ValueError("weights must be finite and symmetric")
+    if not np.all(np.isfinite(matrix)) or not np.allclose(matrix, matrix.T) or np.any(matrix < 0):
+        raise ValueError("weights must be finite, symmetric and non-negative")
     np.fill_diagonal(matrix, 0.0)
     return matrix
 
@@ -144,11 +144,11 @@ def _exact(matrix, lower, upper, fixed) -> list[int]:
         ok &= (masks & forbidden) == 0
         return np.where(ok, inside, -np.inf)
 
-    tables = [allowed(0)]
+    best_so_far = allowed(0)
     choices = []
     for group in range(1, group_count):
-        candidate = tables[-1][sets ^ subsets] + allowed(group)[subsets]
-        tables.append(np.maximum.reduceat(candidate, starts))
+        candidate = best_so_far[sets ^ subsets] + allowed(group)[subsets]
+        best_so_far = np.maximum.reduceat(candidate, starts)
         choices.append(candidate)
     labels = np.zeros(n, dtype=int)
     remaining = (1 << n) - 1
