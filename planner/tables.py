@@ -37,7 +37,7 @@ import numpy as np
 EXACT_MAX_N = 12
 _BLOCKED = -1e18
 STALL_STEPS = 5
-TENURE = (0.03, 0.1)
+TENURE = (0.02, 0.07)
 POOL_SIZE = 6
 MOVE_EVERY = 8
 
