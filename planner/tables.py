@@ -161,14 +161,13 @@ def _exact(matrix, lower, upper, fixed) -> list[int]:
 
 
 class _Search:
-    """Iterated tabu search over swaps and bounded moves with incremental gain sums."""
+    """Memetic tabu search over swaps and improving moves, with incremental gain sums."""
 
     def __init__(self, matrix, lower, upper, fixed, rng):
         self.matrix, self.lower, self.upper, self.fixed, self.rng = matrix, lower, upper, fixed, rng
         self.n, self.group_count = len(matrix), len(lower)
         self.free = np.flatnonzero(fixed < 0)
         self.has_moves = bool(np.any(lower < upper))
-        self.pin_penalty = np.where(fixed >= 0, _BLOCKED, 0.0)
         self.target_sizes = self.sizes_with_most_pairs()
         scale = float(matrix.mean()) or 1.0
         jitter = rng.uniform(0.0, 1e-3 * scale, size=matrix.shape)
@@ -235,7 +234,7 @@ class _Search:
     def run(self, deadline) -> np.ndarray:
         """Evolve a pool of tabu-searched splits until the deadline and return the best."""
         pool = []
-        while time.perf_counter() < deadline and len(pool) < POOL_SIZE:
+        while not pool or (time.perf_counter() < deadline and len(pool) < POOL_SIZE):
             self.load(self.random_split())
             self.tabu(deadline)
             pool.append((self.value_best, self.labels_best))

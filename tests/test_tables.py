@@ -180,6 +180,11 @@ def test_search_stops_near_its_budget():
     assert fits(labels, [(20, 20)] * 10, 200)
 
 
+def test_no_time_still_gives_a_valid_split():
+    bounds = [(5, 9)] * 4
+    assert fits(partition(random_weights(30, 6), bounds, seconds=0.0), bounds, 30)
+
+
 def test_search_improves_on_random_splits():
     weights = random_weights(60, 5)
     bounds = [(10, 10)] * 6
