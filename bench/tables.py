@@ -125,7 +125,7 @@ def main() -> None:
             value = objective(matrix, labels)
             values[path.stem][label] = value
             reference = known.get(path.stem)
-            gap = "-" if reference is None else f"{100 * (reference - value) / reference:8.3f}"
+            gap = "-" if reference is None else f"{round(100 * (reference - value) / reference, 3) + 0.0:8.3f}"
             if reference is not None:
                 gaps[len(matrix)].append(100 * (reference - value) / reference)
             flag = "" if sizes_ok else "  INFEASIBLE"

@@ -172,6 +172,12 @@ def test_same_seed_same_answer_on_small_inputs():
     assert partition(weights, bounds, seed=5) == partition(weights, bounds, seed=5)
 
 
+def test_same_seed_same_search_when_time_is_ample():
+    weights = random_weights(16, 8)
+    bounds = [(8, 8), (8, 8)]
+    assert partition(weights, bounds, seconds=0.3, seed=2) == partition(weights, bounds, seconds=0.3, seed=2)
+
+
 def test_search_stops_near_its_budget():
     weights = random_weights(200, 4)
     started = time.perf_counter()
