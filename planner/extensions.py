@@ -1,10 +1,13 @@
 """Flask extensions, created unbound and initialised in create_app."""
 
+import sqlite3
+
 from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING = {
@@ -20,6 +23,17 @@ class Base(DeclarativeBase):
     """Declarative base with a constraint naming convention that migrations can rely on."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+@event.listens_for(Engine, "connect")
+def tune_sqlite(dbapi_connection, _record) -> None:
+    """Let SQLite readers and a writer work side by side (WAL) and wait for locks instead of failing."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.close()
 
 
 db = SQLAlchemy(model_class=Base)

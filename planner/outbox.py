@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Row, or_, select, update
 from sqlalchemy.orm import Session
 
 from .mail import MailConfigError, PermanentMailError, TemporaryMailError, retry_delay
@@ -48,7 +48,10 @@ def release_stale_claims(session: Session, now: datetime) -> int:
     return result.rowcount
 
 
-def claim_batch(session: Session, now: datetime, limit: int, *, event_id: int | None = None) -> list[OutgoingMail]:
+CLAIMED_COLUMNS = (OutgoingMail.id, OutgoingMail.raw, OutgoingMail.sender, OutgoingMail.recipient, OutgoingMail.attempts)
+
+
+def claim_batch(session: Session, now: datetime, limit: int, *, event_id: int | None = None) -> list[Row]:
     """Mark up to limit due messages as being sent by this run and return them; safe with several workers."""
     due = select(OutgoingMail.id).where(OutgoingMail.state.in_(READY), OutgoingMail.next_attempt_at <= now)
     if event_id is not None:
@@ -67,7 +70,8 @@ def claim_batch(session: Session, now: datetime, limit: int, *, event_id: int | 
         .execution_options(synchronize_session=False)
     )
     session.commit()
-    return list(session.scalars(select(OutgoingMail).where(OutgoingMail.claimed_by == worker).order_by(OutgoingMail.id)))
+    claimed = select(*CLAIMED_COLUMNS).where(OutgoingMail.claimed_by == worker).order_by(OutgoingMail.id)
+    return list(session.execute(claimed))
 
 
 def deliver(session: Session, transport, *, limit: int = 500, event_id: int | None = None) -> DeliveryReport:
@@ -76,23 +80,23 @@ def deliver(session: Session, transport, *, limit: int = 500, event_id: int | No
     now = utcnow()
     release_stale_claims(session, now)
     batch = claim_batch(session, now, limit, event_id=event_id)
-    wire = [(mail.raw, mail.sender, mail.recipient) for mail in batch]
     sent: list[int] = []
     last_commit = time.monotonic()
     with transport:
-        for position, (mail, (raw, sender, recipient)) in enumerate(zip(batch, wire)):
+        for position, mail in enumerate(batch):
             try:
-                transport.send(raw, sender=sender, recipients=[recipient])
+                transport.send(mail.raw, sender=mail.sender, recipients=[mail.recipient])
             except MailConfigError as error:
-                _put_back(batch[position:], str(error), report)
+                _put_back(session, batch[position:], str(error), report)
                 break
             except TemporaryMailError as error:
-                _retry(mail, str(error), report)
+                _retry(session, mail, str(error), report)
                 if not transport.is_connected:
-                    _put_back(batch[position + 1 :], str(error), report)
+                    _put_back(session, batch[position + 1 :], str(error), report)
                     break
             except PermanentMailError as error:
-                _fail(mail, str(error), report)
+                _record(session, mail.id, state=MailState.FAILED, attempts=mail.attempts + 1, last_error=str(error)[:2000])
+                report.failed += 1
             else:
                 sent.append(mail.id)
             if len(sent) >= COMMIT_EVERY or time.monotonic() - last_commit > COMMIT_SECONDS:
@@ -116,34 +120,33 @@ def _record_sent(session: Session, sent: list[int], report: DeliveryReport) -> N
     session.commit()
 
 
-def _put_back(mails: list[OutgoingMail], error: str, report: DeliveryReport) -> None:
+def _record(session: Session, mail_id: int, **values) -> None:
+    session.execute(
+        update(OutgoingMail)
+        .where(OutgoingMail.id == mail_id)
+        .values(claimed_by=None, **values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _put_back(session: Session, mails: list[Row], error: str, report: DeliveryReport) -> None:
     """Return untried messages to the queue without counting an attempt (the server, not they, failed)."""
     for mail in mails:
-        _retry(mail, error, report, count_attempt=False)
+        _record(session, mail.id, state=MailState.RETRY, last_error=error[:2000], next_attempt_at=utcnow() + timedelta(minutes=1))
+        report.retry += 1
     report.errors.append(error)
 
 
-def _retry(mail: OutgoingMail, error: str, report: DeliveryReport, *, count_attempt: bool = True) -> None:
-    if count_attempt:
-        mail.attempts += 1
-    delay = retry_delay(mail.attempts) if count_attempt else timedelta(minutes=1)
-    mail.last_error = error[:2000]
-    mail.claimed_by = None
+def _retry(session: Session, mail: Row, error: str, report: DeliveryReport) -> None:
+    """Count a failed attempt: retry after the back-off delay, or fail when the retries are used up."""
+    attempts = mail.attempts + 1
+    delay = retry_delay(attempts)
     if delay is None:
-        mail.state = MailState.FAILED
+        _record(session, mail.id, state=MailState.FAILED, attempts=attempts, last_error=error[:2000])
         report.failed += 1
         return
-    mail.state = MailState.RETRY
-    mail.next_attempt_at = utcnow() + delay
+    _record(session, mail.id, state=MailState.RETRY, attempts=attempts, last_error=error[:2000], next_attempt_at=utcnow() + delay)
     report.retry += 1
-
-
-def _fail(mail: OutgoingMail, error: str, report: DeliveryReport) -> None:
-    mail.attempts += 1
-    mail.state = MailState.FAILED
-    mail.last_error = error[:2000]
-    mail.claimed_by = None
-    report.failed += 1
 
 
 def resend(session: Session, mail: OutgoingMail) -> None:
