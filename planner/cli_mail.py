@@ -8,10 +8,12 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
+from .blueprints.events import seat_mail
 from .extensions import db
 from .inbound import serve_forever
 from .models import utcnow
 from .services.replies import ingest
+from .services.seats import once_more_when_stale
 
 log = logging.getLogger(__name__)
 mail_cli = AppGroup("mail", help="Read calendar replies and bounces.")
@@ -21,10 +23,18 @@ EX_TEMPFAIL = 75
 
 
 def ingest_raw(raw: bytes, recipients: tuple[str, ...] = ()):
-    """Apply one message in its own transaction and return its log entry; a database error rolls back and raises."""
-    try:
-        entry = ingest(db.session, raw, current_app.config["REPLY_DOMAIN"], utcnow(), recipients)
+    """Apply one message in its own transaction (tried once more on a stale SQLite snapshot) and return its log entry.
+
+    A database error rolls back and raises.
+    """
+
+    def apply():
+        entry = ingest(db.session, raw, seat_mail(), utcnow(), recipients)
         db.session.commit()
+        return entry
+
+    try:
+        entry = once_more_when_stale(db.session, apply)
     except SQLAlchemyError:
         db.session.rollback()
         raise

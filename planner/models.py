@@ -169,6 +169,7 @@ class Answer(enum.StrEnum):
     YES = "yes"
     NO = "no"
     MAYBE = "maybe"
+    WAITLIST = "waitlist"
 
 
 class Invitation(db.Model):

@@ -16,6 +16,7 @@ from ..services.events import EventDraft, EventError, create_event, draft_for
 from ..services.invites import InviteError, MailContext, send_invites
 from ..services import planning
 from ..services.planning import PlanningError
+from ..services.seats import SeatCount, SeatMail, seat_count
 from .proposal_view import proposal_page
 
 bp = Blueprint("events", __name__, url_prefix="/events")
@@ -27,6 +28,12 @@ MAX_LOOKBACK_DAYS = 3650
 @login_required
 def require_login():
     """Every event page is for organisers only."""
+
+
+@bp.app_template_global()
+def seats_of(event: Event) -> SeatCount:
+    """An event's seats taken and invitations waiting, for its page."""
+    return seat_count(db.session, event)
 
 
 def _event(event_id: int) -> Event:
@@ -255,6 +262,11 @@ def deliver_now(event_id: int) -> None:
         flash(f"{report.sent} messages sent.", "success")
     if report.failed:
         flash(f"{report.failed} messages were refused by the mail server; see below.", "error")
+
+
+def seat_mail() -> SeatMail:
+    """Return what promotion mail needs in the running app."""
+    return SeatMail(mail_context(), current_app.jinja_env)
 
 
 def mail_context() -> MailContext:

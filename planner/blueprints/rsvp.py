@@ -1,15 +1,19 @@
 """RSVP pages: no login, a GET shows, only a POST answers (mail scanners open links)."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 
 from ..extensions import db
 from ..forms import ActionForm, AnswerForm
+from ..mail import transport_from_config
 from ..models import Answer, utcnow
+from ..outbox import deliver
 from ..services.availability import opt_out
 from ..services.events import is_open_for_answers
 from ..services.rsvp import AnswerError, find_invitation, record_answer
 from ..services.seating import your_table
+from ..services.seats import once_more_when_stale, waitlist_position
 from ..tokens import TokenError
+from .events import seat_mail
 
 bp = Blueprint("rsvp", __name__, url_prefix="/rsvp")
 
@@ -36,6 +40,7 @@ def _page(invitation, form, status: int = 200):
         is_open=is_open_for_answers(invitation.event, utcnow()),
         Answer=Answer,
         seat=your_table(db.session, invitation),
+        waiting=waitlist_position(db.session, invitation),
     )
     return response, status, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 
@@ -47,15 +52,28 @@ def answer(token: str):
     if not form.validate_on_submit():
         flash("Choose yes, no or maybe.", "error")
         return _page(invitation, form, 400)
+    frees_seat = invitation.answer == Answer.YES and form.answer.data != "yes"
     try:
-        record_answer(db.session, invitation, form.answer.data, utcnow(), form.comment.data)
+        invitation = once_more_when_stale(db.session, lambda: _save(token, form))
     except AnswerError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return _page(invitation, form, 409)
-    db.session.commit()
-    flash("Thank you, your answer is saved. You can change it until the deadline.", "success")
+        return _page(_invitation(token), form, 409)
+    if frees_seat and current_app.config["MAIL_SEND_AFTER_COMMIT"]:
+        deliver(db.session, transport_from_config(current_app.config), event_id=invitation.event_id)
+    if invitation.answer == Answer.WAITLIST:
+        flash("Thank you. The event is full, so you are on the waiting list; you get a mail when a seat is free.", "info")
+    else:
+        flash("Thank you, your answer is saved. You can change it until the deadline.", "success")
     return redirect(url_for("rsvp.show", token=token), code=303)
+
+
+def _save(token: str, form: AnswerForm):
+    """Record and commit the answer, reading the invitation afresh (so a retry starts clean)."""
+    invitation = _invitation(token)
+    record_answer(db.session, invitation, form.answer.data, utcnow(), form.comment.data, seat_mail=seat_mail())
+    db.session.commit()
+    return invitation
 
 
 @bp.get("/<token>/opt-out")

@@ -9,10 +9,11 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ..ical import AttendeeInfo, build_cancel, build_request, calendar_part
-from ..models import Event, EventStatus, Invitation, OutgoingMail
+from ..models import Answer, Event, EventStatus, Invitation, OutgoingMail
 from .addresses import invitation_addresses
 from .events import EventDraft, check_draft, local, zone
 from .invites import MailContext, assemble_mail, event_info, queue_mail, render_bodies
+from .seats import SeatMail, fill_free_seats, lock_event
 
 
 class ChangeError(Exception):
@@ -81,10 +82,15 @@ def _when(starts_at: datetime, ends_at: datetime, timezone: str) -> str:
 def apply_update(
     session: Session, event: Event, draft: EventDraft, ctx: MailContext, templates: Environment, now: datetime
 ) -> list[OutgoingMail]:
-    """Save an edit; when calendars are affected, raise SEQUENCE and queue an updated REQUEST to everyone still invited."""
+    """Save an edit; when calendars are affected, raise SEQUENCE and queue an updated REQUEST to everyone still invited.
+
+    Seats a higher capacity adds go to the waiting list, oldest first (each told by mail).
+    """
+    lock_event(session, event.id)
     preview = preview_update(event, draft, now)
     for name, value in preview.new_values.items():
         setattr(event, name, value)
+    fill_free_seats(session, event, SeatMail(ctx, templates), now)
     if not preview.needs_mail:
         session.flush()
         return []
@@ -98,8 +104,9 @@ def apply_update(
 
 
 def uninvite(session: Session, invitation: Invitation, ctx: MailContext, templates: Environment, now: datetime) -> OutgoingMail:
-    """Withdraw one invitation and queue a CANCEL to that person only."""
+    """Withdraw one invitation and queue a CANCEL to that person only; a seat it held goes to the waiting list."""
     _require_sent(invitation.event)
+    lock_event(session, invitation.event_id)
     withdrawn = session.execute(
         update(Invitation)
         .where(Invitation.id == invitation.id, Invitation.cancelled_at.is_(None))
@@ -110,6 +117,8 @@ def uninvite(session: Session, invitation: Invitation, ctx: MailContext, templat
         raise ChangeError(f"{invitation.person.name} was already un-invited.")
     session.refresh(invitation)
     mail = _queue(session, invitation.event, invitation, ctx, templates, now, kind="uninvite")
+    if invitation.answer == Answer.YES:
+        fill_free_seats(session, invitation.event, SeatMail(ctx, templates), now)
     session.flush()
     return mail
 

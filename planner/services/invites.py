@@ -43,21 +43,23 @@ def send_invites(session: Session, event: Event, ctx: MailContext, templates: En
     if claimed.rowcount != 1:
         raise InviteError("These invitations have already been sent.")
     session.refresh(event)
-    queued = []
-    for entry in list(event.proposals):
-        invitation, token, reply_token = _invite(session, event, entry.person)
-        message = compose_invite(event, entry.person, token, reply_token, ctx, templates, stamp=event.sent_at)
-        queued.append(queue_mail(session, message, event_id=event.id, invitation=invitation))
+    queued = [
+        invite_person(session, event, entry.person, ctx, templates, stamp=event.sent_at) for entry in list(event.proposals)
+    ]
     session.flush()
     return queued
 
 
-def _invite(session: Session, event: Event, person: Person) -> tuple[Invitation, str, str]:
+def invite_person(
+    session: Session, event: Event, person: Person, ctx: MailContext, templates: Environment, *, stamp: datetime
+) -> OutgoingMail:
+    """Invite one person: a new invitation with fresh tokens and its invitation mail queued in the outbox."""
     token, token_hash = new_token()
     reply_token, reply_hash = new_reply_token()
     invitation = Invitation(event=event, person=person, token_hash=token_hash, reply_token_hash=reply_hash)
     session.add(invitation)
-    return invitation, token, reply_token
+    message = compose_invite(event, person, token, reply_token, ctx, templates, stamp=stamp)
+    return queue_mail(session, message, event_id=event.id, invitation=invitation)
 
 
 def event_info(event: Event, organizer_email: str, url: str | None) -> EventInfo:
@@ -123,9 +125,9 @@ def assemble_mail(
     *,
     stamp: datetime,
     bodies: tuple[str, str],
-    calendar: MIMEPart,
+    calendar: MIMEPart | None = None,
 ) -> EmailMessage:
-    """Build a multipart/alternative mail to one invitee: text, HTML, then the calendar part."""
+    """Build a multipart/alternative mail to one invitee: text, HTML, then the calendar part when given."""
     message = EmailMessage()
     message["Subject"] = subject
     message["From"] = formataddr((f"{event.organiser.name} via {ctx.sender_name}", ctx.sender))
@@ -136,7 +138,8 @@ def assemble_mail(
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(bodies[0])
     message.add_alternative(bodies[1], subtype="html")
-    message.attach(calendar)
+    if calendar is not None:
+        message.attach(calendar)
     return message
 
 

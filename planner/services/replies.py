@@ -16,6 +16,7 @@ from ..ical import Bounce, Reply, read_bounce, read_calendar_method, read_replie
 from ..models import Event, InboundMail, Invitation, OutgoingMail, Person
 from ..tokens import TokenError, hash_reply_token
 from .rsvp import AnswerError, record_answer
+from .seats import SeatMail
 
 APPLIED, IGNORED, REJECTED = "applied", "ignored", "rejected"
 #: a calendar's PARTSTAT as the answer words record_answer takes
@@ -32,10 +33,12 @@ class Outcome:
     invitation: Invitation | None = None
 
 
-def ingest(session: Session, raw: bytes, reply_domain: str, now: datetime, recipients: tuple[str, ...] = ()) -> InboundMail:
+def ingest(
+    session: Session, raw: bytes, seat_mail: SeatMail, now: datetime, recipients: tuple[str, ...] = ()
+) -> InboundMail:
     """Apply one raw RFC 5322 message (a calendar reply or a bounce) and log the outcome; never raises on bad mail."""
     headers = _headers(raw)
-    outcome = _decide(session, raw, headers, reply_domain, now, recipients)
+    outcome = _decide(session, raw, headers, seat_mail, now, recipients)
     entry = InboundMail(
         received_at=now,
         message_id=(headers.get("Message-ID") or "").strip()[:255] or None,
@@ -58,7 +61,7 @@ def _first_address(values: list) -> str:
     return next((address for _, address in getaddresses([str(v) for v in values]) if "@" in address), "")
 
 
-def _decide(session, raw, headers, reply_domain, now, recipients) -> Outcome:
+def _decide(session, raw, headers, seat_mail, now, recipients) -> Outcome:
     bounce = read_bounce(raw)
     if bounce is not None:
         return _apply_bounce(session, bounce, now)
@@ -68,13 +71,14 @@ def _decide(session, raw, headers, reply_domain, now, recipients) -> Outcome:
         if method is None:
             return Outcome(REJECTED, "not a calendar reply: the message carries no calendar")
         return Outcome(REJECTED, f"not a REPLY: the calendar says METHOD:{method or '(none)'}")
+    reply_domain = seat_mail.ctx.reply_domain
     tokens = reply_tokens(list(recipients) + _header_addresses(headers), reply_domain)
     if not tokens:
         return Outcome(REJECTED, f"not addressed to a reply address rsvp+…@{reply_domain}")
     invitation = _invitation_for(session, tokens)
     if invitation is None:
         return Outcome(REJECTED, "unknown reply address (no invitation has that token)")
-    return _apply_reply(session, invitation, replies, now)
+    return _apply_reply(session, invitation, replies, now, seat_mail)
 
 
 def _header_addresses(headers) -> list[str]:
@@ -101,7 +105,7 @@ def _invitation_for(session: Session, tokens: list[str]) -> Invitation | None:
     return session.scalars(select(Invitation).where(Invitation.reply_token_hash.in_(hashes))).first()
 
 
-def _apply_reply(session: Session, invitation: Invitation, replies: list[Reply], now: datetime) -> Outcome:
+def _apply_reply(session: Session, invitation: Invitation, replies: list[Reply], now: datetime, seat_mail: SeatMail) -> Outcome:
     event, email = invitation.event, invitation.person.email.lower()
     for_event = [reply for reply in replies if reply.uid == event.uid]
     if not for_event:
@@ -119,13 +123,13 @@ def _apply_reply(session: Session, invitation: Invitation, replies: list[Reply],
         return Outcome(IGNORED, reason, invitation)
     answer = PARTSTAT_ANSWERS[reply.partstat]
     try:
-        changed = record_answer(session, invitation, answer, now, reply.comment)
+        changed = record_answer(session, invitation, answer, now, reply.comment, seat_mail=seat_mail)
     except AnswerError as error:
         return Outcome(REJECTED, str(error), invitation)
     invitation.reply_sequence = reply.sequence
     if not changed:
-        return Outcome(IGNORED, f"already recorded: {answer}", invitation)
-    return Outcome(APPLIED, f"answer {answer} ({reply.partstat})", invitation)
+        return Outcome(IGNORED, f"already recorded: {invitation.answer}", invitation)
+    return Outcome(APPLIED, f"answer {invitation.answer} ({reply.partstat})", invitation)
 
 
 def _apply_bounce(session: Session, bounce: Bounce, now: datetime) -> Outcome:

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from ..models import Answer, Invitation
 from ..tokens import TokenError, hash_token
 from .events import is_open_for_answers
+from .seats import SeatMail, fill_free_seats, lock_event, yes_or_waitlist
 
 ANSWERS = {"yes": Answer.YES, "no": Answer.NO, "maybe": Answer.MAYBE}
 
@@ -24,21 +25,33 @@ def find_invitation(session: Session, token: str) -> Invitation:
     return invitation
 
 
-def record_answer(session: Session, invitation: Invitation, answer: str, now: datetime, comment: str | None = None) -> bool:
-    """Set an invitation's answer; return whether it changed. Raise AnswerError after the deadline."""
+def record_answer(
+    session: Session, invitation: Invitation, answer: str, now: datetime, comment: str | None = None, *, seat_mail: SeatMail
+) -> bool:
+    """Set an invitation's answer (a yes when the event is full waits for a seat); return whether it changed.
+
+    Raise AnswerError after the deadline. A yes that turns into no or maybe gives its seat to the
+    oldest waiting invitation, whose mail is queued with seat_mail.
+    """
     if answer not in ANSWERS:
         raise AnswerError("Choose yes, no or maybe.")
+    lock_event(session, invitation.event_id)
+    session.refresh(invitation)
     if invitation.cancelled_at is not None:
         raise AnswerError("This invitation was withdrawn.")
     if not is_open_for_answers(invitation.event, now):
         raise AnswerError("Answers for this event are closed.")
-    new = ANSWERS[answer]
+    old = invitation.answer
+    new = yes_or_waitlist(session, invitation) if ANSWERS[answer] == Answer.YES else ANSWERS[answer]
     comment = (comment or "").strip() or None
-    if invitation.answer == new and (comment is None or comment == invitation.comment):
+    if old == new and (comment is None or comment == invitation.comment):
         return False
-    invitation.answer = new
-    invitation.answered_at = now
+    if old != new or new != Answer.WAITLIST:  # a note alone keeps the place in the queue
+        invitation.answer = new
+        invitation.answered_at = now
     if comment is not None:
         invitation.comment = comment[:1000]
     session.flush()
+    if old == Answer.YES and new != Answer.YES:
+        fill_free_seats(session, invitation.event, seat_mail, now)
     return True
