@@ -3,6 +3,7 @@
 import threading
 
 import pytest
+from flask import g
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
@@ -197,3 +198,113 @@ def test_two_people_answering_yes_for_the_last_seat_at_once_get_one_seat(app, cl
     db.session.expire_all()
     answers = sorted(inv.answer for inv in db.session.scalars(select(Invitation)))
     assert answers == sorted([Answer.YES, Answer.YES, Answer.WAITLIST])
+
+
+@pytest.fixture
+def declined(smtp_app, smtp_server, make_person, make_event):
+    """Ana, Ben and Cal invited to a three-seat event over SMTP, Ana declined; then more staff joined.
+
+    Dan shares Ana's department and level; Eve and Fay each share only one of them.
+    """
+    client = smtp_app.test_client()
+    organiser = log_in(client)
+    invitees(make_person)
+    event = make_event(organiser=organiser, capacity=3)
+    propose_and_send(client, event)
+    links = {m.recipients[0]: rsvp_link(m.message) for m in smtp_server.messages}
+    make_person(email="eve@example.com", name="Eve", department="Engineering", level=1)
+    make_person(email="dan@example.com", name="Dan", department="Sales", level=1)
+    make_person(email="fay@example.com", name="Fay", department="Sales", level=2)
+    answer(smtp_app, links["ana@example.com"], "no")
+    smtp_server.messages.clear()
+    return client, db.session.get(Event, event.id), links
+
+
+def invitation_id(event, email: str) -> int:
+    return next(inv.id for inv in db.session.get(Event, event.id).invitations if inv.person.email == email)
+
+
+def test_a_replacement_keeps_the_balance_from_the_same_cell_and_is_mailed(declined, smtp_server):
+    client, event, links = declined
+    page = client.get(f"/events/{event.id}").get_data(as_text=True)
+    assert "Invite a replacement" in page and "Invite 1 replacement<" in page
+    ana = invitation_id(event, "ana@example.com")
+    response = client.post(f"/events/{event.id}/invitations/{ana}/replacement", data={"csrf_token": csrf_from(page.encode())})
+    assert response.status_code == 302
+    assert [m.recipients[0] for m in smtp_server.messages] == ["dan@example.com"]
+    message = smtp_server.messages[0].message
+    assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html", "text/calendar"]
+    assert "Hello Dan" in message.get_body(("plain",)).get_content()
+    assert b"Hello Dan" in client.application.test_client().get(rsvp_link(message)).data
+    overview = client.get(f"/events/{event.id}").get_data(as_text=True)
+    assert "replaced by Dan" in overview and "in place of Ana" in overview and "Invited Dan in place of Ana." in overview
+    assert "Invite a replacement" not in overview
+    entry = db.session.scalar(select(ProposalEntry).where(ProposalEntry.reason.startswith("in place of")))
+    assert entry.person.email == "dan@example.com" and entry.reason == "in place of Ana <ana@example.com>"
+
+
+def test_double_click_on_replace_invites_one_person(declined, smtp_server):
+    client, event, links = declined
+    token = csrf_from(client.get(f"/events/{event.id}").data)
+    ana = invitation_id(event, "ana@example.com")
+    for _ in range(2):
+        client.post(f"/events/{event.id}/invitations/{ana}/replacement", data={"csrf_token": token})
+    assert db.session.scalar(select(func.count(Invitation.id))) == 4
+    assert len(smtp_server.messages) == 1
+    assert "Ana was already replaced by Dan." in client.get(f"/events/{event.id}").get_data(as_text=True)
+    client.post(f"/events/{event.id}/backfill", data={"csrf_token": token})
+    assert db.session.scalar(select(func.count(Invitation.id))) == 4
+    assert "Nobody who declined is left to replace." in client.get(f"/events/{event.id}").get_data(as_text=True)
+
+
+def test_invite_n_replacements_fills_the_open_seats_once(declined, smtp_app, smtp_server):
+    client, event, links = declined
+    answer(smtp_app, links["ben@example.com"], "no")
+    answer(smtp_app, links["cal@example.com"], "maybe")
+    smtp_server.messages.clear()
+    page = client.get(f"/events/{event.id}").get_data(as_text=True)
+    assert "2 open seats" in page and "Invite 2 replacements" in page
+    token = csrf_from(page.encode())
+    client.post(f"/events/{event.id}/backfill", data={"csrf_token": token})
+    client.post(f"/events/{event.id}/backfill", data={"csrf_token": token})
+    assert db.session.scalar(select(func.count(Invitation.id))) == 5
+    assert sorted(m.recipients[0] for m in smtp_server.messages) == ["dan@example.com", "eve@example.com"]
+    overview = client.get(f"/events/{event.id}").get_data(as_text=True)
+    assert "replaced by Dan" in overview and "replaced by Eve" in overview and "Invite a replacement" not in overview
+
+
+def test_no_replacement_while_the_seat_is_spoken_for_or_for_someone_who_did_not_decline(declined, smtp_app, smtp_server):
+    client, event, links = declined
+    stored = db.session.get(Event, event.id)
+    stored.capacity = 2
+    db.session.commit()
+    token = csrf_from(client.get(f"/events/{event.id}").data)
+    ana, ben = invitation_id(event, "ana@example.com"), invitation_id(event, "ben@example.com")
+    full = client.post(f"/events/{event.id}/invitations/{ana}/replacement", data={"csrf_token": token}, follow_redirects=True)
+    assert "No seat is open" in full.get_data(as_text=True)
+    stored = db.session.get(Event, event.id)
+    stored.capacity = 3
+    db.session.commit()
+    wrong = client.post(f"/events/{event.id}/invitations/{ben}/replacement", data={"csrf_token": token}, follow_redirects=True)
+    assert "Only an invitee who declined can be replaced." in wrong.get_data(as_text=True)
+    stored = db.session.get(Event, event.id)
+    stored.rsvp_deadline_at = stored.created_at
+    db.session.commit()
+    late = client.post(f"/events/{event.id}/backfill", data={"csrf_token": token}, follow_redirects=True).get_data(as_text=True)
+    assert "Answers for this event are closed, so a replacement could not answer." in late
+    assert "Invite a replacement" not in late
+    assert db.session.scalar(select(func.count(Invitation.id))) == 3 and smtp_server.messages == []
+
+
+def test_backfill_needs_post_csrf_and_login(declined, smtp_app, smtp_server):
+    client, event, links = declined
+    ana = invitation_id(event, "ana@example.com")
+    urls = [f"/events/{event.id}/invitations/{ana}/replacement", f"/events/{event.id}/backfill"]
+    stranger = smtp_app.test_client()
+    for url in urls:
+        assert client.get(url).status_code == 405
+        assert client.post(url, data={}).status_code == 400
+        g.pop("_login_user", None)  # the shared test app context caches the last request's user
+        anonymous = stranger.post(url, data={"csrf_token": csrf_from(stranger.get("/auth/login").data)})
+        assert anonymous.status_code == 302 and "/auth/login" in anonymous.headers["Location"]
+    assert db.session.scalar(select(func.count(Invitation.id))) == 3 and smtp_server.messages == []

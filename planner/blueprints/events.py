@@ -14,9 +14,9 @@ from ..models import Event, EventKind, MailState, OutgoingMail, Person, utcnow
 from ..outbox import deliver, pending_errors, resend
 from ..services.events import EventDraft, EventError, create_event, draft_for
 from ..services.invites import InviteError, MailContext, send_invites
-from ..services import planning
+from ..services import backfill, planning
 from ..services.planning import PlanningError
-from ..services.seats import SeatCount, SeatMail, seat_count
+from ..services.seats import SeatCount, SeatMail, once_more_when_stale, seat_count
 from .proposal_view import proposal_page
 
 bp = Blueprint("events", __name__, url_prefix="/events")
@@ -234,6 +234,49 @@ def send(event_id: int):
     if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
         deliver_now(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
+
+
+@bp.post("/<int:event_id>/invitations/<int:invitation_id>/replacement")
+def replace_declined(event_id: int, invitation_id: int):
+    return _backfill(event_id, invitation_id)
+
+
+@bp.post("/<int:event_id>/backfill")
+def backfill_all(event_id: int):
+    return _backfill(event_id, None)
+
+
+def _backfill(event_id: int, invitation_id: int | None):
+    """Invite a replacement for one decline (or for every open seat), commit, then send their mail."""
+    event = _event(event_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    lookback_days = current_app.config["LOOKBACK_DAYS"]
+
+    def invite_and_commit() -> list[backfill.Replacement]:
+        args = (db.session, event, mail_context(), current_app.jinja_env, utcnow())
+        if invitation_id is None:
+            made = backfill.backfill(*args, lookback_days=lookback_days)
+        else:
+            made = [backfill.replace_declined(*args, invitation_id=invitation_id, lookback_days=lookback_days)]
+        db.session.commit()
+        return made
+
+    try:
+        made = once_more_when_stale(db.session, invite_and_commit)
+    except backfill.BackfillError as error:
+        return _refused(event, error)
+    names = "; ".join(f"{item.newcomer.name} in place of {item.declined.person.name}" for item in made)
+    flash(f"Invited {names}.", "success")
+    if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
+        deliver_now(event.id)
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+@bp.app_template_global()
+def replacements_of(event: Event) -> backfill.BackfillState:
+    """Who replaced whom on an event, and which declines can still be replaced, for its page."""
+    return backfill.backfill_state(event, utcnow())
 
 
 @bp.post("/<int:event_id>/mail/<int:mail_id>/resend")

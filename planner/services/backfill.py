@@ -1,0 +1,138 @@
+"""Backfill: invite someone in place of an invitee who declined, keeping the event's balance.
+
+A seat is open when it is free and not spoken for: capacity minus the invitations still standing
+(not un-invited) that hold a seat, wait for one or may still take one (yes, waitlist, pending and
+maybe). Only declines are replaced, one newcomer per decline, and only while a seat is open, so
+"Invite N replacements" invites N = min(open seats, declines not yet replaced), oldest decline
+first, and pressing it twice invites nobody more. The newcomer is the one `balance.replacement`
+picks among the eligible people nobody has invited or excluded yet (least deviation, then the
+decliner's own department and level, then rotation). Who replaced whom is kept in the newcomer's
+proposal entry ("in place of Name <email>"), which also keeps the proposal equal to the invited.
+"""
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from jinja2 import Environment
+from sqlalchemy.orm import Session
+
+from ..balance import replacement
+from ..models import Answer, Event, Invitation, OutgoingMail, Person, ProposalEntry
+from .events import is_open_for_answers
+from .invites import MailContext, invite_person
+from .planning import REASON_LENGTH, candidate_pool
+from .seats import lock_event
+
+IN_PLACE_OF = re.compile(r"^in place of .* <([^<>]+)>$")
+
+
+class BackfillError(Exception):
+    """A replacement that cannot be invited."""
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """One newcomer invited in place of one decline, with the invitation mail queued."""
+
+    declined: Invitation
+    newcomer: Person
+    mail: OutgoingMail
+
+
+@dataclass(frozen=True)
+class BackfillState:
+    """What the event page shows: open seats, who replaced whom, and which declines can still be replaced."""
+
+    open_seats: int
+    replaced_by: dict[int, Person]  # decliner's person id -> newcomer
+    in_place_of: dict[int, Person]  # newcomer's person id -> decliner
+    replaceable: list[Invitation]  # declines not yet replaced, oldest first
+
+    @property
+    def can_invite(self) -> int:
+        """How many replacements "Invite N replacements" would invite now."""
+        return min(self.open_seats, len(self.replaceable))
+
+
+def _standing(event: Event) -> list[Invitation]:
+    return [invitation for invitation in event.invitations if invitation.cancelled_at is None]
+
+
+def open_seats(event: Event) -> int:
+    """Seats free and not spoken for: capacity minus standing invitations that did not decline."""
+    spoken_for = sum(1 for invitation in _standing(event) if invitation.answer != Answer.NO)
+    return max(event.capacity - spoken_for, 0)
+
+
+def backfill_state(event: Event, now: datetime) -> BackfillState:
+    """Describe the event's replacements for its page; nothing is replaceable once answers are closed."""
+    by_email = {invitation.person.email: invitation.person for invitation in event.invitations}
+    replaced_by, in_place_of = {}, {}
+    for entry in event.proposals:
+        match = IN_PLACE_OF.match(entry.reason or "")
+        if match and match.group(1) in by_email:
+            declined = by_email[match.group(1)]
+            replaced_by[declined.id], in_place_of[entry.person_id] = entry.person, declined
+    declines = [inv for inv in _standing(event) if inv.answer == Answer.NO and inv.person_id not in replaced_by]
+    declines.sort(key=lambda invitation: (invitation.answered_at, invitation.id))
+    replaceable = declines if is_open_for_answers(event, now) else []
+    return BackfillState(open_seats(event), replaced_by, in_place_of, replaceable)
+
+
+def replace_declined(
+    session: Session, event: Event, ctx: MailContext, templates: Environment, now: datetime,
+    *, invitation_id: int, lookback_days: int,
+) -> Replacement:
+    """Invite the best replacement for one declined invitation; raise BackfillError when none can be."""
+    state = _locked_state(session, event, now)
+    declined = next((inv for inv in event.invitations if inv.id == invitation_id), None)
+    if declined is None or declined.cancelled_at is not None or declined.answer != Answer.NO:
+        raise BackfillError("Only an invitee who declined can be replaced.")
+    if declined.person_id in state.replaced_by:
+        raise BackfillError(f"{declined.person.name} was already replaced by {state.replaced_by[declined.person_id].name}.")
+    if state.open_seats < 1:
+        raise BackfillError("No seat is open: every seat is taken, waited for or may still be taken.")
+    return _replace(session, event, declined, ctx, templates, now, lookback_days)
+
+
+def backfill(
+    session: Session, event: Event, ctx: MailContext, templates: Environment, now: datetime, *, lookback_days: int
+) -> list[Replacement]:
+    """Replace as many declines as seats are open, oldest decline first; raise BackfillError when none can be."""
+    state = _locked_state(session, event, now)
+    if not state.replaceable:
+        raise BackfillError("Nobody who declined is left to replace.")
+    if state.open_seats < 1:
+        raise BackfillError("No seat is open: every seat is taken, waited for or may still be taken.")
+    return [
+        _replace(session, event, declined, ctx, templates, now, lookback_days)
+        for declined in state.replaceable[: state.can_invite]
+    ]
+
+
+def _locked_state(session: Session, event: Event, now: datetime) -> BackfillState:
+    lock_event(session, event.id)
+    session.expire(event, ["invitations", "proposals"])
+    if not is_open_for_answers(event, now):
+        raise BackfillError("Answers for this event are closed, so a replacement could not answer.")
+    return backfill_state(event, now)
+
+
+def _replace(session, event, declined, ctx, templates, now, lookback_days) -> Replacement:
+    pool = candidate_pool(session, event, now, lookback_days=lookback_days)
+    invited = {invitation.person_id for invitation in event.invitations}
+    kept = [inv.person_id for inv in _standing(event) if inv.answer != Answer.NO] + [declined.person_id]
+    if not set(kept) <= set(pool.people):
+        raise BackfillError("Some invitees are missing from the proposal, so the balance cannot be measured.")
+    candidates = [c for c in pool.candidates if c.id in kept or c.id not in invited]
+    chosen = replacement(candidates, kept, declined.person_id, seed=event.id)
+    if chosen is None:
+        raise BackfillError(f"Nobody else is available to replace {declined.person.name}.")
+    newcomer, gone = pool.people[chosen], declined.person
+    reason = f"in place of {gone.name[: max(REASON_LENGTH - len(gone.email) - 16, 1)]} <{gone.email}>"
+    event.proposals.append(ProposalEntry(person=newcomer, reason=reason[:REASON_LENGTH]))
+    mail = invite_person(session, event, newcomer, ctx, templates, stamp=now)
+    session.flush()
+    session.expire(event, ["invitations"])
+    return Replacement(declined, newcomer, mail)
