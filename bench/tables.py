@@ -132,7 +132,7 @@ def main() -> None:
             print(f"{path.stem:<22} {value:14.3f} {'-' if reference is None else f'{reference:.3f}':>14} {gap:>8} {elapsed:7.2f}{flag}", flush=True)
         print(f"\n{label}: mean gap % per size")
         for n in sorted(gaps):
-            print(f"  n={n:<4} {np.mean(gaps[n]):7.3f}  over {len(gaps[n])} instances (max {np.max(gaps[n]):.3f})")
+            print(f"  n={n:<4} {round(np.mean(gaps[n]), 3) + 0.0:7.3f}  over {len(gaps[n])} instances (max {np.max(gaps[n]):.3f})")
     if len(methods) == 2:
         print("\npartition above baseline: mean % per size")
         above = defaultdict(list)
