@@ -6,9 +6,10 @@ import pytest
 from flask import g
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 from planner.extensions import db
-from planner.models import Answer, Event, Invitation, OutgoingMail, ProposalEntry
+from planner.models import Answer, Event, Invitation, OutgoingMail, Person, ProposalEntry
 from tests.helpers import csrf_from, parse_mail, rsvp_link
 from tests.test_changes import form_values
 from tests.test_invites import log_in, propose_and_send
@@ -308,3 +309,48 @@ def test_backfill_needs_post_csrf_and_login(declined, smtp_app, smtp_server):
         anonymous = stranger.post(url, data={"csrf_token": csrf_from(stranger.get("/auth/login").data)})
         assert anonymous.status_code == 302 and "/auth/login" in anonymous.headers["Location"]
     assert db.session.scalar(select(func.count(Invitation.id))) == 3 and smtp_server.messages == []
+
+
+def test_an_answer_refused_by_a_stale_snapshot_is_tried_once_more(app, client, login, make_person, make_event):
+    organiser = login()
+    invitees(make_person)
+    event = make_event(organiser=organiser, capacity=3)
+    propose_and_send(client, event)
+    link = rsvp_link(parse_mail(db.session.scalars(select(OutgoingMail.raw)).first()))
+    invitee = app.test_client()
+    token = csrf_from(invitee.get(link).data)
+    refusals = []
+
+    def refuse_the_first_lock(conn, cursor, statement, parameters, context, executemany):
+        """Fail the first seat lock as SQLite does when a transaction's snapshot is stale."""
+        if not refusals and ("FOR UPDATE" in statement or statement.startswith("UPDATE event SET capacity")):
+            refusals.append(statement)
+            raise OperationalError(statement, parameters, Exception("database is locked (stale snapshot)"))
+
+    sqlalchemy_event.listen(db.engine, "before_cursor_execute", refuse_the_first_lock)
+    try:
+        response = invitee.post(link, data={"csrf_token": token, "answer": "yes"})
+    finally:
+        sqlalchemy_event.remove(db.engine, "before_cursor_execute", refuse_the_first_lock)
+    assert response.status_code == 303 and len(refusals) == 1
+    db.session.expire_all()
+    assert [inv.answer for inv in db.session.scalars(select(Invitation)) if inv.answer != Answer.PENDING] == [Answer.YES]
+
+
+def test_backfill_invites_whom_it_can_and_says_when_nobody_is_left(declined, smtp_app, smtp_server):
+    client, event, links = declined
+    answer(smtp_app, links["ben@example.com"], "no")
+    answer(smtp_app, links["cal@example.com"], "no")
+    for email in ("eve@example.com", "fay@example.com"):
+        db.session.scalar(select(Person).where(Person.email == email)).is_active = False
+    db.session.commit()
+    smtp_server.messages.clear()
+    token = csrf_from(client.get(f"/events/{event.id}").data)
+    client.post(f"/events/{event.id}/backfill", data={"csrf_token": token})
+    assert [m.recipients[0] for m in smtp_server.messages] == ["dan@example.com"]
+    ben = invitation_id(event, "ben@example.com")
+    refused = client.post(f"/events/{event.id}/invitations/{ben}/replacement", data={"csrf_token": token}, follow_redirects=True)
+    assert "Nobody else is available to replace Ben." in refused.get_data(as_text=True)
+    again = client.post(f"/events/{event.id}/backfill", data={"csrf_token": token}, follow_redirects=True)
+    assert "Nobody else is available to invite." in again.get_data(as_text=True)
+    assert db.session.scalar(select(func.count(Invitation.id))) == 4

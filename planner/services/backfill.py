@@ -93,22 +93,33 @@ def replace_declined(
         raise BackfillError(f"{declined.person.name} was already replaced by {state.replaced_by[declined.person_id].name}.")
     if state.open_seats < 1:
         raise BackfillError("No seat is open: every seat is taken, waited for or may still be taken.")
-    return _replace(session, event, declined, ctx, templates, now, lookback_days)
+    made = _replace(session, event, declined, ctx, templates, now, lookback_days)
+    if made is None:
+        raise BackfillError(f"Nobody else is available to replace {declined.person.name}.")
+    return made
 
 
 def backfill(
     session: Session, event: Event, ctx: MailContext, templates: Environment, now: datetime, *, lookback_days: int
 ) -> list[Replacement]:
-    """Replace as many declines as seats are open, oldest decline first; raise BackfillError when none can be."""
+    """Replace as many declines as seats are open, oldest decline first, until nobody is left to invite.
+
+    Raise BackfillError when nobody can be invited at all.
+    """
     state = _locked_state(session, event, now)
     if not state.replaceable:
         raise BackfillError("Nobody who declined is left to replace.")
     if state.open_seats < 1:
         raise BackfillError("No seat is open: every seat is taken, waited for or may still be taken.")
-    return [
-        _replace(session, event, declined, ctx, templates, now, lookback_days)
-        for declined in state.replaceable[: state.can_invite]
-    ]
+    made = []
+    for declined in state.replaceable[: state.can_invite]:
+        replaced = _replace(session, event, declined, ctx, templates, now, lookback_days)
+        if replaced is None:
+            break
+        made.append(replaced)
+    if not made:
+        raise BackfillError("Nobody else is available to invite.")
+    return made
 
 
 def _locked_state(session: Session, event: Event, now: datetime) -> BackfillState:
@@ -119,7 +130,7 @@ def _locked_state(session: Session, event: Event, now: datetime) -> BackfillStat
     return backfill_state(event, now)
 
 
-def _replace(session, event, declined, ctx, templates, now, lookback_days) -> Replacement:
+def _replace(session, event, declined, ctx, templates, now, lookback_days) -> Replacement | None:
     pool = candidate_pool(session, event, now, lookback_days=lookback_days)
     invited = {invitation.person_id for invitation in event.invitations}
     kept = [inv.person_id for inv in _standing(event) if inv.answer != Answer.NO] + [declined.person_id]
@@ -128,7 +139,7 @@ def _replace(session, event, declined, ctx, templates, now, lookback_days) -> Re
     candidates = [c for c in pool.candidates if c.id in kept or c.id not in invited]
     chosen = replacement(candidates, kept, declined.person_id, seed=event.id)
     if chosen is None:
-        raise BackfillError(f"Nobody else is available to replace {declined.person.name}.")
+        return None
     newcomer, gone = pool.people[chosen], declined.person
     reason = f"in place of {gone.name[: max(REASON_LENGTH - len(gone.email) - 16, 1)]} <{gone.email}>"
     event.proposals.append(ProposalEntry(person=newcomer, reason=reason[:REASON_LENGTH]))
