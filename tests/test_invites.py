@@ -55,6 +55,16 @@ def test_send_delivers_one_calendar_invitation_per_invitee(smtp_app, smtp_server
     assert db.session.scalar(select(func.count(OutgoingMail.id)).where(OutgoingMail.state == MailState.SENT)) == 6
 
 
+def sent_event(smtp_app, smtp_server, make_person, make_event, count):
+    """Invite count people to a new event over SMTP; return the organiser's client, the event and one RSVP link."""
+    client = smtp_app.test_client()
+    organiser = log_in(client)
+    staff(make_person, count)
+    event = make_event(organiser=organiser, capacity=count)
+    propose_and_send(client, event)
+    return client, event, rsvp_link(smtp_server.messages[0].message)
+
+
 def log_in(client):
     """Create an organiser and log the client in (for apps other than the default fixture's)."""
     organiser = create_organiser(db.session, "boss@example.com", "Bea Boss", PASSWORD)
@@ -93,12 +103,7 @@ def test_tokens_are_stored_hashed_and_the_link_answers(smtp_app, smtp_server, ma
 
 
 def test_answer_can_change_until_the_deadline_then_is_refused(smtp_app, smtp_server, make_person, make_event):
-    client = smtp_app.test_client()
-    organiser = log_in(client)
-    staff(make_person, 2)
-    event = make_event(organiser=organiser, capacity=2)
-    propose_and_send(client, event)
-    link = rsvp_link(smtp_server.messages[0].message)
+    client, event, link = sent_event(smtp_app, smtp_server, make_person, make_event, 2)
     invitee = smtp_app.test_client()
     for answer in ("yes", "no", "maybe"):
         token = csrf_from(invitee.get(link).data)
@@ -114,12 +119,7 @@ def test_answer_can_change_until_the_deadline_then_is_refused(smtp_app, smtp_ser
 
 
 def test_get_never_changes_an_answer_and_bad_tokens_get_404(smtp_app, smtp_server, make_person, make_event):
-    client = smtp_app.test_client()
-    organiser = log_in(client)
-    staff(make_person, 2)
-    event = make_event(organiser=organiser, capacity=2)
-    propose_and_send(client, event)
-    link = rsvp_link(smtp_server.messages[0].message)
+    client, event, link = sent_event(smtp_app, smtp_server, make_person, make_event, 2)
     scanner = smtp_app.test_client()
     for _ in range(3):
         scanner.get(link)

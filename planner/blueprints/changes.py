@@ -5,7 +5,7 @@ from flask_login import login_required
 
 from ..extensions import db
 from ..forms import ActionForm, EventForm
-from ..models import Event, EventKind, Invitation, utcnow
+from ..models import Event, Invitation, utcnow
 from ..services.changes import ChangeError, apply_update, cancel_event, preview_update, still_invited, uninvite
 from ..services.events import EventError, local
 from ..services.replies import recent_inbound
