@@ -71,10 +71,11 @@ def send_command(limit: int) -> None:
 @outbox_cli.command("work")
 @click.option("--interval", default=10.0, show_default=True, help="Seconds to wait when nothing is due.")
 @click.option("--once", is_flag=True, help="Stop when nothing is due.")
-def work_command(interval: float, once: bool) -> None:
+@click.option("--batch", default=100, show_default=True, help="Messages claimed at a time.")
+def work_command(interval: float, once: bool, batch: int) -> None:
     """Keep delivering mail as it becomes due (several workers may run at once)."""
     while True:
-        report = deliver(db.session, transport_from_config(current_app.config))
+        report = deliver(db.session, transport_from_config(current_app.config), limit=batch)
         if report.sent or report.retry or report.failed:
             click.echo(str(report))
         if not (report.sent or report.retry or report.failed):

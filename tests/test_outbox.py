@@ -1,9 +1,13 @@
 """The persistent outbox against a real SMTP server: retries, failures, TLS, login, several workers."""
 
+import os
+import subprocess
+import sys
 import threading
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
@@ -14,6 +18,8 @@ from planner.models import MailState, OutgoingMail, utcnow
 from planner.outbox import STALE_CLAIM, claim_batch, deliver, release_stale_claims, resend
 from planner.services.invites import queue_mail
 from tests.smtp_server import CAN_MAKE_CERTIFICATES, SMTPServer, free_port
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def queue(count: int, event_id=None) -> list[str]:
@@ -190,3 +196,25 @@ def test_outbox_commands_send_what_is_due(app, smtp_server):
     failed = runner.invoke(args=["outbox", "send"])
     assert failed.exit_code == 1 and "refused" in failed.output
     assert isinstance(transport_from_config(app.config), SMTPTransport)
+
+
+def test_several_worker_processes_never_send_a_message_twice(app, smtp_server, tmp_path):
+    ids = queue(150)
+    environment = {
+        **os.environ,
+        "PLANNER_INSTANCE_PATH": str(tmp_path / "worker-instance"),
+        "PLANNER_SECRET_KEY": "worker-test-key",
+        "PLANNER_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+        "PLANNER_MAIL_TRANSPORT": "smtp",
+        "PLANNER_SMTP_HOST": smtp_server.host,
+        "PLANNER_SMTP_PORT": str(smtp_server.port),
+    }
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "work", "--once", "--batch", "10"]
+    workers = [subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(3)]
+    outputs = [worker.communicate(timeout=120) for worker in workers]
+    assert all(worker.returncode == 0 for worker in workers), outputs
+    received = [m.message["Message-ID"] for m in smtp_server.messages]
+    assert sorted(received) == sorted(ids)
+    db.session.expire_all()
+    assert states() == {MailState.SENT: 150}
