@@ -25,9 +25,9 @@ outbox_cli = AppGroup("outbox", help="Deliver queued mail.")
 @organiser_cli.command("create")
 @click.argument("email")
 @click.option("--name", default="", help="Display name (defaults to the email).")
-@click.password_option(help="Read from a prompt, or from standard input when it is not a terminal.")
-def create_organiser_command(email: str, name: str, password: str) -> None:
-    """Create an organiser who can log in."""
+def create_organiser_command(email: str, name: str) -> None:
+    """Create an organiser who can log in (password from a prompt, or the first line of standard input)."""
+    password = read_password()
     try:
         organiser = create_organiser(db.session, email, name, password)
     except AccountError as error:
@@ -35,6 +35,13 @@ def create_organiser_command(email: str, name: str, password: str) -> None:
         raise click.ClickException(str(error)) from None
     db.session.commit()
     click.echo(f"Organiser {organiser.email} created.")
+
+
+def read_password() -> str:
+    """Ask twice on a terminal; otherwise take the first line of standard input (for scripts)."""
+    if sys.stdin.isatty():
+        return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 @people_cli.command("import")
