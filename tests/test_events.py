@@ -40,6 +40,14 @@ def test_each_kind_fills_its_defaults(client, login, kind, start, end, seats):
     assert f'value="{start}"' in page and f'value="{end}"' in page and f'value="{seats}"' in page
 
 
+@pytest.mark.parametrize("kind", ["lunch", "drinks", "training"])
+def test_default_deadline_is_tomorrow_or_later(client, login, kind):
+    login()
+    page = client.get(f"/events/new?kind={kind}").data.decode()
+    deadline = page.split('name="rsvp_deadline" type="datetime-local" value="')[1][:10]
+    assert date.fromisoformat(deadline) > date.today()
+
+
 def test_create_event_stores_utc_and_keeps_the_timezone(client, login):
     login()
     response = event_form(client)
@@ -63,6 +71,7 @@ def test_create_event_stores_utc_and_keeps_the_timezone(client, login):
         ({"title": ""}, "This field is required."),
         ({"rsvp_deadline": f"{(date.today() + timedelta(days=11)).isoformat()}T09:00"}, "deadline must be before"),
         ({"day": "not a date"}, "Not a valid date value."),
+        ({"rsvp_deadline": f"{(date.today() - timedelta(days=1)).isoformat()}T09:00"}, "deadline has already passed"),
     ],
 )
 def test_bad_input_gets_a_clear_message_and_creates_nothing(client, login, changes, message):

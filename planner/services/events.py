@@ -52,7 +52,8 @@ def draft_for(kind: EventKind, today: date, timezone: str) -> EventDraft:
     """Return a new event of this kind a week from today with the kind's defaults."""
     defaults = KIND_DEFAULTS[kind]
     day = today + timedelta(days=7)
-    deadline = datetime.combine(day - timedelta(days=defaults.deadline_days), time(17, 0))
+    deadline_day = max(day - timedelta(days=defaults.deadline_days), today + timedelta(days=1))
+    deadline = datetime.combine(deadline_day, time(17, 0))
     return EventDraft(kind, defaults.title, "", "", day, defaults.start, defaults.end, timezone, defaults.capacity, deadline)
 
 
@@ -85,7 +86,10 @@ def check_draft(draft: EventDraft, now: datetime) -> tuple[datetime, datetime, d
 
 def create_event(session: Session, organiser_id: int, draft: EventDraft, uid_domain: str) -> Event:
     """Create a draft event from validated input."""
-    starts_at, ends_at, deadline = check_draft(draft, utcnow())
+    now = utcnow()
+    starts_at, ends_at, deadline = check_draft(draft, now)
+    if deadline is not None and deadline <= now:
+        raise EventError("The RSVP deadline has already passed; choose a later one or leave it empty.")
     event = Event(
         uid=f"{uuid.uuid4()}@{uid_domain}",
         kind=draft.kind,
