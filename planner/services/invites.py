@@ -6,12 +6,12 @@ from email.message import EmailMessage, MIMEPart
 from email.utils import format_datetime, formataddr, make_msgid
 
 from jinja2 import Environment
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..ical import AttendeeInfo, EventInfo, build_request, calendar_part
 from ..mail import wire_bytes
-from ..models import Event, EventStatus, Invitation, OutgoingMail, Person, utcnow
+from ..models import Event, EventStatus, Invitation, OutgoingMail, Person, ProposalEntry, utcnow
 from ..tokens import new_reply_token, new_token
 from .events import local
 
@@ -43,9 +43,10 @@ def send_invites(session: Session, event: Event, ctx: MailContext, templates: En
     if claimed.rowcount != 1:
         raise InviteError("These invitations have already been sent.")
     session.refresh(event)
-    queued = [
-        invite_person(session, event, entry.person, ctx, templates, stamp=event.sent_at) for entry in list(event.proposals)
-    ]
+    people = session.scalars(
+        select(Person).join(ProposalEntry).where(ProposalEntry.event_id == event.id).order_by(ProposalEntry.id)
+    ).all()
+    queued = [invite_person(session, event, person, ctx, templates, stamp=event.sent_at) for person in people]
     session.flush()
     return queued
 
