@@ -29,3 +29,11 @@ def rsvp_link(message) -> str:
     match = re.search(r"https?://[^/\s]+(/rsvp/[A-Za-z0-9_-]+)", text)
     assert match, text
     return match.group(1)
+
+
+def browser_log_in(page, url: str, email: str) -> None:
+    """Log in through the login form that url redirects to, in a Playwright page."""
+    page.goto(url)
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()

@@ -4,7 +4,7 @@ import pytest
 
 from planner.extensions import db
 from planner.services.accounts import create_organiser
-from tests.helpers import PASSWORD, rsvp_link
+from tests.helpers import PASSWORD, browser_log_in, rsvp_link
 
 pytestmark = pytest.mark.browser
 
@@ -20,10 +20,7 @@ def test_organiser_invites_and_sees_the_answer(live_server, page, browser, tmp_p
     csv_file = tmp_path / "staff.csv"
     csv_file.write_text(STAFF_CSV)
 
-    page.goto(f"{live_server.url}/events/")
-    page.get_by_label("Email").fill("olivia@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    browser_log_in(page, f"{live_server.url}/events/", "olivia@example.com")
     page.get_by_role("heading", name="Events").wait_for()
 
     page.get_by_role("link", name="People").click()

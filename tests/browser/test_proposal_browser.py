@@ -8,7 +8,7 @@ from planner.extensions import db
 from planner.models import EventKind, Person
 from planner.services.accounts import create_organiser
 from planner.services.events import EventDraft, create_event
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, browser_log_in
 
 pytestmark = pytest.mark.browser
 
@@ -52,10 +52,7 @@ def seed_event(app) -> int:
 def test_propose_see_the_picture_and_replace_one_invitee(live_server, page):
     event_id = seed_event(live_server.app)
 
-    page.goto(f"{live_server.url}/events/{event_id}")
-    page.get_by_label("Email").fill("olivia@example.com")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    browser_log_in(page, f"{live_server.url}/events/{event_id}", "olivia@example.com")
     page.get_by_role("heading", name="Balanced lunch").wait_for()
 
     page.get_by_role("button", name="Propose invitees").click()
