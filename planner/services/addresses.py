@@ -6,7 +6,6 @@ invitee's link keeps working. If that mail is gone (purged outbox), fresh tokens
 stored; the new mail then carries working ones and the old link stops working.
 """
 
-from dataclasses import dataclass
 from email import message_from_bytes, policy
 
 from icalendar import Calendar
@@ -14,16 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Invitation, OutgoingMail
-from ..tokens import new_reply_token, new_token
-from .invites import MailContext
-
-
-@dataclass(frozen=True)
-class InvitationAddresses:
-    """Where an invitee's calendar replies go and where their answer page is."""
-
-    reply_address: str
-    rsvp_url: str
+from .invites import InvitationAddresses, MailContext, issue_tokens
 
 
 def invitation_addresses(session: Session, invitation: Invitation, ctx: MailContext) -> InvitationAddresses:
@@ -32,11 +22,7 @@ def invitation_addresses(session: Session, invitation: Invitation, ctx: MailCont
         select(OutgoingMail.raw).where(OutgoingMail.invitation_id == invitation.id).order_by(OutgoingMail.id)
     ).first()
     found = _addresses_in(first) if first else None
-    if found is not None:
-        return found
-    token, invitation.token_hash = new_token()
-    reply_token, invitation.reply_token_hash = new_reply_token()
-    return InvitationAddresses(f"rsvp+{reply_token}@{ctx.reply_domain}", f"{ctx.base_url.rstrip('/')}/rsvp/{token}")
+    return found if found is not None else issue_tokens(invitation, ctx)
 
 
 def _addresses_in(raw: bytes) -> InvitationAddresses | None:

@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 from ..ical import AttendeeInfo, build_cancel, build_request, calendar_part
 from ..models import Answer, Event, EventStatus, Invitation, OutgoingMail
 from .addresses import invitation_addresses
-from .events import EventDraft, check_draft, local, zone
-from .invites import MailContext, assemble_mail, event_info, queue_mail, render_bodies
+from .events import EventDraft, check_draft, zone
+from .invites import MailContext, assemble_mail, event_info, mail_values, queue_mail, render_bodies, subject_for
 from .seats import SeatMail, fill_free_seats, lock_event
 
 
@@ -167,11 +167,6 @@ def compose_change(
         ics, method = build_request(info, attendee, stamp=stamp), "REQUEST"
     else:
         ics, method = build_cancel(info, attendee, stamp=stamp, whole_event=kind == "cancel"), "CANCEL"
-    starts = local(event.starts_at, event)
-    values = {
-        "event": event, "person": person, "kind": kind, "changes": changes, "starts": starts,
-        "ends": local(event.ends_at, event), "rsvp_url": addresses.rsvp_url,
-    }
-    subject = f"{SUBJECTS[kind]}: {event.title} on {starts:%a %d %b %Y, %H:%M}"
-    return assemble_mail(event, person, subject, addresses.reply_address, ctx, stamp=stamp,
+    values = mail_values(event, person, addresses.rsvp_url, kind=kind, changes=changes)
+    return assemble_mail(event, person, subject_for(f"{SUBJECTS[kind]}:", event), addresses.reply_address, ctx, stamp=stamp,
                          bodies=render_bodies(templates, "change", values), calendar=calendar_part(ics, method))

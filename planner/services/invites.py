@@ -51,15 +51,29 @@ def send_invites(session: Session, event: Event, ctx: MailContext, templates: En
     return queued
 
 
+@dataclass(frozen=True)
+class InvitationAddresses:
+    """Where an invitee's calendar replies go and where their answer page is."""
+
+    reply_address: str
+    rsvp_url: str
+
+
+def issue_tokens(invitation: Invitation, ctx: MailContext) -> InvitationAddresses:
+    """Give an invitation fresh RSVP and reply tokens (only their hashes are kept) and return the addresses they make."""
+    token, invitation.token_hash = new_token()
+    reply_token, invitation.reply_token_hash = new_reply_token()
+    return InvitationAddresses(f"rsvp+{reply_token}@{ctx.reply_domain}", f"{ctx.base_url.rstrip('/')}/rsvp/{token}")
+
+
 def invite_person(
     session: Session, event: Event, person: Person, ctx: MailContext, templates: Environment, *, stamp: datetime
 ) -> OutgoingMail:
     """Invite one person: a new invitation with fresh tokens and its invitation mail queued in the outbox."""
-    token, token_hash = new_token()
-    reply_token, reply_hash = new_reply_token()
-    invitation = Invitation(event=event, person=person, token_hash=token_hash, reply_token_hash=reply_hash)
+    invitation = Invitation(event=event, person=person)
+    addresses = issue_tokens(invitation, ctx)
     session.add(invitation)
-    message = compose_invite(event, person, token, reply_token, ctx, templates, stamp=stamp)
+    message = compose_invite(event, person, addresses, ctx, templates, stamp=stamp)
     return queue_mail(session, message, event_id=event.id, invitation=invitation)
 
 
@@ -83,30 +97,39 @@ def event_info(event: Event, organizer_email: str, url: str | None) -> EventInfo
 def compose_invite(
     event: Event,
     person: Person,
-    token: str,
-    reply_token: str,
+    addresses: InvitationAddresses,
     ctx: MailContext,
     templates: Environment,
     *,
     stamp: datetime,
 ) -> EmailMessage:
     """Build the multipart/alternative invitation mail: text, HTML and a METHOD:REQUEST calendar."""
-    rsvp_url = f"{ctx.base_url.rstrip('/')}/rsvp/{token}"
-    reply_address = f"rsvp+{reply_token}@{ctx.reply_domain}"
     ics = build_request(
-        event_info(event, reply_address, rsvp_url), AttendeeInfo(email=person.email, name=person.name), stamp=stamp
+        event_info(event, addresses.reply_address, addresses.rsvp_url),
+        AttendeeInfo(email=person.email, name=person.name),
+        stamp=stamp,
     )
-    values = {
+    return assemble_mail(event, person, subject_for("Invitation:", event), addresses.reply_address, ctx, stamp=stamp,
+                         bodies=render_bodies(templates, "invite", mail_values(event, person, addresses.rsvp_url)),
+                         calendar=calendar_part(ics, "REQUEST"))
+
+
+def mail_values(event: Event, person: Person, rsvp_url: str, **extra) -> dict:
+    """Return what every mail template about an event gets: the event, the person, local times and the RSVP link."""
+    return {
         "event": event,
         "person": person,
         "starts": local(event.starts_at, event),
         "ends": local(event.ends_at, event),
         "deadline": local(event.rsvp_deadline_at, event),
         "rsvp_url": rsvp_url,
+        **extra,
     }
-    subject = f"Invitation: {event.title} on {values['starts']:%a %d %b %Y, %H:%M}"
-    return assemble_mail(event, person, subject, reply_address, ctx, stamp=stamp,
-                         bodies=render_bodies(templates, "invite", values), calendar=calendar_part(ics, "REQUEST"))
+
+
+def subject_for(lead: str, event: Event) -> str:
+    """Return a mail subject such as "Invitation: Team lunch on Thu 03 Dec 2026, 12:00" (lead "Invitation:")."""
+    return f"{lead} {event.title} on {local(event.starts_at, event):%a %d %b %Y, %H:%M}"
 
 
 def render_bodies(templates: Environment, name: str, values: dict) -> tuple[str, str]:

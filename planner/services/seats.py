@@ -20,8 +20,7 @@ from sqlalchemy.orm import Session
 
 from ..models import Answer, Event, EventStatus, Invitation, OutgoingMail
 from .addresses import invitation_addresses
-from .events import local
-from .invites import MailContext, assemble_mail, queue_mail, render_bodies
+from .invites import MailContext, assemble_mail, mail_values, queue_mail, render_bodies, subject_for
 
 T = TypeVar("T")
 
@@ -122,11 +121,7 @@ def queue_seat_mail(session: Session, invitation: Invitation, mail: SeatMail, no
     """Queue "A seat is free: you are in" (text and HTML, no calendar part) to a promoted invitee."""
     event, person = invitation.event, invitation.person
     addresses = invitation_addresses(session, invitation, mail.ctx)
-    starts = local(event.starts_at, event)
-    values = {
-        "event": event, "person": person, "starts": starts, "ends": local(event.ends_at, event), "rsvp_url": addresses.rsvp_url,
-    }
-    subject = f"A seat is free: you are in — {event.title} on {starts:%a %d %b %Y, %H:%M}"
-    message = assemble_mail(event, person, subject, addresses.reply_address, mail.ctx, stamp=now,
-                            bodies=render_bodies(mail.templates, "seat", values))
+    values = mail_values(event, person, addresses.rsvp_url)
+    message = assemble_mail(event, person, subject_for("A seat is free: you are in —", event), addresses.reply_address,
+                            mail.ctx, stamp=now, bodies=render_bodies(mail.templates, "seat", values))
     return queue_mail(session, message, event_id=event.id, invitation_id=invitation.id)
