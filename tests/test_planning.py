@@ -11,6 +11,7 @@ from planner.charts import bar_chart, grid_chart
 from planner.extensions import db
 from planner.models import Event, EventExclusion, EventStatus, Invitation, OutgoingMail, Person
 from planner.services import planning
+from planner.services.events import event_day
 from planner.services.planning import History, PlanningError
 from planner.tokens import new_token
 from tests.helpers import csrf_from
@@ -122,7 +123,7 @@ def test_a_bad_lookback_is_refused_with_a_message_and_keeps_the_proposal(client,
 
 def test_inactive_opted_out_and_on_leave_people_are_never_proposed(app, make_person, make_event):
     event = make_event(capacity=20)
-    day = planning.event_day(event)
+    day = event_day(event)
     available = [
         make_person(name="Plain"),
         make_person(name="Leave ended the day before", on_leave_until=day - timedelta(days=1)),

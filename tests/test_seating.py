@@ -11,6 +11,7 @@ from planner import mixing
 from planner.extensions import db
 from planner.models import Answer, EventStatus, Invitation, PairMeeting, SeatingPlan, utcnow
 from planner.services import seating
+from planner.services.events import event_day
 from planner.services.seating import SeatingError, SeatingSettings
 from planner.tokens import new_token
 from tests.helpers import csrf_from
@@ -194,7 +195,7 @@ def history_case(make_person, make_event, days_ago):
     people = [make_person(name=f"Same {i}", department="Sales", level=2) for i in range(4)]
     for person in people:
         invite(event, person)
-    met(people[0], people[1], earlier, seating.event_day(event) - timedelta(days=days_ago))
+    met(people[0], people[1], earlier, event_day(event) - timedelta(days=days_ago))
     settings = SeatingSettings(mode="pairs", w_department=1, w_level=1, w_new=1)
     return event, people, settings
 
@@ -211,7 +212,7 @@ def test_history_decays_so_a_pair_that_met_200_days_ago_is_new_again(app, make_p
     event, people, _ = history_case(make_person, make_event, days_ago=200)
     ids = [person.id for person in people]
     guests = [mixing.Person(person.id, person.department, person.level) for person in people]
-    day = seating.event_day(event)
+    day = event_day(event)
     weights = mixing.pair_weights(guests, seating.meetings_before(db.session, event, ids), day)
     assert weights[0][1] == pytest.approx(weights[2][3])
     halfway = {frozenset(ids[:2]): day - timedelta(days=91)}
@@ -232,8 +233,8 @@ def test_the_score_counts_a_pair_as_new_again_after_six_months(app, make_person,
 def test_history_counts_only_meetings_up_to_the_event_date_and_not_the_event_itself(app, make_person, make_event):
     event, people, _ = history_case(make_person, make_event, days_ago=10)
     later = sent_event(make_event, capacity=10)
-    met(people[2], people[3], later, seating.event_day(event) + timedelta(days=5))
-    met(people[0], people[2], event, seating.event_day(event))
+    met(people[2], people[3], later, event_day(event) + timedelta(days=5))
+    met(people[0], people[2], event, event_day(event))
     met_on = seating.meetings_before(db.session, event, [person.id for person in people])
     assert set(met_on) == {frozenset((people[0].id, people[1].id))}
 
@@ -242,7 +243,7 @@ def test_record_meetings_is_idempotent_and_follows_the_published_plan(app, make_
     event = sent_event(make_event, capacity=30)
     crowd(make_person, event, 12)
     plan = seating.make_plan(db.session, event, SeatingSettings(), seed=0, seconds=FAST)
-    day = seating.event_day(event)
+    day = event_day(event)
     with pytest.raises(SeatingError, match="Publish the plan first"):
         seating.record_meetings(db.session, event, plan, day, now=event.starts_at)
     seating.publish_plan(plan, utcnow())

@@ -6,10 +6,10 @@ from flask_login import login_required
 from ..extensions import db
 from ..forms import ActionForm, EventForm
 from ..models import Event, Invitation, utcnow
-from ..services.changes import ChangeError, apply_update, cancel_event, preview_update, still_invited, uninvite
-from ..services.events import EventError, local
+from ..services.changes import ChangeError, apply_update, cancel_event, preview_update, uninvite
+from ..services.events import EventError, local, still_invited
 from ..services.replies import recent_inbound
-from .events import deliver_now, mail_context
+from .events import deliver_after_commit, mail_context
 
 bp = Blueprint("changes", __name__, url_prefix="/events")
 
@@ -37,11 +37,6 @@ def _prefilled(event: Event) -> EventForm:
         "day": starts.date(), "start": starts.time(), "end": ends.time(), "timezone": event.timezone,
         "capacity": event.capacity, "rsvp_deadline": deadline.replace(tzinfo=None) if deadline else None,
     })
-
-
-def _after_commit(event_id: int) -> None:
-    if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
-        deliver_now(event_id)
 
 
 @bp.route("/<int:event_id>/edit", methods=["GET", "POST"])
@@ -75,7 +70,7 @@ def confirm_edit(event_id: int):
         return render_template("changes/edit.html", event=event, form=form), 409
     db.session.commit()
     flash(f"Event saved; {len(queued)} updates queued." if queued else "Event saved; calendars needed no update.", "success")
-    _after_commit(event.id)
+    deliver_after_commit(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
 
 
@@ -98,7 +93,7 @@ def confirm_cancel(event_id: int):
         return redirect(url_for("events.detail", event_id=event.id))
     db.session.commit()
     flash(f"Event cancelled; {len(queued)} cancellations queued.", "success")
-    _after_commit(event.id)
+    deliver_after_commit(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
 
 
@@ -128,5 +123,5 @@ def uninvite_person(event_id: int, invitation_id: int):
         return redirect(url_for("events.detail", event_id=event_id))
     db.session.commit()
     flash(f"{invitation.person.name} is un-invited; a cancellation is queued for them only.", "success")
-    _after_commit(event_id)
+    deliver_after_commit(event_id)
     return redirect(url_for("events.detail", event_id=event_id))

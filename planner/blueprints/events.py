@@ -226,13 +226,10 @@ def send(event_id: int):
     try:
         queued = send_invites(db.session, event, mail_context(), current_app.jinja_env)
     except InviteError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("events.detail", event_id=event.id))
+        return _refused(event, error)
     db.session.commit()
     flash(f"{len(queued)} invitations queued.", "success")
-    if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
-        deliver_now(event.id)
+    deliver_after_commit(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
 
 
@@ -268,8 +265,7 @@ def _backfill(event_id: int, invitation_id: int | None):
         return _refused(event, error)
     names = "; ".join(f"{item.newcomer.name} in place of {item.declined.person.name}" for item in made)
     flash(f"Invited {names}.", "success")
-    if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
-        deliver_now(event.id)
+    deliver_after_commit(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
 
 
@@ -305,6 +301,12 @@ def deliver_now(event_id: int) -> None:
         flash(f"{report.sent} messages sent.", "success")
     if report.failed:
         flash(f"{report.failed} messages were refused by the mail server; see below.", "error")
+
+
+def deliver_after_commit(event_id: int) -> None:
+    """Send the mail an action just queued, unless MAIL_SEND_AFTER_COMMIT leaves it to the outbox worker."""
+    if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
+        deliver_now(event_id)
 
 
 def seat_mail() -> SeatMail:

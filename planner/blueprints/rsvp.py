@@ -17,6 +17,9 @@ from .events import seat_mail
 
 bp = Blueprint("rsvp", __name__, url_prefix="/rsvp")
 
+#: pages reached through a personal link: never cached, never indexed
+PRIVATE_PAGE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
 
 def _invitation(token: str):
     try:
@@ -42,7 +45,7 @@ def _page(invitation, form, status: int = 200):
         seat=your_table(db.session, invitation),
         waiting=waitlist_position(db.session, invitation),
     )
-    return response, status, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+    return response, status, PRIVATE_PAGE
 
 
 @bp.post("/<token>")
@@ -80,7 +83,7 @@ def _save(token: str, form: AnswerForm):
 def opt_out_page(token: str):
     invitation = _invitation(token)
     page = render_template("rsvp/opt_out.html", invitation=invitation, person=invitation.person, form=ActionForm())
-    return page, 200, {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+    return page, 200, PRIVATE_PAGE
 
 
 @bp.post("/<token>/opt-out")

@@ -7,6 +7,7 @@ from ..extensions import db
 from ..forms import ActionForm, MoveSeatForm, SeatingForm
 from ..models import Event, SeatingPlan, utcnow
 from ..services import seating
+from ..services.events import event_day
 from ..services.seating import SeatingError, SeatingSettings
 
 bp = Blueprint("seating", __name__, url_prefix="/events/<int:event_id>/seating")
@@ -173,7 +174,7 @@ def record(event_id: int, plan_id: int):
         flash("That plan has been replaced; nothing was recorded. Here is the current plan.", "error")
         return redirect(url_for("seating.show", event_id=event.id), code=303)
     try:
-        pairs = seating.record_meetings(db.session, event, plan, seating.event_day(event), now=utcnow())
+        pairs = seating.record_meetings(db.session, event, plan, event_day(event), now=utcnow())
     except SeatingError as error:
         db.session.rollback()
         flash(str(error), "error")

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..balance import replacement
 from ..models import Answer, Event, Invitation, OutgoingMail, Person, ProposalEntry
-from .events import is_open_for_answers
+from .events import is_open_for_answers, still_invited
 from .invites import MailContext, invite_person
 from .planning import REASON_LENGTH, candidate_pool
 from .seats import lock_event
@@ -55,13 +55,9 @@ class BackfillState:
         return min(self.open_seats, len(self.replaceable))
 
 
-def _standing(event: Event) -> list[Invitation]:
-    return [invitation for invitation in event.invitations if invitation.cancelled_at is None]
-
-
 def open_seats(event: Event) -> int:
     """Seats free and not spoken for: capacity minus standing invitations that did not decline."""
-    spoken_for = sum(1 for invitation in _standing(event) if invitation.answer != Answer.NO)
+    spoken_for = sum(1 for invitation in still_invited(event) if invitation.answer != Answer.NO)
     return max(event.capacity - spoken_for, 0)
 
 
@@ -74,7 +70,7 @@ def backfill_state(event: Event, now: datetime) -> BackfillState:
         if match and match.group(1) in by_email:
             declined = by_email[match.group(1)]
             replaced_by[declined.id], in_place_of[entry.person_id] = entry.person, declined
-    declines = [inv for inv in _standing(event) if inv.answer == Answer.NO and inv.person_id not in replaced_by]
+    declines = [inv for inv in still_invited(event) if inv.answer == Answer.NO and inv.person_id not in replaced_by]
     declines.sort(key=lambda invitation: (invitation.answered_at, invitation.id))
     replaceable = declines if is_open_for_answers(event, now) else []
     return BackfillState(open_seats(event), replaced_by, in_place_of, replaceable)
@@ -133,7 +129,7 @@ def _locked_state(session: Session, event: Event, now: datetime) -> BackfillStat
 def _replace(session, event, declined, ctx, templates, now, lookback_days) -> Replacement | None:
     pool = candidate_pool(session, event, now, lookback_days=lookback_days)
     invited = {invitation.person_id for invitation in event.invitations}
-    kept = [inv.person_id for inv in _standing(event) if inv.answer != Answer.NO] + [declined.person_id]
+    kept = [inv.person_id for inv in still_invited(event) if inv.answer != Answer.NO] + [declined.person_id]
     if not set(kept) <= set(pool.people):
         raise BackfillError("Some invitees are missing from the proposal, so the balance cannot be measured.")
     candidates = [c for c in pool.candidates if c.id in kept or c.id not in invited]

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from ..ical import AttendeeInfo, build_cancel, build_request, calendar_part
 from ..models import Answer, Event, EventStatus, Invitation, OutgoingMail
 from .addresses import invitation_addresses
-from .events import EventDraft, check_draft, zone
+from .events import EventDraft, check_draft, still_invited, zone
 from .invites import MailContext, assemble_mail, event_info, mail_values, queue_mail, render_bodies, subject_for
 from .seats import SeatMail, fill_free_seats, lock_event
 
@@ -37,11 +37,6 @@ class EventUpdate:
 def _require_sent(event: Event) -> None:
     if event.status != EventStatus.SENT:
         raise ChangeError("Only events whose invitations were sent can be changed or cancelled.")
-
-
-def still_invited(event: Event) -> list[Invitation]:
-    """Return the invitations not withdrawn."""
-    return [invitation for invitation in event.invitations if invitation.cancelled_at is None]
 
 
 def preview_update(event: Event, draft: EventDraft, now: datetime) -> EventUpdate:

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
-from ..models import Event, EventKind, EventStatus, utcnow
+from ..models import Event, EventKind, EventStatus, Invitation, utcnow
 
 
 class EventError(Exception):
@@ -112,6 +112,16 @@ def create_event(session: Session, organiser_id: int, draft: EventDraft, uid_dom
 def local(moment: datetime | None, event: Event) -> datetime | None:
     """Return a stored UTC moment in the event's own timezone."""
     return moment.astimezone(ZoneInfo(event.timezone)) if moment else None
+
+
+def event_day(event: Event) -> date:
+    """Return the event's date in its own timezone."""
+    return local(event.starts_at, event).date()
+
+
+def still_invited(event: Event) -> list[Invitation]:
+    """Return the event's invitations that were not withdrawn."""
+    return [invitation for invitation in event.invitations if invitation.cancelled_at is None]
 
 
 def is_open_for_answers(event: Event, now: datetime) -> bool:

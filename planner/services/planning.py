@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from ..balance import Candidate, best_deviation, deviation, replacement, targets
 from ..balance import select as balanced_select
 from ..models import Event, EventExclusion, EventStatus, Invitation, Person, ProposalEntry
-from .events import local
+from .events import event_day
 
 REASON_LENGTH = 200
 
@@ -70,11 +70,6 @@ class Balance:
 def number(value: float) -> str:
     """Show a deviation with at most two decimals and no trailing zeros."""
     return f"{value:.2f}".rstrip("0").rstrip(".")
-
-
-def event_day(event: Event) -> date:
-    """Return the event's date in its own timezone."""
-    return local(event.starts_at, event).date()
 
 
 def eligible_people(session: Session, day: date) -> list[Person]:
@@ -235,7 +230,7 @@ def add_person(
     problem = unavailability(person, event_day(event))
     if problem:
         raise PlanningError(problem)
-    session.execute(delete(EventExclusion).where(EventExclusion.event_id == event.id, EventExclusion.person_id == person.id))
+    _lift_exclusion(session, event, person.id)
     history = invitation_history(session, now, lookback_days).get(person.id)
     why = "must" if is_must else f"added by hand; {reason(history, now.date())}"
     entry = ProposalEntry(person=person, is_must=is_must, reason=why)
@@ -291,8 +286,12 @@ def set_must(session: Session, event: Event, person_id: int, is_must: bool) -> P
 def allow_again(session: Session, event: Event, person_id: int) -> None:
     """Lift a person's exclusion from this event: new proposals may choose them again."""
     _require_draft(event)
-    session.execute(delete(EventExclusion).where(EventExclusion.event_id == event.id, EventExclusion.person_id == person_id))
+    _lift_exclusion(session, event, person_id)
     session.flush()
+
+
+def _lift_exclusion(session: Session, event: Event, person_id: int) -> None:
+    session.execute(delete(EventExclusion).where(EventExclusion.event_id == event.id, EventExclusion.person_id == person_id))
 
 
 def _entry(event: Event, person_id: int) -> ProposalEntry:

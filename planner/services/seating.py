@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, object_session
 
 from .. import mixing, tables
 from ..models import Answer, Event, EventStatus, Invitation, PairMeeting, Person, Seat, SeatingPlan
-from .events import local
+from .events import event_day
 
 RECOVERY_DAYS = 182
 MODES = ("tables", "pairs")
@@ -103,11 +103,6 @@ def attendees(session: Session, event: Event, include_maybe: bool = False) -> li
         .order_by(Person.id)
     )
     return list(session.scalars(query))
-
-
-def event_day(event: Event) -> date:
-    """Return the event's date in its own timezone."""
-    return local(event.starts_at, event).date()
 
 
 def meetings_before(session: Session, event: Event, person_ids: list[int]) -> dict[frozenset, date]:
