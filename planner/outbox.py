@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row, or_, select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from .mail import MailConfigError, PermanentMailError, TemporaryMailError, retry_delay
@@ -37,14 +37,13 @@ class DeliveryReport:
 
 
 def release_stale_claims(session: Session, now: datetime) -> int:
-    """Put back messages whose sender vanished mid-send (a crashed worker); return how many."""
+    """Put back messages whose sender vanished mid-send (a crashed worker); return how many (the caller commits)."""
     result = session.execute(
         update(OutgoingMail)
         .where(OutgoingMail.state == MailState.SENDING, OutgoingMail.claimed_at < now - STALE_CLAIM)
         .values(state=MailState.RETRY, claimed_by=None, next_attempt_at=now)
         .execution_options(synchronize_session=False)
     )
-    session.commit()
     return result.rowcount
 
 
@@ -52,7 +51,11 @@ CLAIMED_COLUMNS = (OutgoingMail.id, OutgoingMail.raw, OutgoingMail.sender, Outgo
 
 
 def claim_batch(session: Session, now: datetime, limit: int, *, event_id: int | None = None) -> list[Row]:
-    """Mark up to limit due messages as being sent by this run and return them; safe with several workers."""
+    """Put back stale claims, then mark up to limit due messages as being sent by this run and return them.
+
+    Safe with several workers; both happen in one committed transaction.
+    """
+    release_stale_claims(session, now)
     due = select(OutgoingMail.id).where(OutgoingMail.state.in_(READY), OutgoingMail.next_attempt_at <= now)
     if event_id is not None:
         due = due.where(OutgoingMail.event_id == event_id)
@@ -77,9 +80,7 @@ def claim_batch(session: Session, now: datetime, limit: int, *, event_id: int | 
 def deliver(session: Session, transport, *, limit: int = 500, event_id: int | None = None) -> DeliveryReport:
     """Send what is due through transport (one connection for the batch) and record each outcome."""
     report = DeliveryReport()
-    now = utcnow()
-    release_stale_claims(session, now)
-    batch = claim_batch(session, now, limit, event_id=event_id)
+    batch = claim_batch(session, utcnow(), limit, event_id=event_id)
     sent: list[int] = []
     last_commit = time.monotonic()
     with transport:
@@ -161,6 +162,6 @@ def resend(session: Session, mail: OutgoingMail) -> None:
 def pending_errors(session: Session, event_id: int) -> list[OutgoingMail]:
     """Return the event's messages that are waiting to retry or have failed."""
     query = select(OutgoingMail).where(
-        OutgoingMail.event_id == event_id, or_(OutgoingMail.state == MailState.RETRY, OutgoingMail.state == MailState.FAILED)
+        OutgoingMail.event_id == event_id, OutgoingMail.state.in_((MailState.RETRY, MailState.FAILED))
     )
     return list(session.scalars(query.order_by(OutgoingMail.id)))
