@@ -75,13 +75,8 @@ def log_in(client):
 
 
 def test_tokens_are_stored_hashed_and_the_link_answers(smtp_app, smtp_server, make_person, make_event):
-    client = smtp_app.test_client()
-    organiser = log_in(client)
-    staff(make_person, 3)
-    event = make_event(organiser=organiser, capacity=3)
-    propose_and_send(client, event)
+    client, event, link = sent_event(smtp_app, smtp_server, make_person, make_event, 3)
     message = smtp_server.messages[0].message
-    link = rsvp_link(message)
     token = link.rsplit("/", 1)[1]
     assert not db.session.scalar(select(Invitation).where(Invitation.token_hash == token))
     raw_outbox = b"".join(db.session.scalars(select(OutgoingMail.raw)))

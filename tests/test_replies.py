@@ -18,7 +18,7 @@ from planner.models import Answer, Event, EventStatus, InboundMail, Invitation, 
 from planner.tokens import new_reply_token, new_token
 from tests.helpers import PASSWORD, csrf_from, parse_mail
 from tests.test_changes import calendar_of, edit
-from tests.test_invites import log_in, propose_and_send, staff
+from tests.test_invites import log_in, propose_and_send, sent_event, staff
 
 VECTORS = Path(__file__).parents[1] / ".." / "shared" / "data" / "itip" / "vectors"
 VECTOR_FILES = sorted(p.name for p in VECTORS.glob("*") if p.suffix in {".eml", ".ics"}) if VECTORS.is_dir() else []
@@ -92,11 +92,7 @@ def last_inbound() -> InboundMail:
 @pytest.fixture
 def sent(smtp_app, smtp_server, make_person, make_event):
     """Three invitations sent over SMTP; returns {email: received raw invitation}."""
-    client = smtp_app.test_client()
-    organiser = log_in(client)
-    staff(make_person, 3)
-    event = make_event(organiser=organiser, capacity=3)
-    propose_and_send(client, event)
+    sent_event(smtp_app, smtp_server, make_person, make_event, 3)
     db.session.commit()
     return {m.recipients[0]: m.data for m in smtp_server.messages}
 
