@@ -8,12 +8,12 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import SQLAlchemyError
 
-from .blueprints.events import seat_mail
 from .extensions import db
 from .inbound import serve_forever
+from .mailer import seat_mail
 from .models import utcnow
+from .services.locking import once_more_when_stale
 from .services.replies import ingest
-from .services.seats import once_more_when_stale
 
 log = logging.getLogger(__name__)
 mail_cli = AppGroup("mail", help="Read calendar replies and bounces.")

@@ -7,6 +7,8 @@ from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 
+from .errors import PlannerError
+
 REQUIRED = ("email", "name", "department", "level")
 OPTIONAL = ("joined_on", "active")
 TRUE_WORDS = {"1", "true", "yes", "y", "active", ""}
@@ -46,7 +48,7 @@ class RowProblem:
     reason: str
 
 
-class DirectoryError(Exception):
+class DirectoryError(PlannerError):
     """A staff file that cannot be imported; problems lists every bad line."""
 
     def __init__(self, message: str, problems: list[RowProblem] | None = None):

@@ -23,6 +23,8 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
+from .errors import PlannerError
+
 SECURITY_MODES = ("plain", "starttls", "tls")
 DEFAULT_PORTS = {"plain": 25, "starttls": 587, "tls": 465}
 
@@ -36,7 +38,7 @@ WIRE_POLICY = email.policy.SMTP
 Message = EmailMessage | bytes
 
 
-class MailError(Exception):
+class MailError(PlannerError):
     """Base class of every error raised by a transport."""
 
 

@@ -5,12 +5,14 @@ import hashlib
 import re
 import secrets
 
+from .errors import PlannerError
+
 TOKEN_BYTES = 24
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 _REPLY_SHAPE = re.compile(r"^[a-z2-7]{32}$")
 
 
-class TokenError(Exception):
+class TokenError(PlannerError):
     """A token that is malformed or matches nothing."""
 
     @classmethod

@@ -5,11 +5,11 @@ from flask_login import login_required
 
 from ..extensions import db
 from ..forms import ActionForm, EventForm
+from ..mailer import deliver_after_commit, mail_context
 from ..models import Event, Invitation, utcnow
 from ..services.changes import ChangeError, apply_update, cancel_event, preview_update, uninvite
 from ..services.events import EventError, local, still_invited
 from ..services.replies import recent_inbound
-from .events import deliver_after_commit, mail_context
 
 bp = Blueprint("changes", __name__, url_prefix="/events")
 

@@ -9,14 +9,15 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..forms import ActionForm, AddPersonForm, EventForm, PersonActionForm
-from ..mail import transport_from_config
+from ..mailer import deliver_after_commit, deliver_now, mail_context
 from ..models import Event, EventKind, MailState, OutgoingMail, Person, utcnow
-from ..outbox import deliver, pending_errors, resend
-from ..services.events import EventDraft, EventError, create_event, draft_for
-from ..services.invites import InviteError, MailContext, send_invites
+from ..outbox import pending_errors, resend
 from ..services import backfill, planning
+from ..services.capacity import SeatCount, seat_count
+from ..services.events import EventDraft, EventError, create_event, draft_for
+from ..services.invites import InviteError, send_invites
+from ..services.locking import once_more_when_stale
 from ..services.planning import PlanningError
-from ..services.seats import SeatCount, SeatMail, once_more_when_stale, seat_count
 from .proposal_view import proposal_page
 
 bp = Blueprint("events", __name__, url_prefix="/events")
@@ -290,33 +291,3 @@ def resend_mail(event_id: int, mail_id: int):
 def deliver_queued(event_id: int):
     deliver_now(_event(event_id).id)
     return redirect(url_for("events.detail", event_id=event_id))
-
-
-def deliver_now(event_id: int) -> None:
-    """Send the event's queued mail now and flash what happened."""
-    report = deliver(db.session, transport_from_config(current_app.config), event_id=event_id)
-    if report.errors:
-        flash(f"Mail server problem: {report.errors[-1]}. The messages stay queued and will be retried.", "error")
-    elif report.sent:
-        flash(f"{report.sent} messages sent.", "success")
-    if report.failed:
-        flash(f"{report.failed} messages were refused by the mail server; see below.", "error")
-
-
-def deliver_after_commit(event_id: int) -> None:
-    """Send the mail an action just queued, unless MAIL_SEND_AFTER_COMMIT leaves it to the outbox worker."""
-    if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
-        deliver_now(event_id)
-
-
-def seat_mail() -> SeatMail:
-    """Return what promotion mail needs in the running app."""
-    return SeatMail(mail_context(), current_app.jinja_env)
-
-
-def mail_context() -> MailContext:
-    """Return the mail settings of the running app."""
-    config = current_app.config
-    return MailContext(
-        base_url=config["BASE_URL"], sender=config["MAIL_FROM"], sender_name=config["MAIL_FROM_NAME"], reply_domain=config["REPLY_DOMAIN"]
-    )

@@ -5,15 +5,16 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from ..extensions import db
 from ..forms import ActionForm, AnswerForm
 from ..mail import transport_from_config
+from ..mailer import seat_mail
 from ..models import Answer, utcnow
 from ..outbox import deliver
 from ..services.availability import opt_out
+from ..services.capacity import waitlist_position
 from ..services.events import is_open_for_answers
+from ..services.locking import once_more_when_stale
 from ..services.rsvp import AnswerError, find_invitation, record_answer
 from ..services.seating import your_table
-from ..services.seats import once_more_when_stale, waitlist_position
 from ..tokens import TokenError
-from .events import seat_mail
 
 bp = Blueprint("rsvp", __name__, url_prefix="/rsvp")
 

@@ -7,12 +7,13 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from ..errors import PlannerError
 from ..models import LoginFailure, Organiser, utcnow
 
 MIN_PASSWORD_LENGTH = 10
 
 
-class AccountError(Exception):
+class AccountError(PlannerError):
     """A login or account request that cannot be granted."""
 
 

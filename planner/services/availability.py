@@ -4,10 +4,11 @@ from datetime import date
 
 from sqlalchemy.orm import Session
 
+from ..errors import PlannerError
 from ..models import Person
 
 
-class AvailabilityError(Exception):
+class AvailabilityError(PlannerError):
     """An availability change that cannot be made."""
 
 

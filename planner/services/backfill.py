@@ -18,16 +18,17 @@ from jinja2 import Environment
 from sqlalchemy.orm import Session
 
 from ..balance import replacement
+from ..errors import PlannerError
 from ..models import Answer, Event, Invitation, OutgoingMail, Person, ProposalEntry
 from .events import is_open_for_answers, still_invited
 from .invites import MailContext, invite_person
+from .locking import lock_event
 from .planning import REASON_LENGTH, candidate_pool
-from .seats import lock_event
 
 IN_PLACE_OF = re.compile(r"^in place of .* <([^<>]+)>$")
 
 
-class BackfillError(Exception):
+class BackfillError(PlannerError):
     """A replacement that cannot be invited."""
 
 

@@ -8,15 +8,17 @@ from jinja2 import Environment
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
+from ..errors import PlannerError
 from ..ical import AttendeeInfo, build_cancel, build_request, calendar_part
 from ..models import Answer, Event, EventStatus, Invitation, OutgoingMail
 from .addresses import invitation_addresses
+from .capacity import SeatMail, fill_free_seats
 from .events import EventDraft, check_draft, still_invited, zone
 from .invites import MailContext, assemble_mail, event_info, mail_values, queue_mail, render_bodies, subject_for
-from .seats import SeatMail, fill_free_seats, lock_event
+from .locking import lock_event
 
 
-class ChangeError(Exception):
+class ChangeError(PlannerError):
     """A change to a sent event that cannot be made."""
 
 

@@ -7,10 +7,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from ..errors import PlannerError
 from ..models import Event, EventKind, EventStatus, Invitation, utcnow
 
 
-class EventError(Exception):
+class EventError(PlannerError):
     """An event that cannot be created or changed as asked."""
 
 

@@ -9,6 +9,7 @@ from jinja2 import Environment
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from ..errors import PlannerError
 from ..ical import AttendeeInfo, EventInfo, build_request, calendar_part
 from ..mail import wire_bytes
 from ..models import Event, EventStatus, Invitation, OutgoingMail, Person, ProposalEntry, utcnow
@@ -16,7 +17,7 @@ from ..tokens import new_reply_token, new_token
 from .events import local
 
 
-class InviteError(Exception):
+class InviteError(PlannerError):
     """Invitations that cannot be sent as asked."""
 
 

@@ -16,13 +16,14 @@ from sqlalchemy.orm import Session
 
 from ..balance import Candidate, best_deviation, deviation, replacement, targets
 from ..balance import select as balanced_select
+from ..errors import PlannerError
 from ..models import Event, EventExclusion, EventStatus, Invitation, Person, ProposalEntry
 from .events import event_day
 
 REASON_LENGTH = 200
 
 
-class PlanningError(Exception):
+class PlanningError(PlannerError):
     """A proposal change that cannot be made."""
 
 

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 from ..ical import Bounce, Reply, read_bounce, read_calendar_method, read_replies
 from ..models import Event, InboundMail, Invitation, OutgoingMail, Person
 from ..tokens import TokenError, hash_reply_token
+from .capacity import SeatMail
 from .rsvp import AnswerError, record_answer
-from .seats import SeatMail
 
 APPLIED, IGNORED, REJECTED = "applied", "ignored", "rejected"
 #: a calendar's PARTSTAT as the answer words record_answer takes

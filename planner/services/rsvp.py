@@ -5,15 +5,17 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..errors import PlannerError
 from ..models import Answer, Invitation
 from ..tokens import TokenError, hash_token
+from .capacity import SeatMail, fill_free_seats, yes_or_waitlist
 from .events import is_open_for_answers
-from .seats import SeatMail, fill_free_seats, lock_event, yes_or_waitlist
+from .locking import lock_event
 
 ANSWERS = {"yes": Answer.YES, "no": Answer.NO, "maybe": Answer.MAYBE}
 
 
-class AnswerError(Exception):
+class AnswerError(PlannerError):
     """An answer that cannot be recorded."""
 
 

@@ -13,11 +13,11 @@ from datetime import date, datetime
 from itertools import combinations
 
 import numpy as np
-
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
 from .. import mixing, tables
+from ..errors import PlannerError
 from ..models import Answer, Event, EventStatus, Invitation, PairMeeting, Person, Seat, SeatingPlan
 from .events import event_day
 
@@ -25,7 +25,7 @@ RECOVERY_DAYS = 182
 MODES = ("tables", "pairs")
 
 
-class SeatingError(Exception):
+class SeatingError(PlannerError):
     """A seating plan that cannot be made or changed as asked."""
 
 

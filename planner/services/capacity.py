@@ -1,4 +1,4 @@
-"""Seats: a yes takes one of the event's `capacity` seats while any is free, else joins the waiting list.
+"""Capacity: a yes takes one of the event's `capacity` seats while any is free, else joins the waiting list.
 
 Every change that takes or frees a seat locks the event row first (PostgreSQL: SELECT ... FOR
 UPDATE; SQLite: a no-op UPDATE, which takes the database's write lock), then counts, so that two
@@ -8,21 +8,16 @@ turns into no or maybe, a yes is un-invited, the capacity rises) the oldest wait
 the capacity below the yes answers takes no seat back: new yes answers wait until enough decline.
 """
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TypeVar
 
 from jinja2 import Environment
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..models import Answer, Event, EventStatus, Invitation, OutgoingMail
 from .addresses import invitation_addresses
 from .invites import MailContext, assemble_mail, mail_values, queue_mail, render_bodies, subject_for
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -45,27 +40,6 @@ class SeatCount:
     def free(self) -> int:
         """Seats nobody holds (never negative, even when the capacity was lowered)."""
         return max(self.capacity - self.taken, 0)
-
-
-def lock_event(session: Session, event_id: int) -> Event:
-    """Lock the event row until the transaction ends (seat counts cannot change underneath) and return it fresh."""
-    session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Event.id).where(Event.id == event_id).with_for_update())
-    else:
-        session.execute(
-            update(Event).where(Event.id == event_id).values(capacity=Event.capacity).execution_options(synchronize_session=False)
-        )
-    return session.get(Event, event_id, populate_existing=True)
-
-
-def once_more_when_stale(session: Session, work: Callable[[], T]) -> T:
-    """Run work (which commits); when the database refuses it (a stale SQLite snapshot), roll back and run it once more."""
-    try:
-        return work()
-    except OperationalError:
-        session.rollback()
-        return work()
 
 
 def _active():

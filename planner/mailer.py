@@ -1,0 +1,39 @@
+"""The running app's mail: its settings for composing messages, and delivery once a request has committed."""
+
+from flask import current_app, flash
+
+from .extensions import db
+from .mail import transport_from_config
+from .outbox import deliver
+from .services.capacity import SeatMail
+from .services.invites import MailContext
+
+
+def mail_context() -> MailContext:
+    """Return the mail settings of the running app."""
+    config = current_app.config
+    return MailContext(
+        base_url=config["BASE_URL"], sender=config["MAIL_FROM"], sender_name=config["MAIL_FROM_NAME"], reply_domain=config["REPLY_DOMAIN"]
+    )
+
+
+def seat_mail() -> SeatMail:
+    """Return what promotion mail needs in the running app."""
+    return SeatMail(mail_context(), current_app.jinja_env)
+
+
+def deliver_now(event_id: int) -> None:
+    """Send the event's queued mail now and flash what happened."""
+    report = deliver(db.session, transport_from_config(current_app.config), event_id=event_id)
+    if report.errors:
+        flash(f"Mail server problem: {report.errors[-1]}. The messages stay queued and will be retried.", "error")
+    elif report.sent:
+        flash(f"{report.sent} messages sent.", "success")
+    if report.failed:
+        flash(f"{report.failed} messages were refused by the mail server; see below.", "error")
+
+
+def deliver_after_commit(event_id: int) -> None:
+    """Send the mail an action just queued, unless MAIL_SEND_AFTER_COMMIT leaves it to the outbox worker."""
+    if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
+        deliver_now(event_id)
