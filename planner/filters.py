@@ -1,13 +1,15 @@
-"""Template filters and globals."""
+"""Template filters and globals (none of them queries the database)."""
 
 from flask import Flask
 
 from .services.events import local
+from .text import plural
 
 
 def register(app: Flask) -> None:
     """Add the project's Jinja filters and globals."""
     app.jinja_env.filters["local"] = local
+    app.jinja_env.filters["plural"] = plural
     app.jinja_env.globals["level_name"] = lambda level: level_name(app, level)
 
 

@@ -1,5 +1,6 @@
 """Flask-WTF forms (every one carries a CSRF token)."""
 
+from datetime import datetime
 from zoneinfo import available_timezones
 
 from flask_wtf import FlaskForm
@@ -23,6 +24,10 @@ from wtforms.validators import AnyOf, DataRequired, Email, InputRequired, Length
 
 from .models import EventKind
 from .services.events import EventDraft
+from .text import control_problem
+
+#: how the answer deadline travels in a form (an HTML datetime-local value)
+DEADLINE_FORMAT = "%Y-%m-%dT%H:%M"
 
 KIND_LABELS = [
     SelectChoice(EventKind.LUNCH.value, "Lunch"),
@@ -57,7 +62,20 @@ class EventForm(FlaskForm):
     capacity = IntegerField(
         "Seats", validators=[InputRequired(message="Give the number of seats."), NumberRange(min=1, message="The capacity must be at least 1.")]
     )
-    rsvp_deadline = DateTimeLocalField("Answer by", validators=[Optional()], format="%Y-%m-%dT%H:%M")
+    rsvp_deadline = DateTimeLocalField("Answer by", validators=[Optional()], format=DEADLINE_FORMAT)
+    #: the default deadline the form showed: a deadline left at it follows the date and kind
+    shown_deadline = HiddenField()
+
+    def validate_title(self, field):
+        _one_line(field, "The title")
+
+    def validate_location(self, field):
+        _one_line(field, "The location")
+
+    def validate_description(self, field):
+        problem = control_problem(field.data or "", multiline=True)
+        if problem:
+            raise ValidationError(f"The description {problem}.")
 
     def validate_timezone(self, field):
         if field.data not in available_timezones():
@@ -66,6 +84,13 @@ class EventForm(FlaskForm):
     def validate_end(self, field):
         if self.start.data and field.data and field.data <= self.start.data:
             raise ValidationError("The event must end after it starts.")
+
+    def shown_default(self) -> datetime | None:
+        """Return the default deadline the form showed, or None when it showed none."""
+        try:
+            return datetime.strptime(self.shown_deadline.data or "", DEADLINE_FORMAT)
+        except ValueError:
+            return None
 
     def to_draft(self) -> EventDraft:
         """Return the submitted values as an event draft for the services."""
@@ -81,6 +106,12 @@ class EventForm(FlaskForm):
             capacity=self.capacity.data,
             rsvp_deadline=self.rsvp_deadline.data,
         )
+
+
+def _one_line(field, name: str) -> None:
+    problem = control_problem(field.data or "")
+    if problem:
+        raise ValidationError(f"{name} {problem}: keep it on one line, in plain text.")
 
 
 class ActionForm(FlaskForm):

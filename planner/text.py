@@ -1,4 +1,4 @@
-"""Checks and repairs for text from outside: control characters, header-safe lines, spreadsheet-safe cells."""
+"""Text helpers: control characters, header-safe lines, spreadsheet-safe cells, and plurals."""
 
 import re
 
@@ -31,3 +31,8 @@ def safe_cell(value: object) -> str:
     """Return a CSV cell that a spreadsheet will not run as a formula (a leading =, +, -, @ gets a quote)."""
     text = "" if value is None else str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def plural(count: int, singular: str, plural: str | None = None) -> str:
+    """Return the count with the noun in the form it takes: "1 invitation", "8 invitations", "2 people"."""
+    return f"{count} {singular if count == 1 else plural or singular + 's'}"

@@ -1,12 +1,13 @@
-"""The web blueprints, registered on the app."""
+"""The web blueprints, registered on the app, and the error pages."""
 
 from flask import Flask, redirect, url_for
 
 
 def register(app: Flask) -> None:
-    """Attach every blueprint and the front page."""
-    from . import auth, changes, events, mailbox, people, rsvp, seating
+    """Attach every blueprint, the error pages and the front page."""
+    from . import auth, changes, errors, events, mailbox, people, proposals, rsvp, seating
 
-    for module in (auth, events, mailbox, people, rsvp, changes, seating):
+    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating):
         app.register_blueprint(module.bp)
+    errors.register(app)
     app.add_url_rule("/", "index", lambda: redirect(url_for("events.index")))

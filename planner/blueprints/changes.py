@@ -1,33 +1,19 @@
 """Changing sent events: edit with a preview of the update mail, un-invite one person, cancel the event."""
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import login_required
 
+from ..errors import PlannerError
 from ..extensions import db
 from ..forms import ActionForm, EventForm
 from ..mailer import deliver_after_commit, mail_context
-from ..models import Event, Invitation, utcnow
-from ..services.changes import ChangeError, apply_update, cancel_event, preview_update, uninvite
-from ..services.events import EventError, local, still_invited
-from ..services.replies import recent_inbound
+from ..models import Event, utcnow
+from ..services.changes import apply_update, cancel_event, preview_update, uninvite
+from ..services.events import local, still_invited
+from ..text import plural
+from .views import event_or_404, invitation_or_404, organisers_only, refusal_goes_to
 
 bp = Blueprint("changes", __name__, url_prefix="/events")
-
-
-@bp.before_request
-@login_required
-def require_login():
-    """Every change page is for organisers only."""
-
-
-@bp.app_template_global()
-def inbound_mail_for(event: Event) -> list:
-    """Recent calendar replies and bounces for an event, for its page."""
-    return recent_inbound(db.session, event.id)
-
-
-def _event(event_id: int) -> Event:
-    return db.get_or_404(Event, event_id)
+organisers_only(bp)
 
 
 def _prefilled(event: Event) -> EventForm:
@@ -41,14 +27,14 @@ def _prefilled(event: Event) -> EventForm:
 
 @bp.route("/<int:event_id>/edit", methods=["GET", "POST"])
 def edit(event_id: int):
-    event = _event(event_id)
+    event = event_or_404(event_id)
     if request.method == "GET":
         return render_template("changes/edit.html", event=event, form=_prefilled(event))
     form = EventForm()
     if form.validate_on_submit():
         try:
             preview = preview_update(event, form.to_draft(), utcnow())
-        except (EventError, ChangeError) as error:
+        except PlannerError as error:
             form.form_errors.append(str(error))
         else:
             values = {field.name: request.form.get(field.name, "") for field in form if field.name != "csrf_token"}
@@ -58,69 +44,54 @@ def edit(event_id: int):
 
 @bp.post("/<int:event_id>/edit/confirm")
 def confirm_edit(event_id: int):
-    event = _event(event_id)
+    event = event_or_404(event_id)
     form = EventForm()
     if not form.validate_on_submit():
         return render_template("changes/edit.html", event=event, form=form), 400
     try:
         queued = apply_update(db.session, event, form.to_draft(), mail_context(), current_app.jinja_env, utcnow())
-    except (EventError, ChangeError) as error:
+    except PlannerError as error:
         db.session.rollback()
         form.form_errors.append(str(error))
         return render_template("changes/edit.html", event=event, form=form), 409
     db.session.commit()
-    flash(f"Event saved; {len(queued)} updates queued." if queued else "Event saved; calendars needed no update.", "success")
+    flash(f"Event saved; {plural(len(queued), 'update')} queued." if queued else "Event saved; calendars needed no update.", "success")
     deliver_after_commit(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
 
 
 @bp.get("/<int:event_id>/cancel")
 def cancel(event_id: int):
-    event = _event(event_id)
+    event = event_or_404(event_id)
     return render_template("changes/cancel.html", event=event, recipients=still_invited(event), action=ActionForm())
 
 
 @bp.post("/<int:event_id>/cancel")
+@refusal_goes_to("events.detail")
 def confirm_cancel(event_id: int):
-    event = _event(event_id)
+    event = event_or_404(event_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        queued = cancel_event(db.session, event, mail_context(), current_app.jinja_env, utcnow())
-    except ChangeError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("events.detail", event_id=event.id))
+    queued = cancel_event(db.session, event, mail_context(), current_app.jinja_env, utcnow())
     db.session.commit()
-    flash(f"Event cancelled; {len(queued)} cancellations queued.", "success")
+    flash(f"Event cancelled; {plural(len(queued), 'cancellation')} queued.", "success")
     deliver_after_commit(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
 
 
-def _invitation(event_id: int, invitation_id: int) -> Invitation:
-    invitation = db.get_or_404(Invitation, invitation_id)
-    if invitation.event_id != event_id:
-        abort(404)
-    return invitation
-
-
 @bp.get("/<int:event_id>/invitations/<int:invitation_id>/uninvite", endpoint="uninvite")
 def uninvite_page(event_id: int, invitation_id: int):
-    invitation = _invitation(event_id, invitation_id)
+    invitation = invitation_or_404(event_id, invitation_id)
     return render_template("changes/uninvite.html", event=invitation.event, invitation=invitation, action=ActionForm())
 
 
 @bp.post("/<int:event_id>/invitations/<int:invitation_id>/uninvite", endpoint="confirm_uninvite")
+@refusal_goes_to("events.detail")
 def uninvite_person(event_id: int, invitation_id: int):
-    invitation = _invitation(event_id, invitation_id)
+    invitation = invitation_or_404(event_id, invitation_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    try:
-        uninvite(db.session, invitation, mail_context(), current_app.jinja_env, utcnow())
-    except ChangeError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-        return redirect(url_for("events.detail", event_id=event_id))
+    uninvite(db.session, invitation, mail_context(), current_app.jinja_env, utcnow())
     db.session.commit()
     flash(f"{invitation.person.name} is un-invited; a cancellation is queued for them only.", "success")
     deliver_after_commit(event_id)

@@ -1,44 +1,27 @@
-"""Events: create, propose invitees, adjust, send, and follow the answers."""
+"""Events: create, show, delete a draft, send the invitations, invite replacements, and follow the mail."""
 
-from collections import Counter
 from datetime import date
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 
+from ..errors import PlannerError
 from ..extensions import db
-from ..forms import ActionForm, AddPersonForm, EventForm, PersonActionForm
+from ..forms import DEADLINE_FORMAT, ActionForm, AddPersonForm, EventForm, PersonActionForm
 from ..mailer import deliver_after_commit, deliver_now, mail_context
-from ..models import Event, EventKind, MailState, OutgoingMail, Person, utcnow
-from ..outbox import pending_errors, resend
-from ..services import backfill, planning
-from ..services.capacity import SeatCount, seat_count
-from ..services.events import EventDraft, EventError, create_event, draft_for
+from ..models import Event, EventKind, EventStatus, OutgoingMail, utcnow
+from ..outbox import resend
+from ..services import backfill
+from ..services.events import KIND_DEFAULTS, EventDraft, EventError, create_event, delete_draft, draft_for, with_default_deadline
 from ..services.invites import InviteError, send_invites
 from ..services.locking import once_more_when_stale
-from ..services.planning import PlanningError
-from .proposal_view import proposal_page
+from ..text import plural
+from .event_page import event_page
+from .views import event_or_404, organisers_only, refusal_goes_to
 
 bp = Blueprint("events", __name__, url_prefix="/events")
-
-MAX_LOOKBACK_DAYS = 3650
-
-
-@bp.before_request
-@login_required
-def require_login():
-    """Every event page is for organisers only."""
-
-
-@bp.app_template_global()
-def seats_of(event: Event) -> SeatCount:
-    """An event's seats taken and invitations waiting, for its page."""
-    return seat_count(db.session, event)
-
-
-def _event(event_id: int) -> Event:
-    return db.get_or_404(Event, event_id)
+organisers_only(bp)
 
 
 @bp.get("/")
@@ -54,12 +37,12 @@ def new():
         kind = request.args.get("kind", EventKind.LUNCH.value)
         if kind not in {k.value for k in EventKind}:
             kind = EventKind.LUNCH.value
-        _fill(form, draft_for(EventKind(kind), date.today(), current_app.config.get("DEFAULT_TIMEZONE", "Europe/Berlin")))
+        _fill(form, draft_for(EventKind(kind), date.today(), current_app.config["DEFAULT_TIMEZONE"]))
     elif form.validate_on_submit():
-        draft = form.to_draft()
+        draft = with_default_deadline(form.to_draft(), date.today(), form.shown_default())
         try:
             event = create_event(db.session, current_user.id, draft, current_app.config["REPLY_DOMAIN"])
-        except EventError as error:
+        except PlannerError as error:
             db.session.rollback()
             form.form_errors.append(str(error))
         else:
@@ -67,7 +50,21 @@ def new():
             flash("Event created. Next: propose who to invite.", "success")
             return redirect(url_for("events.detail", event_id=event.id))
     status = 400 if request.method == "POST" else 200
-    return render_template("events/new.html", form=form), status
+    return render_template("events/new.html", form=form, kinds=_kind_defaults()), status
+
+
+def _kind_defaults() -> dict:
+    """Each kind's defaults as the form's script reads them."""
+    return {
+        kind.value: {
+            "title": defaults.title,
+            "start": defaults.start.strftime("%H:%M"),
+            "end": defaults.end.strftime("%H:%M"),
+            "capacity": defaults.capacity,
+            "deadline_days": defaults.deadline_days,
+        }
+        for kind, defaults in KIND_DEFAULTS.items()
+    }
 
 
 def _fill(form: EventForm, draft: EventDraft) -> None:
@@ -79,174 +76,81 @@ def _fill(form: EventForm, draft: EventDraft) -> None:
     form.timezone.data = draft.timezone
     form.capacity.data = draft.capacity
     form.rsvp_deadline.data = draft.rsvp_deadline
+    form.shown_deadline.data = draft.rsvp_deadline.strftime(DEADLINE_FORMAT) if draft.rsvp_deadline else ""
 
 
 @bp.get("/<int:event_id>")
 def detail(event_id: int):
-    event = _event(event_id)
-    answers = Counter(invitation.answer for invitation in event.invitations)
+    event = event_or_404(event_id)
     return render_template(
         "events/detail.html",
         event=event,
-        proposal=proposal_page(db.session, event, current_user),
-        answers=answers,
-        mail_problems=pending_errors(db.session, event.id),
-        queued=db.session.scalar(
-            select(db.func.count(OutgoingMail.id)).where(OutgoingMail.event_id == event.id, OutgoingMail.state == MailState.QUEUED)
-        ),
+        page=event_page(db.session, event, current_user),
         action=ActionForm(),
         person_action=PersonActionForm(),
         add_form=AddPersonForm(),
     )
 
 
-def _lookback_days() -> int:
-    """The look-back window from the propose form, or the configured default; PlanningError when bad."""
-    text = request.form.get("lookback_days", "").strip()
-    if not text:
-        return current_app.config["LOOKBACK_DAYS"]
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LOOKBACK_DAYS:
-        raise PlanningError(f"The look-back window must be a whole number of days from 1 to {MAX_LOOKBACK_DAYS}.")
-    return int(text)
+@bp.get("/<int:event_id>/delete")
+@refusal_goes_to("events.detail")
+def delete(event_id: int):
+    event = event_or_404(event_id)
+    if event.status != EventStatus.DRAFT:
+        raise EventError("Only a draft can be deleted; cancel a sent event instead.")
+    return render_template("events/delete.html", event=event, action=ActionForm())
 
 
-@bp.post("/<int:event_id>/propose")
-def propose_invitees(event_id: int):
-    event = _event(event_id)
-    seed_text = request.form.get("seed", "")
-    seed = int(seed_text) if seed_text.isdigit() else event.id
-    try:
-        lookback_days = _lookback_days()
-        entries = planning.propose(db.session, event, utcnow(), lookback_days=lookback_days, seed=seed)
-    except (PlanningError, ValueError) as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        db.session.commit()
-        flash(f"Proposed {len(entries)} people (look-back {lookback_days} days).", "success")
-    return redirect(url_for("events.detail", event_id=event.id))
-
-
-def _changed(event: Event, message: str):
-    """Commit a proposal change, flash it with the deviation it leads to, and go back to the event."""
-    db.session.commit()
-    balance = planning.proposal_balance(db.session, event, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
-    flash(f"{message} {balance.summary()}", "success")
-    return redirect(url_for("events.detail", event_id=event.id))
-
-
-def _refused(event: Event, error: Exception):
-    db.session.rollback()
-    flash(str(error), "error")
-    return redirect(url_for("events.detail", event_id=event.id))
-
-
-def _person_id() -> int:
-    """The person a proposal button is about; 400 when the form is not ours."""
-    form = PersonActionForm()
-    if not form.validate_on_submit() or not form.person_id.data.isdigit():
+@bp.post("/<int:event_id>/delete")
+@refusal_goes_to("events.detail")
+def confirm_delete(event_id: int):
+    event = event_or_404(event_id)
+    if not ActionForm().validate_on_submit():
         abort(400)
-    return int(form.person_id.data)
-
-
-@bp.post("/<int:event_id>/add")
-def add(event_id: int):
-    event = _event(event_id)
-    form = AddPersonForm()
-    if not form.validate_on_submit():
-        flash("Give a valid email address to add.", "error")
-        return redirect(url_for("events.detail", event_id=event.id))
-    person = db.session.scalar(select(Person).where(Person.email == form.email.data.strip().lower()))
-    if person is None:
-        flash(f"Nobody with the email {form.email.data} is in the directory.", "error")
-        return redirect(url_for("events.detail", event_id=event.id))
-    is_must = request.form.get("must") == "1"
-    try:
-        planning.add_person(
-            db.session, event, person, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"], is_must=is_must
-        )
-    except PlanningError as error:
-        return _refused(event, error)
-    return _changed(event, f"Added {person.name}{' (must)' if is_must else ''}.")
-
-
-@bp.post("/<int:event_id>/remove")
-def remove(event_id: int):
-    event = _event(event_id)
-    person_id = _person_id()
-    exclude = request.form.get("exclude") == "1"
-    try:
-        person = planning.remove_person(db.session, event, person_id, exclude=exclude)
-    except PlanningError as error:
-        return _refused(event, error)
-    return _changed(event, f"{'Excluded' if exclude else 'Removed'} {person.name}.")
-
-
-@bp.post("/<int:event_id>/replace")
-def replace(event_id: int):
-    event = _event(event_id)
-    person_id = _person_id()
-    gone = db.session.get(Person, person_id)
-    try:
-        entry = planning.replace_person(db.session, event, person_id, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
-    except (PlanningError, ValueError) as error:
-        return _refused(event, error)
-    return _changed(event, f"Replaced {gone.name} with {entry.person.name}.")
-
-
-@bp.post("/<int:event_id>/must")
-def must(event_id: int):
-    event = _event(event_id)
-    person_id = _person_id()
-    is_must = request.form.get("is_must") == "1"
-    try:
-        entry = planning.set_must(db.session, event, person_id, is_must)
-    except PlanningError as error:
-        return _refused(event, error)
+    title = event.title
+    delete_draft(db.session, event)
     db.session.commit()
-    flash(f"{entry.person.name} {'must attend' if is_must else 'is no longer a must'}.", "success")
-    return redirect(url_for("events.detail", event_id=event.id))
+    flash(f"Draft {title!r} deleted.", "success")
+    return redirect(url_for("events.index"))
 
 
-@bp.post("/<int:event_id>/allow")
-def allow(event_id: int):
-    event = _event(event_id)
-    person_id = _person_id()
-    try:
-        planning.allow_again(db.session, event, person_id)
-    except PlanningError as error:
-        return _refused(event, error)
-    db.session.commit()
-    flash("New proposals may choose this person again.", "success")
-    return redirect(url_for("events.detail", event_id=event.id))
+@bp.get("/<int:event_id>/send")
+@refusal_goes_to("events.detail")
+def send_page(event_id: int):
+    event = event_or_404(event_id)
+    if event.status != EventStatus.DRAFT:
+        raise InviteError("These invitations have already been sent.")
+    if not event.proposals:
+        raise InviteError("Propose or add invitees before sending.")
+    return render_template("events/send.html", event=event, action=ActionForm())
 
 
 @bp.post("/<int:event_id>/send")
+@refusal_goes_to("events.detail")
 def send(event_id: int):
-    event = _event(event_id)
-    try:
-        queued = send_invites(db.session, event, mail_context(), current_app.jinja_env)
-    except InviteError as error:
-        return _refused(event, error)
+    event = event_or_404(event_id)
+    queued = send_invites(db.session, event, mail_context(), current_app.jinja_env)
     db.session.commit()
-    flash(f"{len(queued)} invitations queued.", "success")
+    flash(f"{plural(len(queued), 'invitation')} queued.", "success")
     deliver_after_commit(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
 
 
 @bp.post("/<int:event_id>/invitations/<int:invitation_id>/replacement")
+@refusal_goes_to("events.detail")
 def replace_declined(event_id: int, invitation_id: int):
     return _backfill(event_id, invitation_id)
 
 
 @bp.post("/<int:event_id>/backfill")
+@refusal_goes_to("events.detail")
 def backfill_all(event_id: int):
     return _backfill(event_id, None)
 
 
 def _backfill(event_id: int, invitation_id: int | None):
     """Invite a replacement for one decline (or for every open seat), commit, then send their mail."""
-    event = _event(event_id)
+    event = event_or_404(event_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     lookback_days = current_app.config["LOOKBACK_DAYS"]
@@ -260,20 +164,11 @@ def _backfill(event_id: int, invitation_id: int | None):
         db.session.commit()
         return made
 
-    try:
-        made = once_more_when_stale(db.session, invite_and_commit)
-    except backfill.BackfillError as error:
-        return _refused(event, error)
+    made = once_more_when_stale(db.session, invite_and_commit)
     names = "; ".join(f"{item.newcomer.name} in place of {item.declined.person.name}" for item in made)
     flash(f"Invited {names}.", "success")
     deliver_after_commit(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
-
-
-@bp.app_template_global()
-def replacements_of(event: Event) -> backfill.BackfillState:
-    """Who replaced whom on an event, and which declines can still be replaced, for its page."""
-    return backfill.backfill_state(event, utcnow())
 
 
 @bp.post("/<int:event_id>/mail/<int:mail_id>/resend")
@@ -289,5 +184,5 @@ def resend_mail(event_id: int, mail_id: int):
 
 @bp.post("/<int:event_id>/mail/deliver")
 def deliver_queued(event_id: int):
-    deliver_now(_event(event_id).id)
+    deliver_now(event_or_404(event_id).id)
     return redirect(url_for("events.detail", event_id=event_id))

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
 
+from ..errors import PlannerError
 from ..extensions import db
 from ..forms import ActionForm, AnswerForm
 from ..mail import transport_from_config
@@ -12,7 +13,7 @@ from ..services.availability import opt_out
 from ..services.capacity import waitlist_position
 from ..services.events import is_open_for_answers
 from ..services.locking import once_more_when_stale
-from ..services.rsvp import AnswerError, find_invitation, record_answer
+from ..services.rsvp import find_invitation, record_answer
 from ..services.seating import your_table
 from ..tokens import TokenError
 
@@ -41,8 +42,8 @@ def _page(invitation, form, status: int = 200):
         invitation=invitation,
         event=invitation.event,
         form=form,
-        is_open=is_open_for_answers(invitation.event, utcnow()),
-        Answer=Answer,
+        is_withdrawn=invitation.cancelled_at is not None,
+        is_open=invitation.cancelled_at is None and is_open_for_answers(invitation.event, utcnow()),
         seat=your_table(db.session, invitation),
         waiting=waitlist_position(db.session, invitation),
     )
@@ -53,13 +54,16 @@ def _page(invitation, form, status: int = 200):
 def answer(token: str):
     invitation = _invitation(token)
     form = AnswerForm()
+    if invitation.cancelled_at is not None:
+        flash("This invitation was withdrawn: there is nothing to answer.", "error")
+        return _page(invitation, form, 409)
     if not form.validate_on_submit():
         flash("Choose yes, no or maybe.", "error")
         return _page(invitation, form, 400)
     frees_seat = invitation.answer == Answer.YES and form.answer.data != "yes"
     try:
         invitation = once_more_when_stale(db.session, lambda: _save(token, form))
-    except AnswerError as error:
+    except PlannerError as error:
         db.session.rollback()
         flash(str(error), "error")
         return _page(_invitation(token), form, 409)

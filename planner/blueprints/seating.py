@@ -1,32 +1,19 @@
 """Seating plans for an event: make, re-run, adjust, publish, print, and record who met."""
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
-from flask_login import login_required
 
+from ..errors import PlannerError
 from ..extensions import db
 from ..forms import ActionForm, MoveSeatForm, SeatingForm
 from ..models import Event, SeatingPlan, utcnow
 from ..services import seating
 from ..services.events import event_day
-from ..services.seating import SeatingError, SeatingSettings
+from ..services.seating import SeatingSettings
+from ..text import plural
+from .views import event_or_404, organisers_only, refusal_goes_to
 
 bp = Blueprint("seating", __name__, url_prefix="/events/<int:event_id>/seating")
-
-
-@bp.before_request
-@login_required
-def require_login():
-    """Every seating page is for organisers only."""
-
-
-@bp.app_template_global()
-def seating_overview(event: Event) -> seating.PlanOverview | None:
-    """Return a summary of an event's newest seating plan, for the event page."""
-    return seating.plan_overview(db.session, event)
-
-
-def _event(event_id: int) -> Event:
-    return db.get_or_404(Event, event_id)
+organisers_only(bp)
 
 
 def _plan(event: Event, plan_id: int) -> SeatingPlan | None:
@@ -36,7 +23,11 @@ def _plan(event: Event, plan_id: int) -> SeatingPlan | None:
 
 @bp.get("")
 def show(event_id: int):
-    event = _event(event_id)
+    event = event_or_404(event_id)
+    refusal = seating.seating_refusal(event)
+    if refusal:
+        page = render_template("seating/show.html", event=event, refusal=refusal, summary=None, published=None, form=None)
+        return page, 409
     plan = seating.current_plan(db.session, event)
     form = SeatingForm(formdata=None)
     if plan is not None:
@@ -94,7 +85,7 @@ def _rerun_fields(summary: seating.PlanSummary) -> dict:
 
 @bp.post("")
 def create(event_id: int):
-    event = _event(event_id)
+    event = event_or_404(event_id)
     form = SeatingForm()
     if not form.validate_on_submit():
         flash("The plan was not made: check the settings below.", "error")
@@ -111,19 +102,20 @@ def create(event_id: int):
     )
     seed = form.seed.data or 0
     try:
-        plan = seating.make_plan(db.session, event, settings, seed, current_app.config.get("SEATING_SECONDS", 1.5))
-    except SeatingError as error:
+        plan = seating.make_plan(db.session, event, settings, seed, current_app.config["SEATING_SECONDS"])
+    except PlannerError as error:
         db.session.rollback()
         flash(str(error), "error")
         return _page(event, seating.current_plan(db.session, event), form, 409)
     db.session.commit()
-    flash(f"Seated {len(plan.seats)} people (seed {seed}).", "success")
+    flash(f"Seated {plural(len(plan.seats), 'person', 'people')} (seed {seed}).", "success")
     return redirect(url_for("seating.show", event_id=event.id), code=303)
 
 
 @bp.post("/plans/<int:plan_id>/move")
+@refusal_goes_to("seating.show", 303)
 def move(event_id: int, plan_id: int):
-    event = _event(event_id)
+    event = event_or_404(event_id)
     plan = _plan(event, plan_id)
     form = MoveSeatForm()
     if not form.validate_on_submit():
@@ -131,54 +123,41 @@ def move(event_id: int, plan_id: int):
     if plan is None:
         flash("That plan has been replaced; nothing was moved. Here is the current plan.", "error")
         return redirect(url_for("seating.show", event_id=event.id), code=303)
-    try:
-        warnings = seating.move_person(plan, form.person_id.data, form.table.data - 1)
-    except SeatingError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        db.session.commit()
-        flash("Moved.", "success")
-        for warning in warnings:
-            flash(warning, "error")
+    warnings = seating.move_person(plan, form.person_id.data, form.table.data - 1)
+    db.session.commit()
+    flash("Moved.", "success")
+    for warning in warnings:
+        flash(warning, "error")
     return redirect(url_for("seating.show", event_id=event.id), code=303)
 
 
 @bp.post("/plans/<int:plan_id>/publish")
+@refusal_goes_to("seating.show", 303)
 def publish(event_id: int, plan_id: int):
-    event = _event(event_id)
+    event = event_or_404(event_id)
     plan = _plan(event, plan_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     if plan is None:
         flash("That plan has been replaced; nothing was published. Here is the current plan.", "error")
         return redirect(url_for("seating.show", event_id=event.id), code=303)
-    try:
-        seating.publish_plan(plan, utcnow())
-    except SeatingError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        db.session.commit()
-        flash("Published: attendees now see their table on their invitation page.", "success")
+    seating.publish_plan(plan, utcnow())
+    db.session.commit()
+    flash("Published: attendees now see their table on their invitation page.", "success")
     return redirect(url_for("seating.show", event_id=event.id), code=303)
 
 
 @bp.post("/plans/<int:plan_id>/record")
+@refusal_goes_to("seating.show", 303)
 def record(event_id: int, plan_id: int):
-    event = _event(event_id)
+    event = event_or_404(event_id)
     plan = _plan(event, plan_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     if plan is None:
         flash("That plan has been replaced; nothing was recorded. Here is the current plan.", "error")
         return redirect(url_for("seating.show", event_id=event.id), code=303)
-    try:
-        pairs = seating.record_meetings(db.session, event, plan, event_day(event), now=utcnow())
-    except SeatingError as error:
-        db.session.rollback()
-        flash(str(error), "error")
-    else:
-        db.session.commit()
-        flash(f"Recorded {pairs} pairs who met; future plans will mix them with new people.", "success")
+    pairs = seating.record_meetings(db.session, event, plan, event_day(event), now=utcnow())
+    db.session.commit()
+    flash(f"Recorded {plural(pairs, 'pair')} who met; future plans will mix them with new people.", "success")
     return redirect(url_for("seating.show", event_id=event.id), code=303)

@@ -1,14 +1,15 @@
 """Creating and editing events, with the defaults each kind brings."""
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from ..errors import PlannerError
-from ..models import Event, EventKind, EventStatus, Invitation, utcnow
+from ..models import Event, EventExclusion, EventKind, EventStatus, Invitation, utcnow
 
 
 class EventError(PlannerError):
@@ -53,9 +54,22 @@ def draft_for(kind: EventKind, today: date, timezone: str) -> EventDraft:
     """Return a new event of this kind a week from today with the kind's defaults."""
     defaults = KIND_DEFAULTS[kind]
     day = today + timedelta(days=7)
-    deadline_day = max(day - timedelta(days=defaults.deadline_days), today + timedelta(days=1))
-    deadline = datetime.combine(deadline_day, time(17, 0))
+    deadline = default_deadline(kind, day, defaults.start, today)
     return EventDraft(kind, defaults.title, "", "", day, defaults.start, defaults.end, timezone, defaults.capacity, deadline)
+
+
+def default_deadline(kind: EventKind, day: date, start: time, today: date) -> datetime | None:
+    """Return the kind's answer deadline for an event on day (17:00, never before tomorrow); None when it would not come first."""
+    deadline_day = max(day - timedelta(days=KIND_DEFAULTS[kind].deadline_days), today + timedelta(days=1))
+    deadline = datetime.combine(deadline_day, time(17, 0))
+    return deadline if deadline < datetime.combine(day, start) else None
+
+
+def with_default_deadline(draft: EventDraft, today: date, shown_default: datetime | None) -> EventDraft:
+    """Return the draft whose deadline follows its date and kind when none is given or the shown default was left as it was."""
+    if draft.rsvp_deadline is not None and draft.rsvp_deadline != shown_default:
+        return draft
+    return replace(draft, rsvp_deadline=default_deadline(draft.kind, draft.day, draft.start, today))
 
 
 def zone(name: str) -> ZoneInfo:
@@ -108,6 +122,15 @@ def create_event(session: Session, organiser_id: int, draft: EventDraft, uid_dom
     session.add(event)
     session.flush()
     return event
+
+
+def delete_draft(session: Session, event: Event) -> None:
+    """Delete an event whose invitations have not gone out, with its proposal and exclusions."""
+    if event.status != EventStatus.DRAFT or event.invitations:
+        raise EventError("Only a draft can be deleted; cancel a sent event instead.")
+    session.execute(delete(EventExclusion).where(EventExclusion.event_id == event.id))
+    session.delete(event)
+    session.flush()
 
 
 def local(moment: datetime | None, event: Event) -> datetime | None:

@@ -8,6 +8,8 @@ bring them back); "exclude" also records an EventExclusion, so no new proposal b
 """
 
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
@@ -25,6 +27,15 @@ REASON_LENGTH = 200
 
 class PlanningError(PlannerError):
     """A proposal change that cannot be made."""
+
+
+@contextmanager
+def balance_refusals() -> Iterator[None]:
+    """Turn the ValueError of planner.balance (input it cannot balance) into a PlanningError."""
+    try:
+        yield
+    except ValueError as error:
+        raise PlanningError(f"The proposal cannot be balanced: {error}.") from None
 
 
 @dataclass(frozen=True)
@@ -187,7 +198,8 @@ def propose(session: Session, event: Event, now: datetime, *, lookback_days: int
     if len(must) > event.capacity:
         raise PlanningError(f"{len(must)} people are marked must but the event has {event.capacity} seats.")
     pool = candidate_pool(session, event, now, lookback_days=lookback_days, keep=False)
-    chosen = balanced_select(pool.candidates, event.capacity, must=must, seed=seed)
+    with balance_refusals():
+        chosen = balanced_select(pool.candidates, event.capacity, must=must, seed=seed)
     kept = {entry.person_id: entry for entry in event.proposals if entry.is_must}
     for entry in list(event.proposals):
         if not entry.is_must:
@@ -207,11 +219,14 @@ def proposal_balance(session: Session, event: Event, now: datetime, *, lookback_
     pool = candidate_pool(session, event, now, lookback_days=lookback_days)
     chosen = [entry.person for entry in event.proposals]
     selected = [person.id for person in chosen]
-    department_targets, level_targets = targets(pool.candidates, len(selected))
+    with balance_refusals():
+        department_targets, level_targets = targets(pool.candidates, len(selected))
+        now_off = deviation(pool.candidates, selected)
+        best = best_deviation(pool.candidates, len(selected), must=must_ids(event))
     return Balance(
         size=len(selected),
-        deviation=deviation(pool.candidates, selected),
-        best=best_deviation(pool.candidates, len(selected), must=must_ids(event)),
+        deviation=now_off,
+        best=best,
         department_targets=department_targets,
         level_targets=level_targets,
         department_counts=Counter(person.department for person in chosen),
@@ -259,7 +274,8 @@ def replace_person(session: Session, event: Event, person_id: int, now: datetime
         raise PlanningError(f"{entry.person.name} is marked must; unmark them before replacing.")
     pool = candidate_pool(session, event, now, lookback_days=lookback_days)
     selected = [item.person_id for item in event.proposals]
-    newcomer = replacement(pool.candidates, selected, person_id, must=must_ids(event), seed=event.id)
+    with balance_refusals():
+        newcomer = replacement(pool.candidates, selected, person_id, must=must_ids(event), seed=event.id)
     if newcomer is None:
         raise PlanningError(f"Nobody else is available to replace {entry.person.name}.")
     gone = entry.person

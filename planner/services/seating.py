@@ -146,10 +146,25 @@ def search_bounds(n: int, settings: SeatingSettings, limits: list[tuple[int, int
     return [(min(upper, n * upper // total), upper) for _, upper in limits]
 
 
+def seating_refusal(event: Event) -> str | None:
+    """Say why an event takes no seating action (a draft, or a cancelled event), or None when it does."""
+    if event.status == EventStatus.CANCELLED:
+        return "This event is cancelled: it has no seating plan."
+    if event.status != EventStatus.SENT:
+        return "Seating plans are made for events whose invitations have gone out."
+    return None
+
+
+def require_seatable(event: Event) -> None:
+    """Raise SeatingError when the event takes no seating action."""
+    problem = seating_refusal(event)
+    if problem:
+        raise SeatingError(problem)
+
+
 def make_plan(session: Session, event: Event, settings: SeatingSettings, seed: int, seconds: float = 1.5) -> SeatingPlan:
     """Seat the attendees for the most mixing and store the plan, replacing the event's unpublished one."""
-    if event.status != EventStatus.SENT:
-        raise SeatingError("Seating plans are made for events whose invitations have gone out and that are not cancelled.")
+    require_seatable(event)
     if settings.mode not in MODES:
         raise SeatingError("Choose tables or coffee-roulette pairs.")
     people = attendees(session, event, settings.include_maybe)
@@ -211,6 +226,7 @@ def limits_of(plan: SeatingPlan) -> list[tuple[int, int]]:
 
 def move_person(plan: SeatingPlan, person_id: int, table_index: int) -> list[str]:
     """Move one person to another table (0-based); return warnings for tables now outside their sizes."""
+    require_seatable(object_session(plan).get(Event, plan.event_id))
     seat = next((seat for seat in plan.seats if seat.person_id == person_id), None)
     if seat is None:
         raise SeatingError("That person is not seated in this plan.")
@@ -224,6 +240,7 @@ def move_person(plan: SeatingPlan, person_id: int, table_index: int) -> list[str
 
 def publish_plan(plan: SeatingPlan, now: datetime) -> None:
     """Show this plan to attendees, replacing the plan published before it."""
+    require_seatable(object_session(plan).get(Event, plan.event_id))
     if plan.published_at is not None:
         raise SeatingError("This plan is already published.")
     session = object_session(plan)
@@ -243,6 +260,7 @@ def has_started(event: Event, now: datetime) -> bool:
 
 def record_meetings(session: Session, event: Event, plan: SeatingPlan, met_on: date, *, now: datetime) -> int:
     """Make the event's pairing history exactly the pairs at each table of its published plan; return the pair count."""
+    require_seatable(event)
     if plan.event_id != event.id or plan.published_at is None:
         raise SeatingError("Publish the plan first: who met is recorded from the published plan.")
     if not has_started(event, now):
@@ -299,21 +317,28 @@ def plan_summary(plan: SeatingPlan) -> PlanSummary:
 
 
 def your_table(session: Session, invitation: Invitation) -> YourTable | None:
-    """Return the invitee's table in the event's published plan, with tablemates' names, or None.
+    """Return the invitee's table in the event's published plan, with the names of tablemates still coming, or None.
 
     This is the one place an RSVP page names other invitees: only the people at the same table,
-    who are about to sit together anyway, and only their names.
+    who are about to sit together anyway, and only their names. Who has since declined or been
+    un-invited is no tablemate any more (nor is the invitee, then, seated).
     """
-    if invitation.cancelled_at is not None or invitation.answer == Answer.NO:
+    if invitation.cancelled_at is not None or invitation.event.status != EventStatus.SENT:
         return None
     plan = published_plan(session, invitation.event)
     if plan is None:
         return None
+    settings = SeatingSettings.from_json(plan.settings)
+    coming = {person.id for person in attendees(session, invitation.event, settings.include_maybe)}
     mine = next((seat for seat in plan.seats if seat.person_id == invitation.person_id), None)
-    if mine is None:
+    if mine is None or mine.person_id not in coming:
         return None
-    names = sorted(seat.person.name for seat in plan.seats if seat.table_index == mine.table_index and seat is not mine)
-    return YourTable(table_word(SeatingSettings.from_json(plan.settings)), mine.table_index + 1, names)
+    names = sorted(
+        seat.person.name
+        for seat in plan.seats
+        if seat.table_index == mine.table_index and seat is not mine and seat.person_id in coming
+    )
+    return YourTable(table_word(settings), mine.table_index + 1, names)
 
 
 def table_word(settings: SeatingSettings) -> str:

@@ -1,15 +1,19 @@
-"""What the proposal part of the event page shows: balance, charts, exclusions."""
+"""Everything the event page shows, built in one place: the proposal (balance, charts, exclusions) or the answers."""
 
+from collections import Counter
 from dataclasses import dataclass
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ..charts import BarChart, GridChart, bar_chart, grid_chart
 from ..filters import level_name
-from ..models import Event, EventStatus, Organiser, Person, utcnow
-from ..services import planning
+from ..models import Event, EventStatus, InboundMail, MailState, Organiser, OutgoingMail, Person, utcnow
+from ..outbox import pending_errors
+from ..services import backfill, planning, seating
+from ..services.capacity import SeatCount, seat_count
+from ..services.replies import recent_inbound
 
 
 @dataclass(frozen=True)
@@ -53,3 +57,37 @@ def proposal_page(session: Session, event: Event, organiser: Organiser) -> Propo
 
 def _level(level: int) -> str:
     return level_name(current_app, level)
+
+
+@dataclass(frozen=True)
+class EventPage:
+    """What templates/events/detail.html shows: the proposal of a draft, or the answers, seats and seating of a sent event."""
+
+    event: Event
+    proposal: ProposalPage | None
+    answers: Counter
+    seats: SeatCount | None
+    replacements: backfill.BackfillState | None
+    inbound: list[InboundMail]
+    seating_overview: seating.PlanOverview | None
+    can_seat: bool
+    mail_problems: list[OutgoingMail]
+    queued: int
+
+
+def event_page(session: Session, event: Event, organiser: Organiser) -> EventPage:
+    """Build every part of an event's page, so its templates query nothing."""
+    is_draft = event.status == EventStatus.DRAFT
+    queued = select(func.count(OutgoingMail.id)).where(OutgoingMail.event_id == event.id, OutgoingMail.state == MailState.QUEUED)
+    return EventPage(
+        event=event,
+        proposal=proposal_page(session, event, organiser),
+        answers=Counter(invitation.answer for invitation in event.invitations),
+        seats=None if is_draft else seat_count(session, event),
+        replacements=None if is_draft else backfill.backfill_state(event, utcnow()),
+        inbound=[] if is_draft else recent_inbound(session, event.id),
+        seating_overview=seating.plan_overview(session, event) if event.status == EventStatus.SENT else None,
+        can_seat=event.status == EventStatus.SENT,
+        mail_problems=pending_errors(session, event.id),
+        queued=session.scalar(queued),
+    )

@@ -1,0 +1,47 @@
+"""What every organiser blueprint shares: the login guard, loading or 404, and turning a refusal into a message."""
+
+from collections.abc import Callable
+from functools import wraps
+
+from flask import Blueprint, abort, flash, redirect, url_for
+from flask_login import login_required
+
+from ..errors import PlannerError
+from ..extensions import db
+from ..models import Event, Invitation
+
+
+def organisers_only(bp: Blueprint) -> None:
+    """Make every page of the blueprint ask for an organiser's login."""
+    bp.before_request(login_required(lambda: None))
+
+
+def event_or_404(event_id: int) -> Event:
+    """Return the event with that id, or answer 404."""
+    return db.get_or_404(Event, event_id)
+
+
+def invitation_or_404(event_id: int, invitation_id: int) -> Invitation:
+    """Return the event's invitation with that id, or answer 404 (also when it belongs to another event)."""
+    invitation = db.get_or_404(Invitation, invitation_id)
+    if invitation.event_id != event_id:
+        abort(404)
+    return invitation
+
+
+def refusal_goes_to(endpoint: str, code: int = 302) -> Callable:
+    """Decorate a view of one event: a PlannerError it raises is rolled back, flashed, and redirected to endpoint."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def refusing(**view_args):
+            try:
+                return view(**view_args)
+            except PlannerError as error:
+                db.session.rollback()
+                flash(str(error), "error")
+                return redirect(url_for(endpoint, event_id=view_args["event_id"]), code=code)
+
+        return refusing
+
+    return decorate
