@@ -2,19 +2,14 @@
 
 import os
 from datetime import date, datetime, timedelta
-from pathlib import Path
 
 import pytest
-from flask import g, has_app_context
-from flask.testing import FlaskClient
-from sqlalchemy import text
 
-from planner.app import create_app
 from planner.extensions import db
 from planner.models import EventKind, Person
 from planner.services.accounts import create_organiser
 from planner.services.events import EventDraft, create_event
-from tests.helpers import PASSWORD, csrf_from
+from tests.helpers import PASSWORD, csrf_from, make_app
 from tests.smtp_server import SMTPServer
 
 POSTGRES_URL = os.environ.get("PLANNER_TEST_DATABASE_URL")
@@ -35,46 +30,6 @@ def database_url(request, tmp_path):
         yield f"sqlite:///{tmp_path / 'test.sqlite'}"
         return
     yield POSTGRES_URL
-
-
-class PerClientFlaskClient(FlaskClient):
-    """A test client that does not inherit request globals (such as the CSRF token) from other clients.
-
-    The fixtures keep one app context pushed for the whole test so that tests can use db.session;
-    requests then share that context's `g`, where Flask-WTF caches the CSRF token of the last session.
-    """
-
-    def open(self, *args, **kwargs):
-        if has_app_context():
-            g.pop("csrf_token", None)
-        return super().open(*args, **kwargs)
-
-
-def make_app(database_url: str, tmp_path: Path, **overrides):
-    """Create an app with a fresh schema in database_url and its own instance folder."""
-    config = {
-        "TESTING": True,
-        "SECRET_KEY": "test-secret-key",
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "MAIL_MAILBOX_DIR": str(tmp_path / "mailbox"),
-        "BASE_URL": "http://planner.test",
-        "LOGIN_MAX_FAILURES": 5,
-        **overrides,
-    }
-    app = create_app(config)
-    app.test_client_class = PerClientFlaskClient
-    with app.app_context():
-        _reset_schema()
-    return app
-
-
-def _reset_schema():
-    if db.engine.dialect.name == "postgresql":
-        with db.engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA public CASCADE"))
-            connection.execute(text("CREATE SCHEMA public"))
-    db.create_all()
 
 
 @pytest.fixture

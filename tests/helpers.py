@@ -1,12 +1,68 @@
-"""Small helpers shared by the tests."""
+"""Shared test flows: the app factory, logging in, sending, editing, calendar replies (test modules never import each other)."""
 
 import re
+import subprocess
+from datetime import UTC, datetime
 from email import policy
+from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
+import icalendar
+import pytest
+from flask import g, has_app_context
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from planner.app import create_app
+from planner.extensions import db
+from planner.ical import calendar_part
+from planner.models import Event
+from planner.services.accounts import create_organiser
+from planner.services.events import local
+
 PASSWORD = "correct horse battery"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+
+
+class PerClientFlaskClient(FlaskClient):
+    """A test client that does not inherit request globals (such as the CSRF token) from other clients.
+
+    The fixtures keep one app context pushed for the whole test so that tests can use db.session;
+    requests then share that context's `g`, where Flask-WTF caches the CSRF token of the last session.
+    """
+
+    def open(self, *args, **kwargs):
+        if has_app_context():
+            g.pop("csrf_token", None)
+        return super().open(*args, **kwargs)
+
+
+def make_app(database_url: str, tmp_path: Path, **overrides):
+    """Create an app with a fresh schema in database_url and its own instance folder."""
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "MAIL_MAILBOX_DIR": str(tmp_path / "mailbox"),
+        "BASE_URL": "http://planner.test",
+        "LOGIN_MAX_FAILURES": 5,
+        **overrides,
+    }
+    app = create_app(config)
+    app.test_client_class = PerClientFlaskClient
+    with app.app_context():
+        _reset_schema()
+    return app
+
+
+def _reset_schema():
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    db.create_all()
 
 
 def csrf_from(html: bytes) -> str:
@@ -37,3 +93,136 @@ def browser_log_in(page, url: str, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+
+
+# --- organiser flows over HTTP ---------------------------------------------------------------
+
+
+def propose_and_send(client, event):
+    """Propose invitees for a draft event and send the invitations; return the send response."""
+    page = client.get(f"/events/{event.id}")
+    token = csrf_from(page.data)
+    assert client.post(f"/events/{event.id}/propose", data={"csrf_token": token}).status_code == 302
+    return client.post(f"/events/{event.id}/send", data={"csrf_token": token})
+
+
+def staff(make_person, count=12):
+    """Create count people across three departments and four levels."""
+    departments = ["Sales", "Engineering", "People"]
+    return [make_person(department=departments[i % 3], level=i % 4, name=f"Staff {i}") for i in range(count)]
+
+
+def sent_event(smtp_app, smtp_server, make_person, make_event, count):
+    """Invite count people to a new event over SMTP; return the organiser's client, the event and one RSVP link."""
+    client = smtp_app.test_client()
+    organiser = log_in(client)
+    staff(make_person, count)
+    event = make_event(organiser=organiser, capacity=count)
+    propose_and_send(client, event)
+    return client, event, rsvp_link(smtp_server.messages[0].message)
+
+
+def log_in(client):
+    """Create an organiser and log the client in (for apps other than the default fixture's)."""
+    organiser = create_organiser(db.session, "boss@example.com", "Bea Boss", PASSWORD)
+    db.session.commit()
+    page = client.get("/auth/login")
+    client.post("/auth/login", data={"email": organiser.email, "password": PASSWORD, "csrf_token": csrf_from(page.data)})
+    return organiser
+
+
+def calendar_of(message):
+    """Return the (method= parameter, raw bytes) of a mail's text/calendar part."""
+    part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
+    return part.get_param("method"), part.get_payload(decode=True)
+
+
+def form_values(event: Event, **changes) -> dict:
+    """Return the edit form's fields for an event, with changes applied."""
+    starts, ends = local(event.starts_at, event), local(event.ends_at, event)
+    deadline = local(event.rsvp_deadline_at, event)
+    values = {
+        "kind": event.kind, "title": event.title, "description": event.description, "location": event.location,
+        "day": starts.strftime("%Y-%m-%d"), "start": starts.strftime("%H:%M"), "end": ends.strftime("%H:%M"),
+        "timezone": event.timezone, "capacity": str(event.capacity),
+        "rsvp_deadline": deadline.strftime("%Y-%m-%dT%H:%M") if deadline else "",
+    }
+    values.update(changes)
+    return values
+
+
+def edit(client, event, **changes):
+    """Post the edit form with changes; return the preview response and the posted data."""
+    page = client.get(f"/events/{event.id}/edit")
+    assert page.status_code == 200
+    data = {**form_values(event, **changes), "csrf_token": csrf_from(page.data)}
+    preview = client.post(f"/events/{event.id}/edit", data=data)
+    return preview, data
+
+
+# --- calendars: checkers and a calendar client's reply ------------------------------------------
+
+
+SYSTEM_PYTHON = Path("/usr/bin/python3")
+LIBICAL_CHECK = Path(__file__).with_name("libical_check.py")
+
+
+def libical_check(ics: bytes) -> subprocess.CompletedProcess:
+    """Run libical's iTIP restriction check on ics under Debian's Python; skip when it is not installed."""
+    if not SYSTEM_PYTHON.exists():
+        pytest.skip("libical check needs Debian's /usr/bin/python3 with python3-gi and gir1.2-ical-3.0")
+    result = subprocess.run([SYSTEM_PYTHON, LIBICAL_CHECK], input=ics, capture_output=True, timeout=60)
+    if result.returncode == 3:
+        pytest.skip(f"libical binding not installed (apt install gir1.2-ical-3.0 python3-gi): {result.stdout!r}")
+    return result
+
+
+def client_reply(request_raw: bytes, partstat="ACCEPTED", comment=None, *, sequence=None, attendee=None,
+                 exchange=False, uid=None) -> bytes:
+    """Turn a received invitation into the REPLY mail a calendar client sends back to the ORGANIZER."""
+    request = icalendar.Calendar.from_ical(calendar_of(parse_mail(request_raw))[1])
+    invited = request.walk("VEVENT")[0]
+    organizer = str(invited["ORGANIZER"])[len("mailto:"):]
+    me = attendee or str(invited["ATTENDEE"])[len("mailto:"):]
+    reply = icalendar.Calendar()
+    reply.add("prodid", "-//Test Client//EN")
+    reply.add("version", "2.0")
+    reply.add("method", "REPLY")
+    for zone in request.walk("VTIMEZONE"):
+        reply.add_component(zone)
+    answer = icalendar.Event()
+    for name in ("UID", "DTSTART", "DTEND", "SEQUENCE"):
+        answer[name] = invited[name]
+    answer.add("dtstamp", datetime.now(UTC))
+    answer.add("summary", f"Accepted: {invited['SUMMARY']}" if exchange else str(invited["SUMMARY"]))
+    if not exchange:
+        answer["ORGANIZER"] = invited["ORGANIZER"]
+    address = icalendar.vCalAddress(f"{'MAILTO' if exchange else 'mailto'}:{me}")
+    address.params["PARTSTAT"] = partstat
+    answer.add("attendee", address)
+    if comment:
+        answer.add("comment", comment)
+    if sequence is not None:
+        answer["SEQUENCE"] = sequence
+    if uid is not None:
+        answer["UID"] = uid
+    reply.add_component(answer)
+    ics = reply.to_ical()
+    if exchange:
+        ics = ics.replace(b"Europe/Berlin", b"W. Europe Standard Time")
+    message = EmailMessage()
+    message["From"] = me
+    message["To"] = organizer
+    message["Subject"] = f"{partstat.title()}: {invited['SUMMARY']}"
+    message["Message-ID"] = f"<reply-{datetime.now().timestamp()}@client.test>"
+    message.set_content(partstat.title())
+    message.make_alternative()
+    message.attach(calendar_part(ics, "REPLY"))
+    return message.as_bytes(policy=policy.SMTP)
+
+
+def ingest_cli(app, raw: bytes, *args: str):
+    """Run `flask mail ingest -` with raw on standard input; return (exit code, output)."""
+    result = app.test_cli_runner().invoke(args=["mail", "ingest", "-", *args], input=raw)
+    db.session.expire_all()
+    return result.exit_code, result.output

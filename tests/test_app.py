@@ -1,26 +1,14 @@
-"""The application shell: purity of the core modules, secrets, headers, migrations."""
+"""The application shell: secrets, headers, migrations (the purity of the core modules is in test_structure.py)."""
 
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
 
 from planner.app import create_app
 from planner.extensions import db
-from tests.conftest import make_app
-
-PURE_MODULES = ["planner.balance", "planner.tables", "planner.ical", "planner.tokens", "planner.directory"]
-
-
-@pytest.mark.parametrize("module", PURE_MODULES)
-def test_pure_modules_do_not_import_flask_or_sqlalchemy(module):
-    code = f"import sys, {module}; bad = [m for m in sys.modules if m.split('.')[0] in ('flask', 'sqlalchemy', 'flask_sqlalchemy')]; print(bad); sys.exit(bool(bad))"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+from tests.helpers import make_app
 
 
 def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path, monkeypatch):

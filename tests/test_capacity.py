@@ -10,10 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from planner.extensions import db
 from planner.models import Answer, Event, Invitation, OutgoingMail, Person, ProposalEntry
-from tests.helpers import csrf_from, parse_mail, rsvp_link
-from tests.test_changes import form_values
-from tests.test_invites import log_in, propose_and_send
-from tests.test_replies import client_reply, ingest_cli
+from tests.helpers import client_reply, csrf_from, form_values, ingest_cli, log_in, parse_mail, propose_and_send, rsvp_link
 
 SEAT_SUBJECT = "A seat is free: you are in"
 

@@ -11,15 +11,18 @@ from sqlalchemy import delete, select
 from planner.extensions import db
 from planner.models import Answer, Event, EventStatus, Invitation, OutgoingMail
 from planner.services.events import local
-from tests.helpers import csrf_from, parse_mail, rsvp_link
-from tests.test_ical_conformance import libical_check
-from tests.test_invites import log_in, propose_and_send, staff
-
-
-def calendar_of(message):
-    """Return the (method= parameter, raw bytes) of a mail's text/calendar part."""
-    part = next(p for p in message.walk() if p.get_content_type() == "text/calendar")
-    return part.get_param("method"), part.get_payload(decode=True)
+from tests.helpers import (
+    calendar_of,
+    csrf_from,
+    edit,
+    form_values,
+    libical_check,
+    log_in,
+    parse_mail,
+    propose_and_send,
+    rsvp_link,
+    staff,
+)
 
 
 def assert_conformant(message, method: str, sequence: int):
@@ -48,19 +51,6 @@ def assert_conformant(message, method: str, sequence: int):
     return vevent
 
 
-def form_values(event: Event, **changes) -> dict:
-    starts, ends = local(event.starts_at, event), local(event.ends_at, event)
-    deadline = local(event.rsvp_deadline_at, event)
-    values = {
-        "kind": event.kind, "title": event.title, "description": event.description, "location": event.location,
-        "day": starts.strftime("%Y-%m-%d"), "start": starts.strftime("%H:%M"), "end": ends.strftime("%H:%M"),
-        "timezone": event.timezone, "capacity": str(event.capacity),
-        "rsvp_deadline": deadline.strftime("%Y-%m-%dT%H:%M") if deadline else "",
-    }
-    values.update(changes)
-    return values
-
-
 @pytest.fixture
 def sent(smtp_app, smtp_server, make_person, make_event):
     """A logged-in client and an event whose four invitations went out over SMTP."""
@@ -73,14 +63,6 @@ def sent(smtp_app, smtp_server, make_person, make_event):
     assert len(smtp_server.messages) == 4
     smtp_server.messages.clear()
     return client, db.session.get(Event, event.id)
-
-
-def edit(client, event, **changes):
-    page = client.get(f"/events/{event.id}/edit")
-    assert page.status_code == 200
-    data = {**form_values(event, **changes), "csrf_token": csrf_from(page.data)}
-    preview = client.post(f"/events/{event.id}/edit", data=data)
-    return preview, data
 
 
 def test_edit_time_previews_then_sends_an_update_with_same_uid_and_higher_sequence(sent, smtp_server):

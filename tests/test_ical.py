@@ -15,8 +15,16 @@ from hypothesis import strategies as st
 from icalendar import Calendar
 
 from planner.ical import (
-    AttendeeInfo, Bounce, EventInfo, Reply, build_cancel, build_request, calendar_part,
-    read_bounce, read_calendar_method, read_replies,
+    AttendeeInfo,
+    Bounce,
+    EventInfo,
+    Reply,
+    build_cancel,
+    build_request,
+    calendar_part,
+    read_bounce,
+    read_calendar_method,
+    read_replies,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")

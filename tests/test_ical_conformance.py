@@ -1,6 +1,5 @@
 """Every calendar we send passes two independent checkers: vobject's validation and libical's iTIP restrictions."""
 
-import subprocess
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -10,9 +9,8 @@ import pytest
 import vobject
 
 from planner.ical import AttendeeInfo, EventInfo, build_cancel, build_request
+from tests.helpers import libical_check
 
-SYSTEM_PYTHON = Path("/usr/bin/python3")
-LIBICAL_CHECK = Path(__file__).with_name("libical_check.py")
 CANCEL_VECTOR = Path(__file__).parents[1] / ".." / "shared" / "data" / "itip" / "vectors" / "rfc5546-4.2.9-cancel.ics"
 STAMP = datetime(2026, 6, 1, 8, 0, tzinfo=timezone.utc)
 ATTENDEE = AttendeeInfo("dev.ops@example.com", "Ops; Night, Shift: Team", "ACCEPTED")
@@ -43,15 +41,6 @@ def built_messages(zone: str) -> dict[str, bytes]:
 CASES = [(zone, kind, ics) for zone in ("Europe/Berlin", "America/New_York", "Asia/Kolkata", "UTC")
          for kind, ics in built_messages(zone).items()]
 IDS = [f"{kind}-{zone}" for zone, kind, _ in CASES]
-
-
-def libical_check(ics: bytes) -> subprocess.CompletedProcess:
-    if not SYSTEM_PYTHON.exists():
-        pytest.skip("libical check needs Debian's /usr/bin/python3 with python3-gi and gir1.2-ical-3.0")
-    result = subprocess.run([SYSTEM_PYTHON, LIBICAL_CHECK], input=ics, capture_output=True, timeout=60)
-    if result.returncode == 3:
-        pytest.skip(f"libical binding not installed (apt install gir1.2-ical-3.0 python3-gi): {result.stdout!r}")
-    return result
 
 
 @pytest.mark.parametrize(("zone", "kind", "ics"), CASES, ids=IDS)

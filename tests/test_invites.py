@@ -8,20 +8,7 @@ from sqlalchemy import func, select
 
 from planner.extensions import db
 from planner.models import Answer, Event, Invitation, MailState, OutgoingMail
-from planner.services.accounts import create_organiser
-from tests.helpers import PASSWORD, csrf_from, rsvp_link
-
-
-def propose_and_send(client, event):
-    page = client.get(f"/events/{event.id}")
-    token = csrf_from(page.data)
-    assert client.post(f"/events/{event.id}/propose", data={"csrf_token": token}).status_code == 302
-    return client.post(f"/events/{event.id}/send", data={"csrf_token": token})
-
-
-def staff(make_person, count=12):
-    departments = ["Sales", "Engineering", "People"]
-    return [make_person(department=departments[i % 3], level=i % 4, name=f"Staff {i}") for i in range(count)]
+from tests.helpers import csrf_from, log_in, propose_and_send, sent_event, staff
 
 
 def test_send_delivers_one_calendar_invitation_per_invitee(smtp_app, smtp_server, make_person, make_event):
@@ -53,25 +40,6 @@ def test_send_delivers_one_calendar_invitation_per_invitee(smtp_app, smtp_server
     assert vevent["DTSTART"].params["TZID"] == "Europe/Berlin"
     assert calendar.walk("VTIMEZONE")
     assert db.session.scalar(select(func.count(OutgoingMail.id)).where(OutgoingMail.state == MailState.SENT)) == 6
-
-
-def sent_event(smtp_app, smtp_server, make_person, make_event, count):
-    """Invite count people to a new event over SMTP; return the organiser's client, the event and one RSVP link."""
-    client = smtp_app.test_client()
-    organiser = log_in(client)
-    staff(make_person, count)
-    event = make_event(organiser=organiser, capacity=count)
-    propose_and_send(client, event)
-    return client, event, rsvp_link(smtp_server.messages[0].message)
-
-
-def log_in(client):
-    """Create an organiser and log the client in (for apps other than the default fixture's)."""
-    organiser = create_organiser(db.session, "boss@example.com", "Bea Boss", PASSWORD)
-    db.session.commit()
-    page = client.get("/auth/login")
-    client.post("/auth/login", data={"email": organiser.email, "password": PASSWORD, "csrf_token": csrf_from(page.data)})
-    return organiser
 
 
 def test_tokens_are_stored_hashed_and_the_link_answers(smtp_app, smtp_server, make_person, make_event):

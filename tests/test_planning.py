@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from planner import balance
 from planner.charts import bar_chart, grid_chart
+from planner.errors import PlannerError
 from planner.extensions import db
 from planner.models import Event, EventExclusion, EventStatus, Invitation, OutgoingMail, Person
 from planner.services import planning
@@ -486,3 +487,10 @@ def test_an_organiser_in_the_directory_can_attend_as_a_must(client, login, make_
     assert entry.person_id == me.id and entry.is_must and entry.reason == "must"
     assert "I attend (must)" not in client.get(f"/events/{event.id}").data.decode()
     assert client.get(f"/events/{event.id}/replace").status_code == 405
+
+
+def test_a_balance_error_reaches_the_view_as_a_planning_error():
+    with pytest.raises(PlanningError, match="The proposal cannot be balanced: k must be at least 0, got -1"):
+        with planning.balance_refusals():
+            planning.targets([], -1)
+    assert issubclass(PlanningError, PlannerError)

@@ -1,73 +1,34 @@
 """Calendar replies and bounces: over the inbound SMTP listener and `flask mail ingest`, like the RSVP link."""
 
 import smtplib
-from datetime import UTC, datetime
 from email import message_from_bytes, policy
-from email.message import EmailMessage
 from pathlib import Path
 
-import icalendar
 import pytest
 from sqlalchemy import func, select, text
 
 from planner.cli_mail import inbound_handler
 from planner.extensions import db
-from planner.ical import calendar_part
 from planner.inbound import make_inbound_server
 from planner.models import Answer, Event, EventStatus, InboundMail, Invitation, OutgoingMail, utcnow
 from planner.tokens import new_reply_token, new_token
-from tests.helpers import PASSWORD, csrf_from, parse_mail
-from tests.test_changes import calendar_of, edit
-from tests.test_invites import log_in, propose_and_send, sent_event, staff
+from tests.helpers import (
+    PASSWORD,
+    client_reply,
+    csrf_from,
+    edit,
+    ingest_cli,
+    log_in,
+    parse_mail,
+    propose_and_send,
+    sent_event,
+    staff,
+)
 
 VECTORS = Path(__file__).parents[1] / ".." / "shared" / "data" / "itip" / "vectors"
 VECTOR_FILES = sorted(p.name for p in VECTORS.glob("*") if p.suffix in {".eml", ".ics"}) if VECTORS.is_dir() else []
 needs_vectors = pytest.mark.skipif(not VECTOR_FILES, reason=f"no iTIP test vectors in {VECTORS.resolve()}")
 REPLY_DOMAIN = "planner.example.com"
-
-
-def client_reply(request_raw: bytes, partstat="ACCEPTED", comment=None, *, sequence=None, attendee=None,
-                 exchange=False, uid=None) -> bytes:
-    """Turn a received invitation into the REPLY mail a calendar client sends back to the ORGANIZER."""
-    request = icalendar.Calendar.from_ical(calendar_of(parse_mail(request_raw))[1])
-    invited = request.walk("VEVENT")[0]
-    organizer = str(invited["ORGANIZER"])[len("mailto:"):]
-    me = attendee or str(invited["ATTENDEE"])[len("mailto:"):]
-    reply = icalendar.Calendar()
-    reply.add("prodid", "-//Test Client//EN")
-    reply.add("version", "2.0")
-    reply.add("method", "REPLY")
-    for zone in request.walk("VTIMEZONE"):
-        reply.add_component(zone)
-    answer = icalendar.Event()
-    for name in ("UID", "DTSTART", "DTEND", "SEQUENCE"):
-        answer[name] = invited[name]
-    answer.add("dtstamp", datetime.now(UTC))
-    answer.add("summary", f"Accepted: {invited['SUMMARY']}" if exchange else str(invited["SUMMARY"]))
-    if not exchange:
-        answer["ORGANIZER"] = invited["ORGANIZER"]
-    address = icalendar.vCalAddress(f"{'MAILTO' if exchange else 'mailto'}:{me}")
-    address.params["PARTSTAT"] = partstat
-    answer.add("attendee", address)
-    if comment:
-        answer.add("comment", comment)
-    if sequence is not None:
-        answer["SEQUENCE"] = sequence
-    if uid is not None:
-        answer["UID"] = uid
-    reply.add_component(answer)
-    ics = reply.to_ical()
-    if exchange:
-        ics = ics.replace(b"Europe/Berlin", b"W. Europe Standard Time")
-    message = EmailMessage()
-    message["From"] = me
-    message["To"] = organizer
-    message["Subject"] = f"{partstat.title()}: {invited['SUMMARY']}"
-    message["Message-ID"] = f"<reply-{datetime.now().timestamp()}@client.test>"
-    message.set_content(partstat.title())
-    message.make_alternative()
-    message.attach(calendar_part(ics, "REPLY"))
-    return message.as_bytes(policy=policy.SMTP)
 
 
 def readdressed(raw: bytes, address: str) -> bytes:
@@ -76,13 +37,6 @@ def readdressed(raw: bytes, address: str) -> bytes:
     del message["To"]
     message["To"] = address
     return message.as_bytes(policy=policy.compat32)
-
-
-def ingest_cli(app, raw: bytes, *args: str):
-    """Run `flask mail ingest -` with raw on standard input; return (exit code, output)."""
-    result = app.test_cli_runner().invoke(args=["mail", "ingest", "-", *args], input=raw)
-    db.session.expire_all()
-    return result.exit_code, result.output
 
 
 def last_inbound() -> InboundMail:

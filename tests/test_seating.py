@@ -464,3 +464,40 @@ def test_print_css_gives_one_unbroken_card_per_table(client):
     assert "@media print" in block
     assert re.search(r"\.table-card \{[^}]*page-break-inside: avoid", block)
     assert ".seating-settings" in block and ".table-card .move" in block
+
+
+def test_a_cancelled_event_offers_no_seating_and_refuses_every_seating_action(client, login, fast, make_person, make_event):
+    login()
+    event = sent_event(make_event, capacity=30)
+    crowd(make_person, event, 12)
+    token = page_token(client, event)
+    client.post(f"/events/{event.id}/seating", data=settings_form(token))
+    plan = seating.current_plan(db.session, event)
+    event.status = EventStatus.CANCELLED
+    event.cancelled_at = utcnow()
+    db.session.commit()
+    assert 'id="seating"' not in client.get(f"/events/{event.id}").data.decode()
+    page = client.get(f"/events/{event.id}/seating")
+    text = page.data.decode()
+    assert page.status_code == 409 and "This event is cancelled: it has no seating plan." in text
+    assert "<form method=\"post\" action=\"/events/" not in text and "Make the plan" not in text
+    person = plan.seats[0].person_id
+    table_before = plan.seats[0].table_index
+    actions = {
+        "": settings_form(token, seed="7"),
+        f"/plans/{plan.id}/publish": {"csrf_token": token},
+        f"/plans/{plan.id}/record": {"csrf_token": token},
+        f"/plans/{plan.id}/move": {"csrf_token": token, "person_id": person, "table": str(2 - table_before)},
+    }
+    for path, data in actions.items():
+        response = client.post(f"/events/{event.id}/seating{path}", data=data)
+        assert response.status_code in (303, 409), path
+        shown = response if response.status_code == 409 else client.get(response.headers["Location"])
+        followed = shown.data.decode()
+        assert "This event is cancelled: it has no seating plan." in followed, path
+    db.session.expire_all()
+    assert plan_count() == 1
+    plan = seating.current_plan(db.session, event)
+    assert plan.published_at is None and plan.seed == 0
+    assert next(seat for seat in plan.seats if seat.person_id == person).table_index == table_before
+    assert db.session.scalar(select(func.count(PairMeeting.person_a_id))) == 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from planner.text import control_problem, one_line, safe_cell
+from planner.text import control_problem, one_line, plural, safe_cell
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,12 @@ def test_ordinary_cells_stay_as_they_are():
     assert safe_cell("Ana") == "Ana"
     assert safe_cell(3) == "3"
     assert safe_cell(None) == ""
+
+
+@pytest.mark.parametrize(
+    "count, words, expected",
+    [(1, ("message",), "1 message"), (0, ("message",), "0 messages"), (2, ("new pair",), "2 new pairs"),
+     (1, ("person", "people"), "1 person"), (8, ("person", "people"), "8 people")],
+)
+def test_plural_takes_the_form_the_count_needs(count, words, expected):
+    assert plural(count, *words) == expected

@@ -55,7 +55,8 @@ def confirm_edit(event_id: int):
         form.form_errors.append(str(error))
         return render_template("changes/edit.html", event=event, form=form), 409
     db.session.commit()
-    flash(f"Event saved; {plural(len(queued), 'update')} queued." if queued else "Event saved; calendars needed no update.", "success")
+    saved = f"Event saved; {plural(len(queued), 'update')} queued." if queued else "Event saved; calendars needed no update."
+    flash(saved, "success")
     deliver_after_commit(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
 

@@ -7,7 +7,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from planner.extensions import db
-from tests.conftest import make_app
+from tests.helpers import make_app
 from tests.smtp_server import SMTPServer
 
 CHROMIUM_ARGS = [

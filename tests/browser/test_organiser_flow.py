@@ -40,6 +40,8 @@ def test_organiser_invites_and_sees_the_answer(live_server, page, browser, tmp_p
 
     page.get_by_role("button", name="Propose invitees").click()
     page.get_by_text("Proposed 8 people").wait_for()
+    page.get_by_role("link", name="Send 8 invitations").click()
+    page.get_by_role("heading", name="Send 8 invitations?").wait_for()
     page.get_by_role("button", name="Send 8 invitations").click()
     page.get_by_text("8 messages sent").wait_for()
     event_url = page.url

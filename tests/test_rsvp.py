@@ -1,0 +1,86 @@
+"""The RSVP page: a withdrawn invitation offers nothing to press, and tablemates are only the people still coming."""
+
+from sqlalchemy import select
+
+from planner.extensions import db
+from planner.models import Answer, EventStatus, Invitation, utcnow
+from planner.services import seating
+from planner.services.seating import SeatingSettings
+from planner.tokens import new_token
+from tests.helpers import csrf_from
+
+
+def sent(make_event, **fields):
+    """Return an event whose invitations have gone out."""
+    event = make_event(**fields)
+    event.status = EventStatus.SENT
+    event.sent_at = utcnow()
+    db.session.commit()
+    return event
+
+
+def invite(event, person, answer=Answer.PENDING, **fields) -> str:
+    """Invite a person with an answer; return the RSVP token."""
+    token, token_hash = new_token()
+    db.session.add(Invitation(event=event, person=person, token_hash=token_hash, answer=answer, **fields))
+    db.session.commit()
+    return token
+
+
+def invitation_of(token_person) -> Invitation:
+    db.session.expire_all()
+    return db.session.scalar(select(Invitation).where(Invitation.person_id == token_person.id))
+
+
+def test_a_withdrawn_invitation_says_so_and_offers_nothing_to_press(client, make_person, make_event):
+    event = sent(make_event)
+    person = make_person(name="Una Uninvited")
+    token = invite(event, person, Answer.YES, cancelled_at=utcnow(), comment="See you")
+    page = client.get(f"/rsvp/{token}")
+    assert page.status_code == 200
+    text = page.data.decode()
+    assert "withdrawn your invitation" in text
+    assert "invites you" not in text and "Your answer" not in text and "yes, I will come" not in text
+    assert "<button" not in text and "<form" not in text
+
+
+def test_a_post_to_a_withdrawn_invitation_is_refused_and_changes_nothing(client, make_person, make_event):
+    event = sent(make_event)
+    person = make_person()
+    token = invite(event, person, Answer.YES, cancelled_at=utcnow())
+    csrf = csrf_from(client.get("/auth/login").data)
+    response = client.post(f"/rsvp/{token}", data={"csrf_token": csrf, "answer": "no", "comment": "changed my mind"})
+    assert response.status_code == 409
+    assert "This invitation was withdrawn" in response.data.decode()
+    invitation = invitation_of(person)
+    assert invitation.answer == Answer.YES and invitation.comment is None
+
+
+def test_the_answer_buttons_stay_for_a_standing_invitation(client, make_person, make_event):
+    event = sent(make_event)
+    token = invite(event, make_person())
+    text = client.get(f"/rsvp/{token}").data.decode()
+    assert "invites you" in text and 'value="yes"' in text
+
+
+def test_tablemates_who_declined_or_were_uninvited_are_no_longer_shown(client, make_person, make_event):
+    event = sent(make_event, capacity=10)
+    names = ["Ana Able", "Ben Bailed", "Cy Cancelled", "Dee Dinner"]
+    people = [make_person(name=name, department=department) for name, department in zip(names, ["A", "B", "C", "D"], strict=True)]
+    tokens = [invite(event, person, Answer.YES) for person in people]
+    plan = seating.make_plan(db.session, event, SeatingSettings(min_size=1, max_size=8), seed=0, seconds=0.1)
+    seating.publish_plan(plan, utcnow())
+    db.session.commit()
+    before = client.get(f"/rsvp/{tokens[0]}").data.decode()
+    assert all(name in before for name in names[1:]), "everyone sits at one table"
+
+    declined, withdrawn = invitation_of(people[1]), invitation_of(people[2])
+    declined.answer, withdrawn.cancelled_at = Answer.NO, utcnow()
+    db.session.commit()
+    page = client.get(f"/rsvp/{tokens[0]}").data.decode()
+    assert 'id="your-table"' in page and "Dee Dinner" in page
+    assert "Ben Bailed" not in page and "Cy Cancelled" not in page
+    assert 'id="your-table"' not in client.get(f"/rsvp/{tokens[1]}").data.decode()
+    assert 'id="your-table"' not in client.get(f"/rsvp/{tokens[2]}").data.decode()
+    table = seating.your_table(db.session, invitation_of(people[3]))
+    assert table.tablemates == ["Ana Able"]
