@@ -1,13 +1,13 @@
 """Changing sent events: edit with a preview of the update mail, un-invite one person, cancel the event."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
 from ..extensions import db
 from ..forms import ActionForm, EventForm
-from ..mailer import deliver_after_commit, mail_context
+from ..mailer import counted, deliver_after_commit, mail_settings
 from ..models import Event, Invitation, utcnow
-from ..services.changes import ChangeError, apply_update, cancel_event, preview_update, uninvite
+from ..services.changes import ChangeError, apply_update, cancel_event, preview_uninvite, preview_update, uninvite
 from ..services.events import EventError, local, still_invited
 from ..services.replies import recent_inbound
 
@@ -47,7 +47,7 @@ def edit(event_id: int):
     form = EventForm()
     if form.validate_on_submit():
         try:
-            preview = preview_update(event, form.to_draft(), utcnow())
+            preview = preview_update(db.session, event, form.to_draft(), utcnow())
         except (EventError, ChangeError) as error:
             form.form_errors.append(str(error))
         else:
@@ -63,13 +63,14 @@ def confirm_edit(event_id: int):
     if not form.validate_on_submit():
         return render_template("changes/edit.html", event=event, form=form), 400
     try:
-        queued = apply_update(db.session, event, form.to_draft(), mail_context(), current_app.jinja_env, utcnow())
+        queued = apply_update(db.session, event, form.to_draft(), mail_settings(), utcnow())
     except (EventError, ChangeError) as error:
         db.session.rollback()
         form.form_errors.append(str(error))
         return render_template("changes/edit.html", event=event, form=form), 409
     db.session.commit()
-    flash(f"Event saved; {len(queued)} updates queued." if queued else "Event saved; calendars needed no update.", "success")
+    saved = f"Event saved; {counted(len(queued), 'update')} queued." if queued else "Event saved; calendars needed no update."
+    flash(saved, "success")
     deliver_after_commit(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
 
@@ -86,13 +87,13 @@ def confirm_cancel(event_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        queued = cancel_event(db.session, event, mail_context(), current_app.jinja_env, utcnow())
+        queued = cancel_event(db.session, event, mail_settings(), utcnow())
     except ChangeError as error:
         db.session.rollback()
         flash(str(error), "error")
         return redirect(url_for("events.detail", event_id=event.id))
     db.session.commit()
-    flash(f"Event cancelled; {len(queued)} cancellations queued.", "success")
+    flash(f"Event cancelled; {counted(len(queued), 'cancellation')} queued.", "success")
     deliver_after_commit(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
 
@@ -107,7 +108,9 @@ def _invitation(event_id: int, invitation_id: int) -> Invitation:
 @bp.get("/<int:event_id>/invitations/<int:invitation_id>/uninvite", endpoint="uninvite")
 def uninvite_page(event_id: int, invitation_id: int):
     invitation = _invitation(event_id, invitation_id)
-    return render_template("changes/uninvite.html", event=invitation.event, invitation=invitation, action=ActionForm())
+    promoted = preview_uninvite(db.session, invitation)
+    return render_template("changes/uninvite.html", event=invitation.event, invitation=invitation, promoted=promoted,
+                           action=ActionForm())
 
 
 @bp.post("/<int:event_id>/invitations/<int:invitation_id>/uninvite", endpoint="confirm_uninvite")
@@ -116,7 +119,7 @@ def uninvite_person(event_id: int, invitation_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        uninvite(db.session, invitation, mail_context(), current_app.jinja_env, utcnow())
+        uninvite(db.session, invitation, mail_settings(), utcnow())
     except ChangeError as error:
         db.session.rollback()
         flash(str(error), "error")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from ..extensions import db
 from ..forms import ActionForm, AddPersonForm, EventForm, PersonActionForm
-from ..mailer import deliver_after_commit, deliver_now, mail_context
+from ..mailer import counted, deliver_after_commit, deliver_now, mail_settings
 from ..models import Event, EventKind, MailState, OutgoingMail, Person, utcnow
 from ..outbox import pending_errors, resend
 from ..services import backfill, planning
@@ -225,11 +225,11 @@ def allow(event_id: int):
 def send(event_id: int):
     event = _event(event_id)
     try:
-        queued = send_invites(db.session, event, mail_context(), current_app.jinja_env)
+        queued = send_invites(db.session, event, mail_settings())
     except InviteError as error:
         return _refused(event, error)
     db.session.commit()
-    flash(f"{len(queued)} invitations queued.", "success")
+    flash(f"{counted(len(queued), 'invitation')} queued.", "success")
     deliver_after_commit(event.id)
     return redirect(url_for("events.detail", event_id=event.id))
 
@@ -252,7 +252,7 @@ def _backfill(event_id: int, invitation_id: int | None):
     lookback_days = current_app.config["LOOKBACK_DAYS"]
 
     def invite_and_commit() -> list[backfill.Replacement]:
-        args = (db.session, event, mail_context(), current_app.jinja_env, utcnow())
+        args = (db.session, event, mail_settings(), utcnow())
         if invitation_id is None:
             made = backfill.backfill(*args, lookback_days=lookback_days)
         else:
