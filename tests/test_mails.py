@@ -1,12 +1,15 @@
 """Composing mail (services.mails) over a real SMTP server: parts, addresses, stored tokens, safe headers."""
 
 import re
+from dataclasses import replace
 
 import icalendar
 from sqlalchemy import delete, func, select
 
 from planner.extensions import db
-from planner.models import Event, Invitation, MailState, Organiser, OutgoingMail, Person
+from planner.mailer import mail_settings
+from planner.models import Event, Invitation, MailState, Organiser, OutgoingMail, Person, utcnow
+from planner.services.mails import queue_change
 from planner.tokens import derived_token
 from tests.helpers import csrf_from, parse_mail, rsvp_link
 from tests.test_changes import assert_conformant, calendar_of, edit
@@ -164,3 +167,23 @@ def test_line_breaks_in_stored_names_and_titles_neither_fail_the_send_nor_add_he
         assert vevent["ATTENDEE"].params["CN"] in ("Eve Bcc: x@evil.example", "Tab Control Person")
     assert db.session.scalar(select(func.count(Invitation.id))) == 2
     assert {p.name for p in db.session.scalars(select(Person))} >= {"Eve\r\nBcc: x@evil.example"}, "stored data is kept"
+
+
+def test_after_the_secret_key_changes_a_follow_up_carries_fresh_working_addresses(
+    smtp_app, smtp_server, make_person, make_event
+):
+    client = smtp_app.test_client()
+    organiser = log_in(client)
+    staff(make_person, 1)
+    event = make_event(organiser=organiser, capacity=1)
+    propose_and_send(client, event)
+    first = smtp_server.messages[0].message
+    invitation = db.session.scalars(select(Invitation)).one()
+    mail = queue_change(db.session, invitation, replace(mail_settings(), secret_key="a rotated key"), utcnow(), kind="update")
+    db.session.commit()
+    update = parse_mail(mail.raw)
+    assert rsvp_link(update) != rsvp_link(first) and organizer_of(update) != organizer_of(first)
+    assert REPLY_ADDRESS.fullmatch(organizer_of(update))
+    anonymous = smtp_app.test_client()
+    assert anonymous.get(rsvp_link(update)).status_code == 200
+    assert anonymous.get(rsvp_link(first)).status_code == 404

@@ -4,7 +4,8 @@ Every change that takes or frees a seat locks the event row first (PostgreSQL: S
 UPDATE; SQLite: a no-op UPDATE, which takes the database's write lock), then counts, so that two
 people answering yes for the last seat at once never both get it.  When a seat frees up (a yes
 turns into no or maybe, a yes is un-invited, the capacity rises) the oldest waiting invitation
-(by answered_at) takes it and is told by mail, which leaves after the caller commits.  Lowering
+(by answered_at, stamped once the lock is held) takes it and is told by mail, which leaves after
+the caller commits; next_in_line tells beforehand who that would be, for previews.  Lowering
 the capacity below the yes answers takes no seat back: new yes answers wait until enough decline.
 """
 
