@@ -32,7 +32,8 @@ from planner.mail import WIRE_POLICY, SMTPSettings, SMTPTransport, transport_fro
 from planner.models import Event, OutgoingMail, Person, ProposalEntry  # noqa: E402
 from planner.outbox import deliver  # noqa: E402
 from planner.services.accounts import create_organiser  # noqa: E402
-from planner.services.invites import MailContext, send_invites  # noqa: E402
+from planner.services.invites import send_invites  # noqa: E402
+from planner.services.mails import MailSettings  # noqa: E402
 from tests.smtp_server import SMTPServer  # noqa: E402
 
 SENDER = "planner@example.org"
@@ -243,12 +244,14 @@ def invite_pipeline(settings: SMTPSettings, messages: list[EmailMessage]) -> Cal
     app = bench_app(settings)
     with app.app_context():
         event_ids = iter([event.id for event in bench_events(people_for(messages))])
-    context = MailContext("https://planner.example.org", SENDER, "Team Planner", "planner.example.org")
+    composing = MailSettings(
+        "https://planner.example.org", SENDER, "Team Planner", "planner.example.org", app.config["SECRET_KEY"], app.jinja_env
+    )
 
     def run() -> None:
         with app.app_context():
             event = db.session.get(Event, next(event_ids))
-            send_invites(db.session, event, context, app.jinja_env)
+            send_invites(db.session, event, composing)
             db.session.commit()
             report = deliver(db.session, transport_from_config(app.config), limit=len(messages), event_id=event.id)
             assert report.sent == len(messages), report

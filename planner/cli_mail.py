@@ -10,7 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .extensions import db
 from .inbound import serve_forever
-from .mailer import seat_mail
+from .mailer import mail_settings
 from .models import utcnow
 from .services.locking import once_more_when_stale
 from .services.replies import ingest
@@ -29,7 +29,7 @@ def ingest_raw(raw: bytes, recipients: tuple[str, ...] = ()):
     """
 
     def apply():
-        entry = ingest(db.session, raw, seat_mail(), utcnow(), recipients)
+        entry = ingest(db.session, raw, mail_settings(), utcnow(), recipients)
         db.session.commit()
         return entry
 

@@ -5,21 +5,21 @@ from flask import current_app, flash
 from .extensions import db
 from .mail import transport_from_config
 from .outbox import deliver
-from .services.capacity import SeatMail
-from .services.invites import MailContext
+from .services.mails import MailSettings
+from .text import plural
 
 
-def mail_context() -> MailContext:
-    """Return the mail settings of the running app."""
+def mail_settings() -> MailSettings:
+    """Return what composing mail needs in the running app: its addresses, its secret key and its templates."""
     config = current_app.config
-    return MailContext(
-        base_url=config["BASE_URL"], sender=config["MAIL_FROM"], sender_name=config["MAIL_FROM_NAME"], reply_domain=config["REPLY_DOMAIN"]
+    return MailSettings(
+        base_url=config["BASE_URL"],
+        sender=config["MAIL_FROM"],
+        sender_name=config["MAIL_FROM_NAME"],
+        reply_domain=config["REPLY_DOMAIN"],
+        secret_key=config["SECRET_KEY"],
+        templates=current_app.jinja_env,
     )
-
-
-def seat_mail() -> SeatMail:
-    """Return what promotion mail needs in the running app."""
-    return SeatMail(mail_context(), current_app.jinja_env)
 
 
 def deliver_now(event_id: int) -> None:
@@ -28,9 +28,10 @@ def deliver_now(event_id: int) -> None:
     if report.errors:
         flash(f"Mail server problem: {report.errors[-1]}. The messages stay queued and will be retried.", "error")
     elif report.sent:
-        flash(f"{report.sent} messages sent.", "success")
+        flash(f"{plural(report.sent, 'message')} sent.", "success")
     if report.failed:
-        flash(f"{report.failed} messages were refused by the mail server; see below.", "error")
+        refused = "was" if report.failed == 1 else "were"
+        flash(f"{plural(report.failed, 'message')} {refused} refused by the mail server; see below.", "error")
 
 
 def deliver_after_commit(event_id: int) -> None:

@@ -173,7 +173,7 @@ class Answer(enum.StrEnum):
 
 
 class Invitation(db.Model):
-    """One person invited to one event, with the hash of their RSVP token."""
+    """One person invited to one event, with the seed and the hashes of their RSVP and reply tokens."""
 
     __table_args__ = (UniqueConstraint("event_id", "person_id"),)
 
@@ -181,6 +181,8 @@ class Invitation(db.Model):
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    #: random seed that, with the secret key, rebuilds the RSVP and reply tokens for follow-up mail; None before it existed
+    token_seed: Mapped[str | None] = mapped_column(String(64))
     #: hash of the token in this invitation's ORGANIZER reply address
     reply_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     answer: Mapped[Answer] = mapped_column(String(20), default=Answer.PENDING)

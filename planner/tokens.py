@@ -1,13 +1,21 @@
-"""RSVP and reply-address tokens: random, handed out once, only their SHA-256 kept."""
+"""RSVP and reply-address tokens: random or derived from a stored seed and the secret key, only their SHA-256 kept.
+
+An invitation keeps a random seed; its RSVP token and its reply token are HMAC-SHA256 of the
+secret key over the purpose and that seed, so follow-up mail can rebuild both while the database
+alone (without the secret) holds no working token.
+"""
 
 import base64
 import hashlib
+import hmac
 import re
 import secrets
 
 from .errors import PlannerError
 
 TOKEN_BYTES = 24
+REPLY_TOKEN_BYTES = 20
+SEED_BYTES = 32
 _TOKEN_SHAPE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 _REPLY_SHAPE = re.compile(r"^[a-z2-7]{32}$")
 
@@ -36,7 +44,7 @@ def hash_token(token: str) -> str:
 
 def new_reply_token() -> tuple[str, str]:
     """Return a fresh lower-case token for a reply address (160 bits) and the hash to store for it."""
-    token = base64.b32encode(secrets.token_bytes(20)).decode("ascii").lower()
+    token = _reply_form(secrets.token_bytes(REPLY_TOKEN_BYTES))
     return token, hash_reply_token(token)
 
 
@@ -46,3 +54,29 @@ def hash_reply_token(token: str) -> str:
     if not _REPLY_SHAPE.match(token):
         raise TokenError.invalid()
     return hashlib.sha256(token.encode("ascii")).hexdigest()
+
+
+def new_seed() -> str:
+    """Return a fresh random seed (256 bits, URL-safe) to store on an invitation."""
+    return secrets.token_urlsafe(SEED_BYTES)
+
+
+def derived_token(secret: str | bytes, seed: str) -> str:
+    """Return the RSVP token (192 bits, URL-safe) that the secret key makes of an invitation's seed."""
+    return base64.urlsafe_b64encode(_derive(secret, "rsvp", seed)[:TOKEN_BYTES]).decode("ascii")
+
+
+def derived_reply_token(secret: str | bytes, seed: str) -> str:
+    """Return the reply-address token (160 bits, lower-case base32) that the secret key makes of an invitation's seed."""
+    return _reply_form(_derive(secret, "reply", seed)[:REPLY_TOKEN_BYTES])
+
+
+def _derive(secret: str | bytes, purpose: str, seed: str) -> bytes:
+    if not secret or not seed:
+        raise ValueError("deriving a token needs a secret key and a seed")
+    key = secret.encode("utf-8") if isinstance(secret, str) else secret
+    return hmac.new(key, f"{purpose}:{seed}".encode("utf-8"), hashlib.sha256).digest()
+
+
+def _reply_form(raw: bytes) -> str:
+    return base64.b32encode(raw).decode("ascii").lower()

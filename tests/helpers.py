@@ -3,13 +3,14 @@
 import re
 import subprocess
 from datetime import UTC, datetime
-from email import policy
+from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 
 import icalendar
 import pytest
+import vobject
 from flask import g, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import text
@@ -226,3 +227,37 @@ def ingest_cli(app, raw: bytes, *args: str):
     result = app.test_cli_runner().invoke(args=["mail", "ingest", "-", *args], input=raw)
     db.session.expire_all()
     return result.exit_code, result.output
+
+
+def assert_conformant(message, method: str, sequence: int):
+    """Our own wire rules, vobject's validation and libical's iTIP restriction check."""
+    param, ics = calendar_of(message)
+    calendar = icalendar.Calendar.from_ical(ics)
+    assert param == method == str(calendar["METHOD"])
+    lines = ics.split(b"\r\n")
+    assert b"\n" not in ics.replace(b"\r\n", b""), "CRLF line endings only"
+    assert all(len(line) <= 75 for line in lines), "folded at 75 octets"
+    assert not any(re.match(rb"^[A-Z-]+(;[^:]*)?:$", line) for line in lines), "no empty TEXT value"
+    vevent = calendar.walk("VEVENT")[0]
+    assert vevent["SEQUENCE"] == sequence
+    for name in ("ORGANIZER", "ATTENDEE"):
+        assert str(vevent[name]).startswith("mailto:")
+    unfolded = ics.replace(b"\r\n ", b"").decode()
+    for name in ("ORGANIZER", "ATTENDEE"):
+        common_name = vevent[name].params["CN"]
+        allowed = [f'CN="{common_name}"'] + ([] if re.search(r"[,;:]", common_name) else [f"CN={common_name}"])
+        assert any(form in unfolded for form in allowed), f"{name} CN must be quoted when it holds , ; or :"
+    zones = {str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")}
+    assert {str(vevent[p].params["TZID"]) for p in ("DTSTART", "DTEND") if "TZID" in vevent[p].params} <= zones
+    assert vobject.readOne(ics.decode(), validate=True).validate(raiseException=True)
+    result = libical_check(ics)
+    assert (result.returncode, result.stdout.strip()) == (0, b"ok"), result.stdout.decode()
+    return vevent
+
+
+def readdressed(raw: bytes, address: str) -> bytes:
+    """Return a message with its To: header replaced (as if sent to that reply address)."""
+    message = message_from_bytes(raw, policy=policy.compat32)
+    del message["To"]
+    message["To"] = address
+    return message.as_bytes(policy=policy.compat32)

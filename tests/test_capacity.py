@@ -1,6 +1,8 @@
 """Seats: a yes beyond the capacity waits, freed seats go to the waiting list by mail, declined seats are backfilled."""
 
+import re
 import threading
+from datetime import timedelta
 
 import pytest
 from flask import g
@@ -9,8 +11,28 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
 
 from planner.extensions import db
-from planner.models import Answer, Event, Invitation, OutgoingMail, Person, ProposalEntry
-from tests.helpers import client_reply, csrf_from, form_values, ingest_cli, log_in, parse_mail, propose_and_send, rsvp_link
+from planner.mailer import mail_settings
+from planner.models import (
+    Answer,
+    Event,
+    Invitation,
+    OutgoingMail,
+    Person,
+    ProposalEntry,
+    utcnow,
+)
+from planner.services.capacity import waiting_list
+from planner.services.rsvp import record_answer
+from tests.helpers import (
+    client_reply,
+    csrf_from,
+    form_values,
+    ingest_cli,
+    log_in,
+    parse_mail,
+    propose_and_send,
+    rsvp_link,
+)
 
 SEAT_SUBJECT = "A seat is free: you are in"
 
@@ -135,6 +157,68 @@ def test_uninviting_a_yes_promotes_the_waiting(full, smtp_app, smtp_server):
     page = client.get(f"/events/{event.id}/invitations/{gone.id}/uninvite")
     client.post(f"/events/{event.id}/invitations/{gone.id}/uninvite", data={"csrf_token": csrf_from(page.data)})
     assert answer_of(third) == Answer.YES
+    assert [m["To"].addresses[0].addr_spec for m in seat_mails(smtp_server)] == [third]
+
+
+def name_of(email: str) -> str:
+    return db.session.scalar(select(Person.name).where(Person.email == email))
+
+
+def listed(page: str, list_id: str) -> list[str]:
+    """The names in the <ul id=list_id> of a page, or [] when it has none."""
+    found = re.search(rf'<ul class="columns" id="{list_id}">(.*?)</ul>', page, re.S)
+    return re.findall(r"<li>(.*?)</li>", found.group(1)) if found else []
+
+
+def test_the_edit_preview_names_who_a_higher_capacity_seats(full, smtp_app, smtp_server):
+    client, event, links = full
+    for email in links:
+        answer(smtp_app, links[email], "yes")
+    third = list(links)[2]
+    page = client.get(f"/events/{event.id}/edit")
+    data = {**form_values(db.session.get(Event, event.id), capacity="3"), "csrf_token": csrf_from(page.data)}
+    preview = client.post(f"/events/{event.id}/edit", data=data).get_data(as_text=True)
+    assert "nobody gets mail" not in preview
+    assert listed(preview, "promoted") == [name_of(third)] and "A seat is free" in preview
+    assert not smtp_server.messages, "nothing is sent before confirming"
+    client.post(f"/events/{event.id}/edit/confirm", data=data)
+    assert [m["To"].addresses[0].addr_spec for m in seat_mails(smtp_server)] == [third]
+    assert len(smtp_server.messages) == 1
+
+
+def test_the_uninvite_preview_names_who_gets_the_freed_seat(full, smtp_app, smtp_server):
+    client, event, links = full
+    first, second, third = links
+    for email in links:
+        answer(smtp_app, links[email], "yes")
+    waiting = invitation_id(event, third)
+    page = client.get(f"/events/{event.id}/invitations/{waiting}/uninvite").get_data(as_text=True)
+    assert "nobody else is told" in page and listed(page, "promoted") == []
+    gone = invitation_id(event, first)
+    page = client.get(f"/events/{event.id}/invitations/{gone}/uninvite").get_data(as_text=True)
+    assert "nobody else is told" not in page
+    assert listed(page, "promoted") == [name_of(third)] and "A seat is free" in page
+    client.post(f"/events/{event.id}/invitations/{gone}/uninvite", data={"csrf_token": csrf_from(page.encode())})
+    assert sorted(m.recipients[0] for m in smtp_server.messages) == sorted([first, third])
+    assert [m["To"].addresses[0].addr_spec for m in seat_mails(smtp_server)] == [third]
+
+
+def test_the_waiting_list_follows_the_order_in_which_answers_got_the_event_lock(full, smtp_app, smtp_server):
+    client, event, links = full
+    first, second, third = links
+    answer(smtp_app, links[first], "yes")
+    db.session.get(Event, event.id).capacity = 1
+    db.session.commit()
+    arrived = utcnow()
+    # the second person's answer arrived first but got the lock after the third person's
+    for email, came_at in ((third, arrived), (second, arrived - timedelta(minutes=1))):
+        invitation = db.session.get(Invitation, invitation_id(event, email))
+        record_answer(db.session, invitation, "yes", came_at, settings=mail_settings())
+        db.session.commit()
+    assert [inv.person.email for inv in waiting_list(db.session, db.session.get(Event, event.id))] == [third, second]
+    assert "(position 1)" in smtp_app.test_client().get(links[third]).get_data(as_text=True)
+    answer(smtp_app, links[first], "no")
+    assert answer_of(third) == Answer.YES and answer_of(second) == Answer.WAITLIST
     assert [m["To"].addresses[0].addr_spec for m in seat_mails(smtp_server)] == [third]
 
 

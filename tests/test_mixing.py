@@ -5,7 +5,14 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
-from planner.mixing import Person, mixing_score, novelty, pair_bounds, pair_weights, table_bounds
+from planner.mixing import (
+    Person,
+    mixing_score,
+    novelty,
+    pair_bounds,
+    pair_weights,
+    table_bounds,
+)
 from planner.tables import partition
 
 TODAY = date(2026, 11, 26)

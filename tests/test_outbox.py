@@ -15,8 +15,14 @@ from sqlalchemy import func, select, update
 from planner.extensions import db
 from planner.mail import SMTPSettings, SMTPTransport, transport_from_config
 from planner.models import MailState, OutgoingMail, utcnow
-from planner.outbox import STALE_CLAIM, claim_batch, deliver, release_stale_claims, resend
-from planner.services.invites import queue_mail
+from planner.outbox import (
+    STALE_CLAIM,
+    claim_batch,
+    deliver,
+    release_stale_claims,
+    resend,
+)
+from planner.services.mails import queue_mail
 from tests.smtp_server import CAN_MAKE_CERTIFICATES, SMTPServer, free_port
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,7 +10,14 @@ from planner import balance
 from planner.charts import bar_chart, grid_chart
 from planner.errors import PlannerError
 from planner.extensions import db
-from planner.models import Event, EventExclusion, EventStatus, Invitation, OutgoingMail, Person
+from planner.models import (
+    Event,
+    EventExclusion,
+    EventStatus,
+    Invitation,
+    OutgoingMail,
+    Person,
+)
 from planner.services import planning
 from planner.services.events import event_day
 from planner.services.planning import History, PlanningError

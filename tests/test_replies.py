@@ -1,7 +1,6 @@
 """Calendar replies and bounces: over the inbound SMTP listener and `flask mail ingest`, like the RSVP link."""
 
 import smtplib
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,15 @@ from sqlalchemy import func, select, text
 from planner.cli_mail import inbound_handler
 from planner.extensions import db
 from planner.inbound import make_inbound_server
-from planner.models import Answer, Event, EventStatus, InboundMail, Invitation, OutgoingMail, utcnow
+from planner.models import (
+    Answer,
+    Event,
+    EventStatus,
+    InboundMail,
+    Invitation,
+    OutgoingMail,
+    utcnow,
+)
 from planner.tokens import new_reply_token, new_token
 from tests.helpers import (
     PASSWORD,
@@ -21,6 +28,7 @@ from tests.helpers import (
     log_in,
     parse_mail,
     propose_and_send,
+    readdressed,
     sent_event,
     staff,
 )
@@ -31,12 +39,6 @@ needs_vectors = pytest.mark.skipif(not VECTOR_FILES, reason=f"no iTIP test vecto
 REPLY_DOMAIN = "planner.example.com"
 
 
-def readdressed(raw: bytes, address: str) -> bytes:
-    """Return a message with its To: header replaced (as if sent to that reply address)."""
-    message = message_from_bytes(raw, policy=policy.compat32)
-    del message["To"]
-    message["To"] = address
-    return message.as_bytes(policy=policy.compat32)
 
 
 def last_inbound() -> InboundMail:

@@ -9,7 +9,14 @@ from sqlalchemy import func, select
 
 from planner import mixing
 from planner.extensions import db
-from planner.models import Answer, EventStatus, Invitation, PairMeeting, SeatingPlan, utcnow
+from planner.models import (
+    Answer,
+    EventStatus,
+    Invitation,
+    PairMeeting,
+    SeatingPlan,
+    utcnow,
+)
 from planner.services import seating
 from planner.services.events import event_day
 from planner.services.seating import SeatingError, SeatingSettings

@@ -1,8 +1,19 @@
 """RSVP and reply tokens."""
 
+import base64
+
 import pytest
 
-from planner.tokens import TokenError, hash_reply_token, hash_token, new_reply_token, new_token
+from planner.tokens import (
+    TokenError,
+    derived_reply_token,
+    derived_token,
+    hash_reply_token,
+    hash_token,
+    new_reply_token,
+    new_seed,
+    new_token,
+)
 
 
 def test_tokens_are_long_random_and_only_their_hash_is_kept():
@@ -25,3 +36,27 @@ def test_malformed_tokens_are_refused(bad):
         hash_token(bad)
     with pytest.raises(TokenError):
         hash_reply_token(bad)
+
+
+def test_seeds_are_long_and_random():
+    seeds = {new_seed() for _ in range(200)}
+    assert len(seeds) == 200 and all(len(seed) >= 43 for seed in seeds)  # 32 random bytes
+
+
+def test_derived_tokens_have_the_shape_of_random_ones_and_depend_on_secret_seed_and_purpose():
+    seed = new_seed()
+    token, reply = derived_token("secret", seed), derived_reply_token("secret", seed)
+    assert len(token) == 32 and hash_token(token) and len(reply) == 32 and hash_reply_token(reply) and reply == reply.lower()
+    assert derived_token("secret", seed) == token and derived_reply_token(b"secret", seed) == reply
+    assert derived_token("other secret", seed) != token and derived_token("secret", new_seed()) != token
+    assert derived_reply_token("other secret", seed) != reply
+    assert base64.urlsafe_b64decode(token)[:20] != base64.b32decode(reply.upper()), "one derivation per purpose"
+    assert seed not in (token, reply)
+
+
+@pytest.mark.parametrize(("secret", "seed"), [("", "seed"), (b"", "seed"), ("secret", ""), ("secret", None)])
+def test_deriving_needs_a_secret_and_a_seed(secret, seed):
+    with pytest.raises(ValueError):
+        derived_token(secret, seed)
+    with pytest.raises(ValueError):
+        derived_reply_token(secret, seed)

@@ -5,7 +5,17 @@ from flask import Flask, redirect, url_for
 
 def register(app: Flask) -> None:
     """Attach every blueprint, the error pages and the front page."""
-    from . import auth, changes, errors, events, mailbox, people, proposals, rsvp, seating
+    from . import (
+        auth,
+        changes,
+        errors,
+        events,
+        mailbox,
+        people,
+        proposals,
+        rsvp,
+        seating,
+    )
 
     for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating):
         app.register_blueprint(module.bp)

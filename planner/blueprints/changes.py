@@ -1,13 +1,19 @@
 """Changing sent events: edit with a preview of the update mail, un-invite one person, cancel the event."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from ..errors import PlannerError
 from ..extensions import db
 from ..forms import ActionForm, EventForm
-from ..mailer import deliver_after_commit, mail_context
+from ..mailer import deliver_after_commit, mail_settings
 from ..models import Event, utcnow
-from ..services.changes import apply_update, cancel_event, preview_update, uninvite
+from ..services.changes import (
+    apply_update,
+    cancel_event,
+    preview_uninvite,
+    preview_update,
+    uninvite,
+)
 from ..services.events import local, still_invited
 from ..text import plural
 from .views import event_or_404, invitation_or_404, organisers_only, refusal_goes_to
@@ -33,7 +39,7 @@ def edit(event_id: int):
     form = EventForm()
     if form.validate_on_submit():
         try:
-            preview = preview_update(event, form.to_draft(), utcnow())
+            preview = preview_update(db.session, event, form.to_draft(), utcnow())
         except PlannerError as error:
             form.form_errors.append(str(error))
         else:
@@ -49,7 +55,7 @@ def confirm_edit(event_id: int):
     if not form.validate_on_submit():
         return render_template("changes/edit.html", event=event, form=form), 400
     try:
-        queued = apply_update(db.session, event, form.to_draft(), mail_context(), current_app.jinja_env, utcnow())
+        queued = apply_update(db.session, event, form.to_draft(), mail_settings(), utcnow())
     except PlannerError as error:
         db.session.rollback()
         form.form_errors.append(str(error))
@@ -73,7 +79,7 @@ def confirm_cancel(event_id: int):
     event = event_or_404(event_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    queued = cancel_event(db.session, event, mail_context(), current_app.jinja_env, utcnow())
+    queued = cancel_event(db.session, event, mail_settings(), utcnow())
     db.session.commit()
     flash(f"Event cancelled; {plural(len(queued), 'cancellation')} queued.", "success")
     deliver_after_commit(event.id)
@@ -83,7 +89,9 @@ def confirm_cancel(event_id: int):
 @bp.get("/<int:event_id>/invitations/<int:invitation_id>/uninvite", endpoint="uninvite")
 def uninvite_page(event_id: int, invitation_id: int):
     invitation = invitation_or_404(event_id, invitation_id)
-    return render_template("changes/uninvite.html", event=invitation.event, invitation=invitation, action=ActionForm())
+    promoted = preview_uninvite(db.session, invitation)
+    return render_template("changes/uninvite.html", event=invitation.event, invitation=invitation, promoted=promoted,
+                           action=ActionForm())
 
 
 @bp.post("/<int:event_id>/invitations/<int:invitation_id>/uninvite", endpoint="confirm_uninvite")
@@ -92,7 +100,7 @@ def uninvite_person(event_id: int, invitation_id: int):
     invitation = invitation_or_404(event_id, invitation_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    uninvite(db.session, invitation, mail_context(), current_app.jinja_env, utcnow())
+    uninvite(db.session, invitation, mail_settings(), utcnow())
     db.session.commit()
     flash(f"{invitation.person.name} is un-invited; a cancellation is queued for them only.", "success")
     deliver_after_commit(event_id)

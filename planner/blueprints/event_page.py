@@ -9,7 +9,16 @@ from sqlalchemy.orm import Session
 
 from ..charts import BarChart, GridChart, bar_chart, grid_chart
 from ..filters import level_name
-from ..models import Event, EventStatus, InboundMail, MailState, Organiser, OutgoingMail, Person, utcnow
+from ..models import (
+    Event,
+    EventStatus,
+    InboundMail,
+    MailState,
+    Organiser,
+    OutgoingMail,
+    Person,
+    utcnow,
+)
 from ..outbox import pending_errors
 from ..services import backfill, planning, seating
 from ..services.capacity import SeatCount, seat_count

@@ -2,18 +2,41 @@
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from sqlalchemy import select
 
 from ..errors import PlannerError
 from ..extensions import db
-from ..forms import DEADLINE_FORMAT, ActionForm, AddPersonForm, EventForm, PersonActionForm
-from ..mailer import deliver_after_commit, deliver_now, mail_context
+from ..forms import (
+    DEADLINE_FORMAT,
+    ActionForm,
+    AddPersonForm,
+    EventForm,
+    PersonActionForm,
+)
+from ..mailer import deliver_after_commit, deliver_now, mail_settings
 from ..models import Event, EventKind, EventStatus, OutgoingMail, utcnow
 from ..outbox import resend
 from ..services import backfill
-from ..services.events import KIND_DEFAULTS, EventDraft, EventError, create_event, delete_draft, draft_for, with_default_deadline
+from ..services.events import (
+    KIND_DEFAULTS,
+    EventDraft,
+    EventError,
+    create_event,
+    delete_draft,
+    draft_for,
+    with_default_deadline,
+)
 from ..services.invites import InviteError, send_invites
 from ..services.locking import once_more_when_stale
 from ..text import plural
@@ -129,7 +152,7 @@ def send_page(event_id: int):
 @refusal_goes_to("events.detail")
 def send(event_id: int):
     event = event_or_404(event_id)
-    queued = send_invites(db.session, event, mail_context(), current_app.jinja_env)
+    queued = send_invites(db.session, event, mail_settings())
     db.session.commit()
     flash(f"{plural(len(queued), 'invitation')} queued.", "success")
     deliver_after_commit(event.id)
@@ -156,7 +179,7 @@ def _backfill(event_id: int, invitation_id: int | None):
     lookback_days = current_app.config["LOOKBACK_DAYS"]
 
     def invite_and_commit() -> list[backfill.Replacement]:
-        args = (db.session, event, mail_context(), current_app.jinja_env, utcnow())
+        args = (db.session, event, mail_settings(), utcnow())
         if invitation_id is None:
             made = backfill.backfill(*args, lookback_days=lookback_days)
         else:

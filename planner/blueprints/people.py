@@ -2,15 +2,36 @@
 
 from datetime import date
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user, login_required
 
 from ..directory import DirectoryError
 from ..extensions import db
 from ..forms import ActionForm, ConfirmImportForm, UploadForm
 from ..models import Person, StagedImport
-from ..services.availability import AvailabilityError, opt_in, read_leave_date, set_leave
-from ..services.people import apply_import, departments, preview_import, search_people, stage_import, staged_rows
+from ..services.availability import (
+    AvailabilityError,
+    opt_in,
+    read_leave_date,
+    set_leave,
+)
+from ..services.people import (
+    apply_import,
+    departments,
+    preview_import,
+    search_people,
+    stage_import,
+    staged_rows,
+)
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 

@@ -1,12 +1,20 @@
 """RSVP pages: no login, a GET shows, only a POST answers (mail scanners open links)."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
 
 from ..errors import PlannerError
 from ..extensions import db
 from ..forms import ActionForm, AnswerForm
 from ..mail import transport_from_config
-from ..mailer import seat_mail
+from ..mailer import mail_settings
 from ..models import Answer, utcnow
 from ..outbox import deliver
 from ..services.availability import opt_out
@@ -79,7 +87,7 @@ def answer(token: str):
 def _save(token: str, form: AnswerForm):
     """Record and commit the answer, reading the invitation afresh (so a retry starts clean)."""
     invitation = _invitation(token)
-    record_answer(db.session, invitation, form.answer.data, utcnow(), form.comment.data, seat_mail=seat_mail())
+    record_answer(db.session, invitation, form.answer.data, utcnow(), form.comment.data, settings=mail_settings())
     db.session.commit()
     return invitation
 

@@ -1,6 +1,14 @@
 """Seating plans for an event: make, re-run, adjust, publish, print, and record who met."""
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    url_for,
+)
 
 from ..errors import PlannerError
 from ..extensions import db

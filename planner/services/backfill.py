@@ -14,15 +14,15 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from jinja2 import Environment
 from sqlalchemy.orm import Session
 
 from ..balance import replacement
 from ..errors import PlannerError
 from ..models import Answer, Event, Invitation, OutgoingMail, Person, ProposalEntry
 from .events import is_open_for_answers, still_invited
-from .invites import MailContext, invite_person
+from .invites import invite_person
 from .locking import lock_event
+from .mails import MailSettings
 from .planning import REASON_LENGTH, candidate_pool
 
 IN_PLACE_OF = re.compile(r"^in place of .* <([^<>]+)>$")
@@ -78,8 +78,7 @@ def backfill_state(event: Event, now: datetime) -> BackfillState:
 
 
 def replace_declined(
-    session: Session, event: Event, ctx: MailContext, templates: Environment, now: datetime,
-    *, invitation_id: int, lookback_days: int,
+    session: Session, event: Event, settings: MailSettings, now: datetime, *, invitation_id: int, lookback_days: int
 ) -> Replacement:
     """Invite the best replacement for one declined invitation; raise BackfillError when none can be."""
     state = _locked_state(session, event, now)
@@ -90,15 +89,13 @@ def replace_declined(
         raise BackfillError(f"{declined.person.name} was already replaced by {state.replaced_by[declined.person_id].name}.")
     if state.open_seats < 1:
         raise BackfillError("No seat is open: every seat is taken, waited for or may still be taken.")
-    made = _replace(session, event, declined, ctx, templates, now, lookback_days)
+    made = _replace(session, event, declined, settings, now, lookback_days)
     if made is None:
         raise BackfillError(f"Nobody else is available to replace {declined.person.name}.")
     return made
 
 
-def backfill(
-    session: Session, event: Event, ctx: MailContext, templates: Environment, now: datetime, *, lookback_days: int
-) -> list[Replacement]:
+def backfill(session: Session, event: Event, settings: MailSettings, now: datetime, *, lookback_days: int) -> list[Replacement]:
     """Replace as many declines as seats are open, oldest decline first, until nobody is left to invite.
 
     Raise BackfillError when nobody can be invited at all.
@@ -110,7 +107,7 @@ def backfill(
         raise BackfillError("No seat is open: every seat is taken, waited for or may still be taken.")
     made = []
     for declined in state.replaceable[: state.can_invite]:
-        replaced = _replace(session, event, declined, ctx, templates, now, lookback_days)
+        replaced = _replace(session, event, declined, settings, now, lookback_days)
         if replaced is None:
             break
         made.append(replaced)
@@ -127,7 +124,7 @@ def _locked_state(session: Session, event: Event, now: datetime) -> BackfillStat
     return backfill_state(event, now)
 
 
-def _replace(session, event, declined, ctx, templates, now, lookback_days) -> Replacement | None:
+def _replace(session, event, declined, settings, now, lookback_days) -> Replacement | None:
     pool = candidate_pool(session, event, now, lookback_days=lookback_days)
     invited = {invitation.person_id for invitation in event.invitations}
     kept = [inv.person_id for inv in still_invited(event) if inv.answer != Answer.NO] + [declined.person_id]
@@ -140,7 +137,7 @@ def _replace(session, event, declined, ctx, templates, now, lookback_days) -> Re
     newcomer, gone = pool.people[chosen], declined.person
     reason = f"in place of {gone.name[: max(REASON_LENGTH - len(gone.email) - 16, 1)]} <{gone.email}>"
     event.proposals.append(ProposalEntry(person=newcomer, reason=reason[:REASON_LENGTH]))
-    mail = invite_person(session, event, newcomer, ctx, templates, stamp=now)
+    mail = invite_person(session, event, newcomer, settings, stamp=now)
     session.flush()
     session.expire(event, ["invitations"])
     return Replacement(declined, newcomer, mail)

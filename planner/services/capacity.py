@@ -4,28 +4,19 @@ Every change that takes or frees a seat locks the event row first (PostgreSQL: S
 UPDATE; SQLite: a no-op UPDATE, which takes the database's write lock), then counts, so that two
 people answering yes for the last seat at once never both get it.  When a seat frees up (a yes
 turns into no or maybe, a yes is un-invited, the capacity rises) the oldest waiting invitation
-(by answered_at) takes it and is told by mail, which leaves after the caller commits.  Lowering
+(by answered_at, stamped once the lock is held) takes it and is told by mail, which leaves after
+the caller commits; next_in_line tells beforehand who that would be, for previews.  Lowering
 the capacity below the yes answers takes no seat back: new yes answers wait until enough decline.
 """
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from jinja2 import Environment
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ..models import Answer, Event, EventStatus, Invitation, OutgoingMail
-from .addresses import invitation_addresses
-from .invites import MailContext, assemble_mail, mail_values, queue_mail, render_bodies, subject_for
-
-
-@dataclass(frozen=True)
-class SeatMail:
-    """What a promotion mail needs: the installation's mail settings and the templates."""
-
-    ctx: MailContext
-    templates: Environment
+from ..models import Answer, Event, EventStatus, Invitation
+from .mails import MailSettings, queue_seat_mail
 
 
 @dataclass(frozen=True)
@@ -78,24 +69,24 @@ def yes_or_waitlist(session: Session, invitation: Invitation) -> Answer:
     return Answer.YES if seat_count(session, invitation.event).free > 0 else Answer.WAITLIST
 
 
-def fill_free_seats(session: Session, event: Event, mail: SeatMail, now: datetime) -> list[Invitation]:
-    """Give free seats to the oldest waiting invitations and queue a mail to each; the event must be locked."""
+def next_in_line(
+    session: Session, event: Event, *, capacity: int | None = None, leaving: Invitation | None = None
+) -> list[Invitation]:
+    """Return the waiting invitations that would get a seat now, at `capacity` and once `leaving` gives up its seat."""
     if event.status != EventStatus.SENT:
         return []
+    count = seat_count(session, event)
+    gives_up = 1 if leaving is not None and leaving.cancelled_at is None and leaving.answer == Answer.YES else 0
+    after = SeatCount(event.capacity if capacity is None else capacity, count.taken - gives_up, count.waiting)
+    return waiting_list(session, event)[: after.free]
+
+
+def fill_free_seats(session: Session, event: Event, settings: MailSettings, now: datetime) -> list[Invitation]:
+    """Give free seats to the oldest waiting invitations and queue a mail to each; the event must be locked."""
     session.flush()
-    promoted = waiting_list(session, event)[: seat_count(session, event).free]
+    promoted = next_in_line(session, event)
     for invitation in promoted:
         invitation.answer = Answer.YES
-        queue_seat_mail(session, invitation, mail, now)
+        queue_seat_mail(session, invitation, settings, now)
     session.flush()
     return promoted
-
-
-def queue_seat_mail(session: Session, invitation: Invitation, mail: SeatMail, now: datetime) -> OutgoingMail:
-    """Queue "A seat is free: you are in" (text and HTML, no calendar part) to a promoted invitee."""
-    event, person = invitation.event, invitation.person
-    addresses = invitation_addresses(session, invitation, mail.ctx)
-    values = mail_values(event, person, addresses.rsvp_url)
-    message = assemble_mail(event, person, subject_for("A seat is free: you are in —", event), addresses.reply_address,
-                            mail.ctx, stamp=now, bodies=render_bodies(mail.templates, "seat", values))
-    return queue_mail(session, message, event_id=event.id, invitation_id=invitation.id)

@@ -2,20 +2,16 @@
 
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 
-from jinja2 import Environment
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from ..errors import PlannerError
-from ..ical import AttendeeInfo, build_cancel, build_request, calendar_part
 from ..models import Answer, Event, EventStatus, Invitation, OutgoingMail
-from .addresses import invitation_addresses
-from .capacity import SeatMail, fill_free_seats
+from .capacity import fill_free_seats, next_in_line
 from .events import EventDraft, check_draft, still_invited, zone
-from .invites import MailContext, assemble_mail, event_info, mail_values, queue_mail, render_bodies, subject_for
 from .locking import lock_event
+from .mails import MailSettings, queue_change
 
 
 class ChangeError(PlannerError):
@@ -24,11 +20,12 @@ class ChangeError(PlannerError):
 
 @dataclass(frozen=True)
 class EventUpdate:
-    """What an edit would change, in words, and who would be told."""
+    """What an edit would change, in words, who would get the update, and who on the waiting list would get a seat."""
 
     new_values: dict
     changes: list[str]
     recipients: list[Invitation]
+    promoted: list[Invitation]
 
     @property
     def needs_mail(self) -> bool:
@@ -41,8 +38,8 @@ def _require_sent(event: Event) -> None:
         raise ChangeError("Only events whose invitations were sent can be changed or cancelled.")
 
 
-def preview_update(event: Event, draft: EventDraft, now: datetime) -> EventUpdate:
-    """Validate an edit and describe in words what it changes for calendars; raise EventError or ChangeError."""
+def preview_update(session: Session, event: Event, draft: EventDraft, now: datetime) -> EventUpdate:
+    """Validate an edit and describe what it changes for calendars and for seats; raise EventError or ChangeError."""
     _require_sent(event)
     starts_at, ends_at, deadline = check_draft(draft, now)
     values = {
@@ -51,7 +48,8 @@ def preview_update(event: Event, draft: EventDraft, now: datetime) -> EventUpdat
         "capacity": draft.capacity, "rsvp_deadline_at": deadline,
     }
     changes = _describe(event, values)
-    return EventUpdate(values, changes, still_invited(event) if changes else [])
+    promoted = next_in_line(session, event, capacity=draft.capacity)
+    return EventUpdate(values, changes, still_invited(event) if changes else [], promoted)
 
 
 def _describe(event: Event, new: dict) -> list[str]:
@@ -76,31 +74,34 @@ def _when(starts_at: datetime, ends_at: datetime, timezone: str) -> str:
     return f"{start:%a %d %b %Y, %H:%M}–{end_text} ({timezone})"
 
 
-def apply_update(
-    session: Session, event: Event, draft: EventDraft, ctx: MailContext, templates: Environment, now: datetime
-) -> list[OutgoingMail]:
+def apply_update(session: Session, event: Event, draft: EventDraft, settings: MailSettings, now: datetime) -> list[OutgoingMail]:
     """Save an edit; when calendars are affected, raise SEQUENCE and queue an updated REQUEST to everyone still invited.
 
     Seats a higher capacity adds go to the waiting list, oldest first (each told by mail).
     """
     lock_event(session, event.id)
-    preview = preview_update(event, draft, now)
+    preview = preview_update(session, event, draft, now)
     for name, value in preview.new_values.items():
         setattr(event, name, value)
-    fill_free_seats(session, event, SeatMail(ctx, templates), now)
+    fill_free_seats(session, event, settings, now)
     if not preview.needs_mail:
         session.flush()
         return []
     event.sequence += 1
     queued = [
-        _queue(session, event, invitation, ctx, templates, now, kind="update", changes=preview.changes)
+        queue_change(session, invitation, settings, now, kind="update", changes=preview.changes)
         for invitation in preview.recipients
     ]
     session.flush()
     return queued
 
 
-def uninvite(session: Session, invitation: Invitation, ctx: MailContext, templates: Environment, now: datetime) -> OutgoingMail:
+def preview_uninvite(session: Session, invitation: Invitation) -> list[Invitation]:
+    """Return who on the waiting list would get the seat that un-inviting this invitation frees (nobody unless a yes)."""
+    return next_in_line(session, invitation.event, leaving=invitation)
+
+
+def uninvite(session: Session, invitation: Invitation, settings: MailSettings, now: datetime) -> OutgoingMail:
     """Withdraw one invitation and queue a CANCEL to that person only; a seat it held goes to the waiting list."""
     _require_sent(invitation.event)
     lock_event(session, invitation.event_id)
@@ -113,14 +114,14 @@ def uninvite(session: Session, invitation: Invitation, ctx: MailContext, templat
     if withdrawn.rowcount != 1:
         raise ChangeError(f"{invitation.person.name} was already un-invited.")
     session.refresh(invitation)
-    mail = _queue(session, invitation.event, invitation, ctx, templates, now, kind="uninvite")
+    mail = queue_change(session, invitation, settings, now, kind="uninvite")
     if invitation.answer == Answer.YES:
-        fill_free_seats(session, invitation.event, SeatMail(ctx, templates), now)
+        fill_free_seats(session, invitation.event, settings, now)
     session.flush()
     return mail
 
 
-def cancel_event(session: Session, event: Event, ctx: MailContext, templates: Environment, now: datetime) -> list[OutgoingMail]:
+def cancel_event(session: Session, event: Event, settings: MailSettings, now: datetime) -> list[OutgoingMail]:
     """Cancel a sent event and queue METHOD:CANCEL with STATUS:CANCELLED to everyone still invited."""
     cancelled = session.execute(
         update(Event)
@@ -131,39 +132,7 @@ def cancel_event(session: Session, event: Event, ctx: MailContext, templates: En
     if cancelled.rowcount != 1:
         raise ChangeError("Only events whose invitations were sent can be cancelled, and only once.")
     session.refresh(event)
-    queued = [_queue(session, event, invitation, ctx, templates, now, kind="cancel") for invitation in still_invited(event)]
+    queued = [queue_change(session, invitation, settings, now, kind="cancel") for invitation in still_invited(event)]
     session.flush()
     return queued
 
-
-SUBJECTS = {"update": "Updated", "cancel": "Cancelled", "uninvite": "Cancelled"}
-
-
-def _queue(session, event, invitation, ctx, templates, now, *, kind: str, changes=()) -> OutgoingMail:
-    message = compose_change(session, event, invitation, ctx, templates, now, kind=kind, changes=list(changes))
-    return queue_mail(session, message, event_id=event.id, invitation_id=invitation.id)
-
-
-def compose_change(
-    session: Session,
-    event: Event,
-    invitation: Invitation,
-    ctx: MailContext,
-    templates: Environment,
-    stamp: datetime,
-    *,
-    kind: str,
-    changes: list[str],
-) -> EmailMessage:
-    """Build an update or cancellation mail whose bodies say in words what happened, with its calendar part."""
-    person = invitation.person
-    addresses = invitation_addresses(session, invitation, ctx)
-    info = event_info(event, addresses.reply_address, addresses.rsvp_url)
-    attendee = AttendeeInfo(email=person.email, name=person.name)
-    if kind == "update":
-        ics, method = build_request(info, attendee, stamp=stamp), "REQUEST"
-    else:
-        ics, method = build_cancel(info, attendee, stamp=stamp, whole_event=kind == "cancel"), "CANCEL"
-    values = mail_values(event, person, addresses.rsvp_url, kind=kind, changes=changes)
-    return assemble_mail(event, person, subject_for(f"{SUBJECTS[kind]}:", event), addresses.reply_address, ctx, stamp=stamp,
-                         bodies=render_bodies(templates, "change", values), calendar=calendar_part(ics, method))

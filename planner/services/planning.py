@@ -19,7 +19,14 @@ from sqlalchemy.orm import Session
 from ..balance import Candidate, best_deviation, deviation, replacement, targets
 from ..balance import select as balanced_select
 from ..errors import PlannerError
-from ..models import Event, EventExclusion, EventStatus, Invitation, Person, ProposalEntry
+from ..models import (
+    Event,
+    EventExclusion,
+    EventStatus,
+    Invitation,
+    Person,
+    ProposalEntry,
+)
 from .events import event_day
 
 REASON_LENGTH = 200

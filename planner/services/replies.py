@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from ..ical import Bounce, Reply, read_bounce, read_calendar_method, read_replies
 from ..models import Event, InboundMail, Invitation, OutgoingMail, Person
 from ..tokens import TokenError, hash_reply_token
-from .capacity import SeatMail
+from .mails import MailSettings
 from .rsvp import AnswerError, record_answer
 
 APPLIED, IGNORED, REJECTED = "applied", "ignored", "rejected"
@@ -34,11 +34,11 @@ class Outcome:
 
 
 def ingest(
-    session: Session, raw: bytes, seat_mail: SeatMail, now: datetime, recipients: tuple[str, ...] = ()
+    session: Session, raw: bytes, settings: MailSettings, now: datetime, recipients: tuple[str, ...] = ()
 ) -> InboundMail:
     """Apply one raw RFC 5322 message (a calendar reply or a bounce) and log the outcome; never raises on bad mail."""
     headers = _headers(raw)
-    outcome = _decide(session, raw, headers, seat_mail, now, recipients)
+    outcome = _decide(session, raw, headers, settings, now, recipients)
     entry = InboundMail(
         received_at=now,
         message_id=(headers.get("Message-ID") or "").strip()[:255] or None,
@@ -61,7 +61,7 @@ def _first_address(values: list) -> str:
     return next((address for _, address in getaddresses([str(v) for v in values]) if "@" in address), "")
 
 
-def _decide(session, raw, headers, seat_mail, now, recipients) -> Outcome:
+def _decide(session, raw, headers, settings, now, recipients) -> Outcome:
     bounce = read_bounce(raw)
     if bounce is not None:
         return _apply_bounce(session, bounce, now)
@@ -71,14 +71,14 @@ def _decide(session, raw, headers, seat_mail, now, recipients) -> Outcome:
         if method is None:
             return Outcome(REJECTED, "not a calendar reply: the message carries no calendar")
         return Outcome(REJECTED, f"not a REPLY: the calendar says METHOD:{method or '(none)'}")
-    reply_domain = seat_mail.ctx.reply_domain
+    reply_domain = settings.reply_domain
     tokens = reply_tokens(list(recipients) + _header_addresses(headers), reply_domain)
     if not tokens:
         return Outcome(REJECTED, f"not addressed to a reply address rsvp+…@{reply_domain}")
     invitation = _invitation_for(session, tokens)
     if invitation is None:
         return Outcome(REJECTED, "unknown reply address (no invitation has that token)")
-    return _apply_reply(session, invitation, replies, now, seat_mail)
+    return _apply_reply(session, invitation, replies, now, settings)
 
 
 def _header_addresses(headers) -> list[str]:
@@ -105,7 +105,9 @@ def _invitation_for(session: Session, tokens: list[str]) -> Invitation | None:
     return session.scalars(select(Invitation).where(Invitation.reply_token_hash.in_(hashes))).first()
 
 
-def _apply_reply(session: Session, invitation: Invitation, replies: list[Reply], now: datetime, seat_mail: SeatMail) -> Outcome:
+def _apply_reply(
+    session: Session, invitation: Invitation, replies: list[Reply], now: datetime, settings: MailSettings
+) -> Outcome:
     event, email = invitation.event, invitation.person.email.lower()
     for_event = [reply for reply in replies if reply.uid == event.uid]
     if not for_event:
@@ -123,7 +125,7 @@ def _apply_reply(session: Session, invitation: Invitation, replies: list[Reply],
         return Outcome(IGNORED, reason, invitation)
     answer = PARTSTAT_ANSWERS[reply.partstat]
     try:
-        changed = record_answer(session, invitation, answer, now, reply.comment, seat_mail=seat_mail)
+        changed = record_answer(session, invitation, answer, now, reply.comment, settings=settings)
     except AnswerError as error:
         return Outcome(REJECTED, str(error), invitation)
     invitation.reply_sequence = reply.sequence

@@ -18,7 +18,16 @@ from sqlalchemy.orm import Session, object_session
 
 from .. import mixing, tables
 from ..errors import PlannerError
-from ..models import Answer, Event, EventStatus, Invitation, PairMeeting, Person, Seat, SeatingPlan
+from ..models import (
+    Answer,
+    Event,
+    EventStatus,
+    Invitation,
+    PairMeeting,
+    Person,
+    Seat,
+    SeatingPlan,
+)
 from .events import event_day
 
 RECOVERY_DAYS = 182

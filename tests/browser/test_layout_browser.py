@@ -5,7 +5,15 @@ from datetime import date, datetime, time, timedelta
 import pytest
 
 from planner.extensions import db
-from planner.models import Answer, Event, EventKind, EventStatus, Invitation, Person, utcnow
+from planner.models import (
+    Answer,
+    Event,
+    EventKind,
+    EventStatus,
+    Invitation,
+    Person,
+    utcnow,
+)
 from planner.services import seating
 from planner.services.accounts import create_organiser
 from planner.services.events import EventDraft, create_event, local
