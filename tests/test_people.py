@@ -4,9 +4,13 @@ the CSV download; the import command."""
 import codecs
 import csv
 import io
+import os
 import re
 import secrets
+import subprocess
+import sys
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from flask import g
@@ -205,7 +209,7 @@ def test_an_empty_result_offers_to_clear_the_filter_and_an_empty_directory_offer
     assert "The directory is empty" in empty and "No one matches" not in empty
     make_person(name="Ann Lee")
     page = client.get("/people/?q=nobody").data.decode()
-    assert "No one matches" in page and "Import a staff CSV</a> to fill it" not in page
+    assert "No one matches" in page and "The directory is empty" not in page
     assert '<a href="/people/">Clear the filter</a>' in page
 
 
@@ -289,6 +293,18 @@ def test_an_unreadable_csv_is_refused_by_upload_and_by_the_command(client, login
     assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
     assert message in result.output and "Traceback" not in result.output and "Error: " in result.output
     assert count_people() == 0
+
+
+def test_the_real_import_command_refuses_an_unreadable_csv_without_a_traceback(tmp_path):
+    path = tmp_path / "staff.csv"
+    path.write_bytes(HUGE_FIELD)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "PLANNER_SECRET_KEY": "test-secret-key",
+           "PLANNER_SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'planner.sqlite'}"}
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "people", "import", str(path)],
+                            cwd=root, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert "line 3: a field is longer than 128 KiB" in result.stderr and "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize("line, reason", [
