@@ -10,12 +10,12 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 
 from .cli_mail import mail_cli
-from .directory import DirectoryError
+from .directory import DirectoryError, read_people_csv
 from .extensions import db
 from .mail import transport_from_config
 from .outbox import deliver
 from .services.accounts import AccountError, create_organiser
-from .services.people import import_file
+from .services.people import write_rows
 
 organiser_cli = AppGroup("organiser", help="Manage organiser accounts.")
 people_cli = AppGroup("people", help="Manage the staff directory.")
@@ -50,15 +50,20 @@ def read_password() -> str:
 def import_people_command(file, deactivate_missing: bool) -> None:
     """Import or update people from a CSV file (email,name,department,level[,joined_on,active])."""
     try:
-        summary = import_file(db.session, file.read(), current_app.config["LEVELS"], deactivate_missing=deactivate_missing)
+        staff = read_people_csv(file.read(), current_app.config["LEVELS"])
     except DirectoryError as error:
-        db.session.rollback()
         for problem in error.problems:
             click.echo(f"line {problem.line}: {problem.reason}", err=True)
         raise click.ClickException(str(error)) from None
+    click.echo(f"{staff.reading.describe()}.")
+    if staff.reading.warning:
+        click.echo(f"warning: {staff.reading.warning}", err=True)
+    summary = write_rows(db.session, staff.rows, deactivate_missing=deactivate_missing)
     db.session.commit()
     deactivated = len(summary.missing) if deactivate_missing else 0
-    click.echo(f"{len(summary.new)} new, {len(summary.changed)} changed, {summary.unchanged} unchanged, {deactivated} deactivated.")
+    click.echo(
+        f"{len(summary.new)} new, {len(summary.changed)} changed, {summary.unchanged} unchanged, {deactivated} deactivated."
+    )
     if summary.missing and not deactivate_missing:
         click.echo(f"{len(summary.missing)} active people are not in the file (use --deactivate-missing).")
 

@@ -1,18 +1,38 @@
-"""PURE: read a staff CSV into validated rows, reporting every bad line."""
+"""PURE: read a staff CSV (as Excel saves it) into validated rows, reporting every bad line."""
 
+import codecs
 import csv
 import io
+import re
+import unicodedata
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
 
 from email_validator import EmailNotValidError, validate_email
 
 from .errors import PlannerError
+from .text import control_problem
 
 REQUIRED = ("email", "name", "department", "level")
 OPTIONAL = ("joined_on", "active")
 TRUE_WORDS = {"1", "true", "yes", "y", "active", ""}
 FALSE_WORDS = {"0", "false", "no", "n", "inactive"}
+#: the longest values the Person columns hold (a test checks them against the model)
+EMAIL_MAX = 254
+NAME_MAX = 200
+DEPARTMENT_MAX = 120
+LIMITS = {"email": EMAIL_MAX, "name": NAME_MAX, "department": DEPARTMENT_MAX}
+DELIMITERS = {",": "comma", ";": "semicolon", "\t": "tab"}
+#: byte order marks, the codec that reads past them, and the name shown to the organiser
+BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),
+    (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+    (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"),
+)
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+#: letters that carry no combining accent in Unicode but are read as one by people searching
+_FOLD_LETTERS = str.maketrans({"ø": "o", "đ": "d", "ł": "l", "ı": "i", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe"})
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,36 @@ class PersonRow:
 
 
 @dataclass(frozen=True)
+class Reading:
+    """How a staff file was read: its encoding, its delimiter, and a warning when the encoding is a guess."""
+
+    encoding: str
+    delimiter: str
+    warning: str | None = None
+
+    def describe(self) -> str:
+        """Say how the file was read, e.g. "Read as UTF-16, semicolon-separated"."""
+        return f"Read as {self.encoding}, {DELIMITERS[self.delimiter]}-separated"
+
+
+@dataclass(frozen=True)
+class StaffFile:
+    """A staff CSV that passed every check: its rows and how it was read."""
+
+    rows: list[PersonRow]
+    reading: Reading
+
+    def to_json(self) -> dict:
+        """Return the file as JSON-safe values."""
+        return {"reading": asdict(self.reading), "rows": [row.to_json() for row in self.rows]}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "StaffFile":
+        """Rebuild a file stored with to_json."""
+        return cls([PersonRow.from_json(item) for item in data["rows"]], Reading(**data["reading"]))
+
+
+@dataclass(frozen=True)
 class RowProblem:
     """Why one line of the file was refused."""
 
@@ -56,10 +106,21 @@ class DirectoryError(PlannerError):
         self.problems = problems or []
 
 
+def fold(text: str) -> str:
+    """Return text for accent- and case-insensitive matching: "Tomás Ørsted" becomes "tomas orsted"."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).translate(_FOLD_LETTERS)
+
+
+def search_key(name: str, email: str) -> str:
+    """Return the folded text a directory search matches against."""
+    return f"{fold(name)} {fold(email)}"
+
+
 def parse_level(value: str, ladder: list[str]) -> int:
     """Return the level index for a number or a ladder name; raise ValueError otherwise."""
     text = value.strip()
-    if text.isdigit():
+    if text.isascii() and text.isdigit():
         number = int(text)
         if number < len(ladder):
             return number
@@ -70,42 +131,62 @@ def parse_level(value: str, ladder: list[str]) -> int:
     raise ValueError(f"unknown level {text!r} (use 0-{len(ladder) - 1} or one of: {', '.join(ladder)})")
 
 
-def decode(data: bytes) -> str:
-    """Decode an uploaded file as UTF-8 (with or without BOM); raise DirectoryError otherwise."""
+def decode(data: bytes) -> tuple[str, str, str | None]:
+    """Return the text, its encoding's name and a warning when the encoding was guessed; raise DirectoryError."""
+    for bom, codec, name in BOMS:
+        if data.startswith(bom):
+            return _decode_strictly(data, codec, name), name, None
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8"), "UTF-8", None
     except UnicodeDecodeError as error:
-        line = data[: error.start].count(b"\n") + 1
+        first = _line_at(data, error.start, "utf-8")
+    warning = (
+        f"The file is not UTF-8 (from line {first} on), so it was read as Windows-1252. "
+        "Check the accented letters below; if they look wrong, save the file as 'CSV UTF-8' and upload it again."
+    )
+    return _decode_strictly(data, "cp1252", "Windows-1252"), "Windows-1252", warning
+
+
+def _decode_strictly(data: bytes, codec: str, name: str) -> str:
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError as error:
+        line = _line_at(data, error.start, codec)
         raise DirectoryError(
-            "The file is not UTF-8 text. Save it as 'CSV UTF-8' and upload it again.",
-            [RowProblem(line, "bytes that are not UTF-8")],
+            "The file is not text that can be read. Save it as 'CSV UTF-8' and upload it again.",
+            [RowProblem(line, f"bytes that are not {name} text")],
         ) from None
 
 
-def read_people_csv(data: bytes, ladder: list[str]) -> list[PersonRow]:
+def _line_at(data: bytes, offset: int, codec: str) -> int:
+    return data[:offset].decode(codec, errors="replace").count("\n") + 1
+
+
+def read_people_csv(data: bytes, ladder: list[str]) -> StaffFile:
     """Parse and validate a whole staff CSV; raise DirectoryError listing every bad line."""
-    text = decode(data)
+    text, encoding, warning = decode(data)
     if not text.strip():
-        raise DirectoryError("The file is empty.")
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [(name or "").strip().lower() for name in (reader.fieldnames or [])]
-    missing = [column for column in REQUIRED if column not in header]
-    if missing:
-        hint = " The file does not look comma-separated." if len(header) == 1 and any(
-            sep in header[0] for sep in ";\t|"
-        ) else ""
-        raise DirectoryError(f"Missing required column(s): {', '.join(missing)}.{hint}", [RowProblem(1, "header")])
-    reader.fieldnames = header
+        raise DirectoryError("The file is empty.", [RowProblem(1, "the file is empty: no header and no people")])
+    delimiter = _delimiter(text)
+    records = _records(text, delimiter)
+    first = next(records)
+    if isinstance(first, RowProblem):
+        raise DirectoryError("The file cannot be read as CSV.", [first])
+    header_line, header = first[0], [name.strip().lower() for name in first[1]]
+    _check_header(header_line, header)
     rows, problems, seen = [], [], {}
-    for record in reader:
-        line = reader.line_num
-        if None in record:
-            problems.append(RowProblem(line, f"{len(header) + len(record[None])} fields, header has {len(header)}"))
+    for record in records:
+        if isinstance(record, RowProblem):
+            problems.append(record)
+            break
+        line, fields = record
+        if len(fields) > len(header) and any(value.strip() for value in fields[len(header) :]):
+            problems.append(RowProblem(line, f"{len(fields)} fields, header has {len(header)}"))
             continue
-        if not any((value or "").strip() for value in record.values()):
+        if not any(value.strip() for value in fields):
             continue
         try:
-            row = _read_row(line, record, ladder)
+            row = _read_row(line, dict(zip(header, fields)), ladder)
         except ValueError as error:
             problems.append(RowProblem(line, str(error)))
             continue
@@ -117,25 +198,84 @@ def read_people_csv(data: bytes, ladder: list[str]) -> list[PersonRow]:
     if problems:
         raise DirectoryError(f"{len(problems)} line(s) need fixing; nothing was imported.", problems)
     if not rows:
-        raise DirectoryError("The file has a header but no people.")
-    return rows
+        raise DirectoryError("The file has a header but no people.", [RowProblem(header_line, "a header and no people below it")])
+    return StaffFile(rows, Reading(encoding, delimiter, warning))
+
+
+def _delimiter(text: str) -> str:
+    """Return the delimiter that splits the first line into the most required columns (then the most frequent)."""
+    first = next((line for line in _LINE_BREAK.split(text) if line.strip()), "")
+
+    def score(delimiter: str) -> tuple[int, int]:
+        names = {name.strip().strip('"').strip().lower() for name in first.split(delimiter)}
+        return len(names & set(REQUIRED)), first.count(delimiter)
+
+    return max(DELIMITERS, key=score)
+
+
+def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str]] | RowProblem]:
+    """Yield (first line, fields) for each non-blank record; a RowProblem where the CSV stops being readable."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    while True:
+        line = reader.line_num + 1
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            yield RowProblem(line, _csv_reason(str(error)))
+            return
+        if fields:
+            yield line, fields
+
+
+def _csv_reason(error: str) -> str:
+    if "field larger than field limit" in error:
+        return f"a field is longer than {csv.field_size_limit() // 1024} KiB (is a quote opened here and never closed?)"
+    if "unexpected end of data" in error:
+        return "a quote opened here is never closed"
+    if "expected after" in error:
+        return "a closing quote is followed by more text (quote the whole field and double the quotes inside it)"
+    return f"not readable as CSV ({error})"
+
+
+def _check_header(line: int, header: list[str]) -> None:
+    doubled = sorted({name for name in header if name and header.count(name) > 1})
+    if doubled:
+        problem = RowProblem(line, "header: a column is named twice")
+        raise DirectoryError(f"Column(s) named twice: {', '.join(doubled)}.", [problem])
+    missing = [column for column in REQUIRED if column not in header]
+    if missing:
+        hint = " The file does not look comma-, semicolon- or tab-separated." if len(header) == 1 else ""
+        raise DirectoryError(
+            f"Missing required column(s): {', '.join(missing)}.{hint}", [RowProblem(line, f"header: no {', '.join(missing)}")]
+        )
 
 
 def _read_row(line: int, record: dict, ladder: list[str]) -> PersonRow:
-    values = {key: (value or "").strip() for key, value in record.items()}
+    values = {column: record.get(column, "").strip() for column in REQUIRED + OPTIONAL}
+    for column, value in values.items():
+        problem = control_problem(value)
+        if problem:
+            raise ValueError(f"{column} {problem}")
     for column in REQUIRED:
-        if not values.get(column):
+        if not values[column]:
             raise ValueError(f"missing {column}")
+    for column, limit in LIMITS.items():
+        if len(values[column]) > limit:
+            raise ValueError(f"{column} has {len(values[column])} characters; at most {limit} fit")
     try:
         email = validate_email(values["email"], check_deliverability=False).normalized.lower()
     except EmailNotValidError as error:
         raise ValueError(f"bad email {values['email']!r}: {error}") from None
-    joined = values.get("joined_on", "")
+    if len(email) > EMAIL_MAX:
+        raise ValueError(f"email has {len(email)} characters once normalised; at most {EMAIL_MAX} fit")
+    joined = values["joined_on"]
     try:
         joined_on = date.fromisoformat(joined) if joined else None
     except ValueError:
         raise ValueError(f"bad joined_on {joined!r} (use YYYY-MM-DD)") from None
-    active = values.get("active", "").lower()
+    active = values["active"].lower()
     if active not in TRUE_WORDS | FALSE_WORDS:
         raise ValueError(f"bad active value {active!r} (use yes or no)")
     return PersonRow(

@@ -16,8 +16,9 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
+from .directory import search_key
 from .extensions import db
 
 
@@ -83,6 +84,15 @@ class Person(db.Model):
     on_leave_until: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: name and email folded for accent- and case-insensitive search; set whenever either changes
+    search_key: Mapped[str] = mapped_column(Text, default="")
+
+    @validates("name", "email")
+    def _keep_search_key(self, key: str, value: str) -> str:
+        name = value if key == "name" else self.name
+        email = value if key == "email" else self.email
+        self.search_key = search_key(name or "", email or "")
+        return value
 
 
 class StagedImport(db.Model):

@@ -1,36 +1,24 @@
-"""The staff directory: list, search, and CSV import with a preview."""
+"""The staff directory: list, search, a page per person, CSV import with a preview, CSV download."""
 
 from datetime import date
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from ..directory import DirectoryError
 from ..extensions import db
 from ..forms import ActionForm, ConfirmImportForm, UploadForm
 from ..models import Person, StagedImport
-from ..services.availability import (
-    AvailabilityError,
-    opt_in,
-    read_leave_date,
-    set_leave,
-)
+from ..services.availability import AvailabilityError, opt_in, read_leave_date, set_leave
 from ..services.people import (
     apply_import,
     departments,
+    directory_csv,
+    person_invitations,
     preview_import,
     search_people,
     stage_import,
-    staged_rows,
+    staged_file,
 )
 
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -47,17 +35,30 @@ def index():
     text = request.args.get("q", "").strip()
     department = request.args.get("department", "")
     level_arg = request.args.get("level", "")
-    level = int(level_arg) if level_arg.isdigit() else None
-    people = list(search_people(db.session, text, department, level))
+    level = int(level_arg) if level_arg.isascii() and level_arg.isdigit() else None
+    found = search_people(db.session, text, department, level, page=request.args.get("page", 1, type=int))
     return render_template(
         "people/index.html",
-        people=people,
+        found=found,
         departments=departments(db.session),
         levels=current_app.config["LEVELS"],
         q=text,
         department=department,
         level=level,
     )
+
+
+@bp.get("/directory.csv")
+def export():
+    filename = f"directory-{date.today().isoformat()}.csv"
+    body = directory_csv(db.session, current_app.config["LEVELS"])
+    return Response(body, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+@bp.get("/<int:person_id>")
+def show(person_id: int):
+    person = db.get_or_404(Person, person_id)
+    return render_template("people/show.html", p=person, invitations=person_invitations(db.session, person))
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -67,9 +68,8 @@ def upload():
     if form.validate_on_submit():
         upload_file = form.file.data
         try:
-            staged = stage_import(
-                db.session, current_user.id, upload_file.filename or "upload.csv", upload_file.read(), current_app.config["LEVELS"]
-            )
+            filename, data = upload_file.filename or "upload.csv", upload_file.read()
+            staged = stage_import(db.session, current_user.id, filename, data, current_app.config["LEVELS"])
         except DirectoryError as error:
             db.session.rollback()
             flash(str(error), "error")
@@ -98,8 +98,9 @@ def preview(staged_id: int):
     staged = _staged(staged_id)
     if staged is None:
         return _gone()
-    summary = preview_import(db.session, staged_rows(staged))
-    return render_template("people/preview.html", staged=staged, summary=summary, form=ConfirmImportForm())
+    staff = staged_file(staged)
+    summary = preview_import(db.session, staff.rows)
+    return render_template("people/preview.html", staged=staged, reading=staff.reading, summary=summary, form=ConfirmImportForm())
 
 
 @bp.post("/import/<int:staged_id>")

@@ -1,15 +1,31 @@
-"""Staff directory: staged CSV imports with a preview, and searching."""
+"""Staff directory: staged CSV imports with a preview, searching page by page, a person's invitations, the CSV export."""
 
+import csv
+import io
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session, contains_eager
 
-from ..directory import DirectoryError, PersonRow, read_people_csv
-from ..models import Person, StagedImport
+from ..directory import DirectoryError, PersonRow, StaffFile, fold, read_people_csv
+from ..models import Event, Invitation, Person, StagedImport
+from ..text import safe_cell
 
 TRACKED = ("name", "department", "level", "joined_on", "is_active")
+EXPORT_COLUMNS = ("email", "name", "department", "level", "joined_on", "active")
+PAGE_SIZE = 100
+DIRECTORY_ORDER = (Person.department, Person.level.desc(), Person.name, Person.id)
+
+
+@dataclass(frozen=True)
+class PeoplePage:
+    """One page of a directory search and the count of every match."""
+
+    people: list[Person]
+    total: int
+    page: int
+    pages: int
 
 
 @dataclass
@@ -24,18 +40,16 @@ class ImportPreview:
 
 def stage_import(session: Session, organiser_id: int, filename: str, data: bytes, ladder: list[str]) -> StagedImport:
     """Validate a CSV upload and keep it for confirmation; raise DirectoryError on any bad line."""
-    rows = read_people_csv(data, ladder)
-    staged = StagedImport(
-        organiser_id=organiser_id, filename=filename[:255], payload=json.dumps([row.to_json() for row in rows])
-    )
+    staff = read_people_csv(data, ladder)
+    staged = StagedImport(organiser_id=organiser_id, filename=filename[:255], payload=json.dumps(staff.to_json()))
     session.add(staged)
     session.flush()
     return staged
 
 
-def staged_rows(staged: StagedImport) -> list[PersonRow]:
-    """Return the rows kept in a staged import."""
-    return [PersonRow.from_json(item) for item in json.loads(staged.payload)]
+def staged_file(staged: StagedImport) -> StaffFile:
+    """Return the rows kept in a staged import and how its file was read."""
+    return StaffFile.from_json(json.loads(staged.payload))
 
 
 def preview_import(session: Session, rows: list[PersonRow]) -> ImportPreview:
@@ -62,7 +76,7 @@ def preview_import(session: Session, rows: list[PersonRow]) -> ImportPreview:
 
 def apply_import(session: Session, staged: StagedImport, *, deactivate_missing: bool) -> ImportPreview:
     """Write a staged import to the directory and discard it; raise DirectoryError when it was applied already."""
-    rows = staged_rows(staged)
+    rows = staged_file(staged).rows
     claimed = session.execute(
         delete(StagedImport).where(StagedImport.id == staged.id).execution_options(synchronize_session=False)
     )
@@ -70,11 +84,6 @@ def apply_import(session: Session, staged: StagedImport, *, deactivate_missing: 
         raise DirectoryError("This import has already been applied.")
     session.expunge(staged)
     return write_rows(session, rows, deactivate_missing=deactivate_missing)
-
-
-def import_file(session: Session, data: bytes, ladder: list[str], *, deactivate_missing: bool) -> ImportPreview:
-    """Validate and write a CSV in one step (for the command line); raise DirectoryError on any bad line."""
-    return write_rows(session, read_people_csv(data, ladder), deactivate_missing=deactivate_missing)
 
 
 def write_rows(session: Session, rows: list[PersonRow], *, deactivate_missing: bool) -> ImportPreview:
@@ -96,23 +105,53 @@ def write_rows(session: Session, rows: list[PersonRow], *, deactivate_missing: b
 
 
 def search_people(
-    session: Session, text: str = "", department: str = "", level: int | None = None, include_inactive: bool = True
-):
-    """Return people matching a free-text search and optional department and level filters."""
-    query = select(Person).order_by(Person.department, Person.level.desc(), Person.name)
-    if text:
-        pattern = f"%{text.strip().lower()}%"
-        query = query.where(or_(Person.email.like(pattern), Person.name.ilike(pattern)))
+    session: Session, text: str = "", department: str = "", level: int | None = None, *, page: int = 1, per_page: int = PAGE_SIZE
+) -> PeoplePage:
+    """Return one page of the people matching a search (accents and case ignored) and department and level filters."""
+    conditions = _matching(text, department, level)
+    total = session.scalar(select(func.count(Person.id)).where(*conditions))
+    pages = max(1, (total + per_page - 1) // per_page)
+    page = min(max(page, 1), pages)
+    query = select(Person).where(*conditions).order_by(*DIRECTORY_ORDER).limit(per_page).offset((page - 1) * per_page)
+    return PeoplePage(list(session.scalars(query)), total, page, pages)
+
+
+def _matching(text: str, department: str, level: int | None) -> list:
+    conditions = []
+    if text.strip():
+        conditions.append(Person.search_key.contains(fold(text.strip()), autoescape=True))
     if department:
-        query = query.where(Person.department == department)
+        conditions.append(Person.department == department)
     if level is not None:
-        query = query.where(Person.level == level)
-    if not include_inactive:
-        query = query.where(Person.is_active.is_(True))
-    return session.scalars(query)
+        conditions.append(Person.level == level)
+    return conditions
 
 
 def departments(session: Session) -> list[str]:
     """Return every department name in the directory, sorted."""
-    return sorted(session.scalars(select(Person.department).distinct()))
+    return list(session.scalars(select(Person.department).distinct().order_by(Person.department)))
 
+
+def person_invitations(session: Session, person: Person) -> list[Invitation]:
+    """Return a person's invitations with their events, the latest event first."""
+    query = (
+        select(Invitation)
+        .join(Invitation.event)
+        .options(contains_eager(Invitation.event))
+        .where(Invitation.person_id == person.id)
+        .order_by(Event.starts_at.desc(), Invitation.id.desc())
+    )
+    return list(session.scalars(query))
+
+
+def directory_csv(session: Session, ladder: list[str]) -> str:
+    """Return the whole directory as a CSV in the import's columns, every cell safe to open in a spreadsheet."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for person in session.scalars(select(Person).order_by(*DIRECTORY_ORDER)):
+        level = ladder[person.level] if 0 <= person.level < len(ladder) else person.level
+        joined = person.joined_on.isoformat() if person.joined_on else ""
+        cells = (person.email, person.name, person.department, level, joined, "yes" if person.is_active else "no")
+        writer.writerow([safe_cell(cell) for cell in cells])
+    return out.getvalue()
