@@ -49,9 +49,12 @@ def is_production(config: Mapping[str, Any]) -> bool:
 
 
 def check_production_settings(config: Mapping[str, Any]) -> None:
-    """Raise UnsafeSettingsError when a production installation would keep its mail in the local mailbox."""
+    """Raise UnsafeSettingsError when a production installation would keep its mail in the local mailbox.
+
+    Only a real True allows it (PLANNER_ALLOW_MAILBOX_IN_PRODUCTION=true), not a string such as "False".
+    """
     mailbox = str(config["MAIL_TRANSPORT"]).lower() == "mailbox"
-    if mailbox and is_production(config) and not config["ALLOW_MAILBOX_IN_PRODUCTION"]:
+    if mailbox and is_production(config) and config["ALLOW_MAILBOX_IN_PRODUCTION"] is not True:
         why = "BASE_URL is https" if is_https(config) else "ENV is production"
         raise UnsafeSettingsError(
             f"MAIL_TRANSPORT is 'mailbox' on a production installation ({why}): invitations would not be sent "

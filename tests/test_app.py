@@ -60,6 +60,8 @@ def test_a_production_installation_refuses_to_keep_mail_in_the_mailbox(tmp_path,
     with pytest.raises(UnsafeSettingsError, match="ALLOW_MAILBOX_IN_PRODUCTION") as raised:
         create_app(bare_config(tmp_path, **settings))
     assert "MAIL_TRANSPORT" in str(raised.value)
+    with pytest.raises(UnsafeSettingsError):
+        create_app(bare_config(tmp_path, ALLOW_MAILBOX_IN_PRODUCTION="False", **settings))
     create_app(bare_config(tmp_path, ALLOW_MAILBOX_IN_PRODUCTION=True, **settings))
     create_app(bare_config(tmp_path, MAIL_TRANSPORT="smtp", **settings))
 

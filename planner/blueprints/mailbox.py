@@ -29,9 +29,9 @@ MAIL_HTML_CSP = (
 def mailbox_shown() -> bool:
     """The mailbox is shown only with the mailbox transport, and on a demo installation (or DEMO_MAILBOX, or DEBUG)."""
     config = current_app.config
-    if config["MAIL_TRANSPORT"] != "mailbox":
+    if str(config["MAIL_TRANSPORT"]).lower() != "mailbox":
         return False
-    return bool(config["DEMO_MAILBOX"]) or current_app.debug or is_demo(current_app.instance_path)
+    return config["DEMO_MAILBOX"] is True or current_app.debug or is_demo(current_app.instance_path)
 
 
 @bp.app_context_processor
