@@ -7,7 +7,7 @@ from flask import Flask
 
 from .config import load_config
 from .extensions import csrf, db, login_manager, migrate
-from .security import add_security_headers
+from .security import add_security_headers, check_production_settings, trust_proxies
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -24,6 +24,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.instance_path = test_config["INSTANCE_PATH"]
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
     load_config(app, test_config)
+    check_production_settings(app.config)
+    trust_proxies(app)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))

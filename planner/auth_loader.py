@@ -1,9 +1,14 @@
 """Flask-Login's user loader."""
 
+import re
+
 from flask import Flask
 
 from .extensions import db, login_manager
 from .models import Organiser
+
+#: the form of Organiser.get_id(): "<id>:<session version>"
+_USER_ID = re.compile(r"([0-9]{1,18}):([0-9]{1,18})")
 
 
 def init_app(app: Flask) -> None:
@@ -11,4 +16,10 @@ def init_app(app: Flask) -> None:
 
     @login_manager.user_loader
     def load_organiser(user_id: str) -> Organiser | None:
-        return db.session.get(Organiser, int(user_id)) if user_id.isdigit() else None
+        match = _USER_ID.fullmatch(user_id)
+        if match is None:
+            return None
+        organiser = db.session.get(Organiser, int(match[1]))
+        if organiser is None or organiser.session_version != int(match[2]):
+            return None
+        return organiser

@@ -99,13 +99,16 @@ def work_command(interval: float, once: bool, batch: int) -> None:
 @click.command("demo")
 @click.option("--people", default=300, show_default=True)
 def demo_command(people: int) -> None:
-    """Apply migrations and load a demo company with an organiser (safe to run twice)."""
-    from .demo import load_demo
+    """Apply migrations, load a demo company with an organiser and show the Demo mailbox (safe to run twice)."""
+    from .demo import load_demo, mark_demo
 
     upgrade(directory=str(Path(current_app.root_path).parent / "migrations"))
     login = load_demo(db.session, people, current_app.config["LEVELS"])
     db.session.commit()
+    mark_demo(current_app.instance_path)
     click.echo(f"Demo ready: log in at {current_app.config['BASE_URL']}/auth/login as {login[0]} with password {login[1]}")
+    if current_app.config["MAIL_TRANSPORT"] == "mailbox":
+        click.echo(f"Mail is kept, not sent: read it in the Demo mailbox at {current_app.config['BASE_URL']}/mailbox/")
 
 
 def register(app: Flask) -> None:

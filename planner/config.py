@@ -2,6 +2,7 @@
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -16,10 +17,17 @@ def defaults(instance_path: str) -> dict:
         "BASE_URL": "http://127.0.0.1:5000",
         "LEVELS": list(DEFAULT_LEVELS),
         "LOOKBACK_DAYS": 180,
+        "ENV": "development",
         "DEFAULT_TIMEZONE": "Europe/Berlin",
         "SEATING_SECONDS": 1.5,
         "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_MAX_FAILURES_PER_IP": 50,
         "LOGIN_WINDOW_MINUTES": 15,
+        "PROXY_FIX_X_FOR": 0,
+        "HSTS_MAX_AGE": 31536000,
+        "HSTS_INCLUDE_SUBDOMAINS": True,
+        "DEMO_MAILBOX": False,
+        "ALLOW_MAILBOX_IN_PRODUCTION": False,
         "MAIL_TRANSPORT": "mailbox",
         "MAIL_MAILBOX_DIR": str(Path(instance_path) / "mailbox"),
         "MAIL_FROM": "planner@localhost",
@@ -39,6 +47,7 @@ def defaults(instance_path: str) -> dict:
         "SESSION_COOKIE_SAMESITE": "Lax",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_DURATION": timedelta(days=30),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
     }
 

@@ -3,6 +3,7 @@
 import random
 import secrets
 from datetime import date, timedelta
+from pathlib import Path
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -13,6 +14,8 @@ from .services.accounts import create_organiser, set_password
 from .services.people import write_rows
 
 DEMO_EMAIL = "organiser@demo.example.com"
+#: written into the instance folder by the demo command: this installation is a demo, its mailbox may be shown
+DEMO_MARKER = "demo-installation"
 DEPARTMENTS = ("Engineering", "Sales", "Marketing", "Finance", "People", "Operations", "Support", "Product")
 DEPARTMENT_WEIGHTS = (30, 16, 9, 7, 5, 12, 14, 7)
 LEVEL_WEIGHTS = (4, 26, 30, 20, 11, 6, 3)
@@ -54,3 +57,13 @@ def load_demo(session: Session, count: int, ladder: list[str]) -> tuple[str, str
         set_password(organiser, password)
     session.flush()
     return DEMO_EMAIL, password
+
+
+def mark_demo(instance_path: str) -> None:
+    """Record in the instance folder that the demo command set this installation up."""
+    (Path(instance_path) / DEMO_MARKER).write_text("Written by `flask demo`: the Demo mailbox is shown to organisers.\n")
+
+
+def is_demo(instance_path: str) -> bool:
+    """Whether the demo command set up the installation with this instance folder."""
+    return (Path(instance_path) / DEMO_MARKER).is_file()

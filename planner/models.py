@@ -56,7 +56,13 @@ class Organiser(UserMixin, db.Model):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))
+    #: part of every session and remember cookie; raising it ends them all (logout, password change)
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    def get_id(self) -> str:
+        """Return the id Flask-Login keeps in cookies: the organiser's id and session version."""
+        return f"{self.id}:{self.session_version}"
 
 
 class LoginFailure(db.Model):

@@ -5,9 +5,11 @@ from pathlib import Path
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import upgrade
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from planner.app import create_app
 from planner.extensions import db
+from planner.security import UnsafeSettingsError
 from tests.helpers import make_app
 
 
@@ -24,13 +26,55 @@ def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path, monkeyp
 def test_environment_variables_override_instance_config(tmp_path, monkeypatch):
     instance = tmp_path / "inst"
     instance.mkdir()
-    (instance / "config.py").write_text("BASE_URL = 'https://events.example.com'\nLOOKBACK_DAYS = 90\n")
+    (instance / "config.py").write_text("BASE_URL = 'https://events.example.com'\nLOOKBACK_DAYS = 90\nMAIL_TRANSPORT = 'smtp'\n")
     monkeypatch.setenv("PLANNER_INSTANCE_PATH", str(instance))
     monkeypatch.setenv("PLANNER_LOOKBACK_DAYS", "30")
     app = create_app()
     assert app.config["BASE_URL"] == "https://events.example.com"
     assert app.config["LOOKBACK_DAYS"] == 30
     assert app.config["SESSION_COOKIE_SECURE"] is True
+
+
+def bare_config(tmp_path, **settings):
+    return {"TESTING": True, "SECRET_KEY": "k", "INSTANCE_PATH": str(tmp_path / "inst"), **settings}
+
+
+@pytest.mark.parametrize("settings", [{"BASE_URL": "https://events.example.com"}, {"ENV": "production"}])
+def test_a_production_installation_refuses_to_keep_mail_in_the_mailbox(tmp_path, settings):
+    with pytest.raises(UnsafeSettingsError, match="ALLOW_MAILBOX_IN_PRODUCTION") as raised:
+        create_app(bare_config(tmp_path, **settings))
+    assert "MAIL_TRANSPORT" in str(raised.value)
+    with pytest.raises(UnsafeSettingsError):
+        create_app(bare_config(tmp_path, ALLOW_MAILBOX_IN_PRODUCTION="False", **settings))
+    create_app(bare_config(tmp_path, ALLOW_MAILBOX_IN_PRODUCTION=True, **settings))
+    create_app(bare_config(tmp_path, MAIL_TRANSPORT="smtp", **settings))
+
+
+def test_planner_env_production_from_the_environment_counts(tmp_path, monkeypatch):
+    monkeypatch.setenv("PLANNER_INSTANCE_PATH", str(tmp_path / "inst"))
+    monkeypatch.setenv("PLANNER_ENV", "production")
+    with pytest.raises(UnsafeSettingsError, match="ENV is production"):
+        create_app()
+    monkeypatch.setenv("PLANNER_MAIL_TRANSPORT", "smtp")
+    assert create_app().config["ENV"] == "production"
+
+
+def test_a_development_installation_may_use_the_mailbox(tmp_path):
+    assert create_app(bare_config(tmp_path, BASE_URL="http://127.0.0.1:5000")).config["MAIL_TRANSPORT"] == "mailbox"
+
+
+def test_proxy_fix_is_applied_only_when_configured(tmp_path, monkeypatch):
+    assert not isinstance(create_app(bare_config(tmp_path)).wsgi_app, ProxyFix)
+    monkeypatch.setenv("PLANNER_INSTANCE_PATH", str(tmp_path / "inst"))
+    monkeypatch.setenv("PLANNER_PROXY_FIX_X_FOR", "2")
+    fixed = create_app().wsgi_app
+    assert isinstance(fixed, ProxyFix) and fixed.x_for == 2
+
+
+@pytest.mark.parametrize("value", ["two", -1, True, 1.5])
+def test_a_wrong_proxy_count_is_refused_with_a_clear_message(tmp_path, value):
+    with pytest.raises(UnsafeSettingsError, match="PROXY_FIX_X_FOR must be the number of proxies"):
+        create_app(bare_config(tmp_path, PROXY_FIX_X_FOR=value))
 
 
 def test_security_headers_and_cookie_flags(client, login):
@@ -42,6 +86,7 @@ def test_security_headers_and_cookie_flags(client, login):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     app = client.application
     assert app.config["SESSION_COOKIE_HTTPONLY"] and app.config["SESSION_COOKIE_SAMESITE"] == "Lax"
+    assert "Strict-Transport-Security" not in response.headers
 
 
 def test_templates_have_no_inline_scripts_or_styles():

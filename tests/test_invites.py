@@ -126,6 +126,7 @@ def test_propose_shows_a_balanced_grid_and_allows_adding_and_removing(client, lo
 
 
 def test_mail_is_kept_in_the_demo_mailbox_and_readable(client, login, make_person, make_event):
+    client.application.config["DEMO_MAILBOX"] = True
     organiser = login()
     staff(make_person, 2)
     event = make_event(organiser=organiser, capacity=2)

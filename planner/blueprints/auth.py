@@ -1,57 +1,65 @@
 """Organiser login and logout."""
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
-from flask import (
-    Blueprint,
-    current_app,
-    flash,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
-from flask_login import login_required, login_user, logout_user
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db
 from ..forms import ActionForm, LoginForm
-from ..services.accounts import AccountError, authenticate
+from ..services.accounts import AccountError, authenticate, end_sessions
+from ..text import control_problem
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
+
+#: what browsers (the WHATWG URL parser) and Werkzeug drop from a URL before reading it
+_IGNORED_IN_URLS = str.maketrans("", "", "\t\r\n")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
+        config = current_app.config
         try:
             organiser = authenticate(
                 db.session,
                 form.email.data,
                 form.password.data,
                 request.remote_addr or "unknown",
-                max_failures=current_app.config["LOGIN_MAX_FAILURES"],
-                window=timedelta(minutes=current_app.config["LOGIN_WINDOW_MINUTES"]),
+                max_failures=config["LOGIN_MAX_FAILURES"],
+                max_failures_per_address=config["LOGIN_MAX_FAILURES_PER_IP"],
+                window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
             )
         except AccountError as error:
             db.session.commit()
             flash(str(error), "error")
             return render_template("auth/login.html", form=form), 401
         login_user(organiser, remember=form.remember.data)
-        return redirect(_safe_next(request.args.get("next")) or url_for("events.index"))
+        return redirect(safe_next(request.args.get("next")) or url_for("events.index"))
     return render_template("auth/login.html", form=form)
 
 
-def _safe_next(target: str | None) -> str | None:
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return None
+def safe_next(target: str | None) -> str | None:
+    """Return target as a browser will read it when it is a path on this site, else None."""
+    if not target:
+        return None
+    target = target.translate(_IGNORED_IN_URLS)
+    if control_problem(target) or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
 
 
 @bp.post("/logout")
 @login_required
 def logout():
     if ActionForm().validate_on_submit():
+        end_sessions(current_user._get_current_object())
+        db.session.commit()
         logout_user()
         flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

@@ -1,14 +1,15 @@
-"""Organiser accounts and login with rate limiting."""
+"""Organiser accounts, their sessions, and login with rate limiting."""
 
 from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import PlannerError
 from ..models import LoginFailure, Organiser, utcnow
+from ..text import control_problem
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -28,8 +29,10 @@ def normalise_email(address: str) -> str:
 def create_organiser(session: Session, email: str, name: str, password: str) -> Organiser:
     """Add an organiser with a hashed password."""
     email = normalise_email(email)
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    problem = control_problem(name)
+    if problem:
+        raise AccountError(f"The name {problem}.")
+    _check_password(password)
     if session.scalar(select(Organiser).where(Organiser.email == email)):
         raise AccountError(f"An organiser with the email {email} already exists.")
     organiser = Organiser(email=email, name=name.strip() or email, password_hash=generate_password_hash(password))
@@ -39,33 +42,58 @@ def create_organiser(session: Session, email: str, name: str, password: str) -> 
 
 
 def set_password(organiser: Organiser, password: str) -> None:
-    """Replace an organiser's password."""
+    """Replace an organiser's password and end every session logged in with the old one."""
+    _check_password(password)
+    organiser.password_hash = generate_password_hash(password)
+    end_sessions(organiser)
+
+
+def end_sessions(organiser: Organiser) -> None:
+    """Make every session and remember cookie of this organiser invalid (in SQL, so two at once both count)."""
+    organiser.session_version = Organiser.session_version + 1
+
+
+def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise AccountError(f"The password needs at least {MIN_PASSWORD_LENGTH} characters.")
-    organiser.password_hash = generate_password_hash(password)
 
 
 def authenticate(
-    session: Session, email: str, password: str, remote_addr: str, *, max_failures: int, window: timedelta
+    session: Session,
+    email: str,
+    password: str,
+    remote_addr: str,
+    *,
+    max_failures: int,
+    max_failures_per_address: int,
+    window: timedelta,
 ) -> Organiser:
-    """Return the organiser for these credentials; raise AccountError, also when too many recent failures."""
+    """Return the organiser for these credentials; raise AccountError, also after too many recent failures.
+
+    Failures count per (email, address) against max_failures, and per address against max_failures_per_address,
+    so a stranger's wrong guesses lock out only the stranger's own address, never the organiser elsewhere.
+    """
     email = email.strip().lower()
+    remote_addr = (remote_addr or "unknown")[:64]
     now = utcnow()
-    recent = _recent_failures(session, email, remote_addr, now - window)
-    if recent >= max_failures:
+    for_email, for_address = _recent_failures(session, email, remote_addr, now - window)
+    if for_email >= max_failures or for_address >= max_failures_per_address:
         minutes = max(1, int(window.total_seconds() // 60))
         raise AccountError(f"Too many failed logins. Try again in {minutes} minutes.")
     organiser = session.scalar(select(Organiser).where(Organiser.email == email))
     if organiser is None or not check_password_hash(organiser.password_hash, password):
-        session.add(LoginFailure(email=email, remote_addr=remote_addr or "unknown", failed_at=now))
+        session.execute(delete(LoginFailure).where(LoginFailure.failed_at < now - window))
+        session.add(LoginFailure(email=email, remote_addr=remote_addr, failed_at=now))
         session.flush()
         raise AccountError("Wrong email or password.")
     return organiser
 
 
-def _recent_failures(session: Session, email: str, remote_addr: str, since: datetime) -> int:
-    query = select(func.count(LoginFailure.id)).where(
-        LoginFailure.failed_at >= since,
-        or_(LoginFailure.email == email, LoginFailure.remote_addr == (remote_addr or "unknown")),
-    )
-    return session.scalar(query) or 0
+def _recent_failures(session: Session, email: str, remote_addr: str, since: datetime) -> tuple[int, int]:
+    """Return the failures since `since` from this address: for this email, and for any email."""
+    query = select(
+        func.count(case((LoginFailure.email == email, LoginFailure.id))),
+        func.count(LoginFailure.id),
+    ).where(LoginFailure.failed_at >= since, LoginFailure.remote_addr == remote_addr)
+    for_email, for_address = session.execute(query).one()
+    return for_email, for_address
