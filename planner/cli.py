@@ -1,7 +1,9 @@
 """Flask commands: organiser accounts, directory import, outbox delivery, demo data."""
 
+import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -12,8 +14,8 @@ from flask_migrate import upgrade
 from .cli_mail import mail_cli
 from .directory import DirectoryError, read_people_csv
 from .extensions import db
-from .mail import transport_from_config
-from .outbox import deliver
+from .mail import MailConfigError, transport_from_config
+from .outbox import DeliveryReport, deliver, lease_from_config
 from .services.accounts import AccountError, create_organiser
 from .services.people import write_rows
 
@@ -72,7 +74,8 @@ def import_people_command(file, deactivate_missing: bool) -> None:
 @click.option("--limit", default=500, show_default=True, help="At most this many messages.")
 def send_command(limit: int) -> None:
     """Deliver the queued mail that is due, once (for cron)."""
-    report = deliver(db.session, transport_from_config(current_app.config), limit=limit)
+    with stopping_on_sigterm():
+        report = deliver_due(limit)
     click.echo(str(report))
     for error in report.errors:
         click.echo(f"error: {error}", err=True)
@@ -86,14 +89,34 @@ def send_command(limit: int) -> None:
 @click.option("--batch", default=100, show_default=True, help="Messages claimed at a time.")
 def work_command(interval: float, once: bool, batch: int) -> None:
     """Keep delivering mail as it becomes due (several workers may run at once)."""
-    while True:
-        report = deliver(db.session, transport_from_config(current_app.config), limit=batch)
-        if report.sent or report.retry or report.failed:
-            click.echo(str(report))
-        if not (report.sent or report.retry or report.failed):
-            if once:
-                return
-            time.sleep(interval)
+    with stopping_on_sigterm():
+        while True:
+            report = deliver_due(batch)
+            if report.sent or report.retry or report.failed:
+                click.echo(str(report))
+            if not (report.sent or report.retry or report.failed):
+                if once:
+                    return
+                time.sleep(interval)
+
+
+def deliver_due(limit: int) -> DeliveryReport:
+    """Deliver up to limit due messages with the app's transport and OUTBOX_LEASE_SECONDS."""
+    try:
+        transport, lease = transport_from_config(current_app.config), lease_from_config(current_app.config)
+    except MailConfigError as error:
+        raise click.ClickException(str(error)) from None
+    return deliver(db.session, transport, limit=limit, lease=lease)
+
+
+@contextmanager
+def stopping_on_sigterm():
+    """Turn SIGTERM (systemctl stop) into SystemExit meanwhile, so that a run puts back what it has not sent at once."""
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @click.command("demo")

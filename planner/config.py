@@ -33,6 +33,7 @@ def defaults(instance_path: str) -> dict:
         "MAIL_FROM": "planner@localhost",
         "MAIL_FROM_NAME": "Team Planner",
         "MAIL_SEND_AFTER_COMMIT": True,
+        "OUTBOX_LEASE_SECONDS": 60,
         "REPLY_DOMAIN": "planner.example.com",
         "SMTP_HOST": "localhost",
         "SMTP_PORT": 25,

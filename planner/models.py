@@ -241,6 +241,8 @@ class OutgoingMail(db.Model):
     claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     #: which worker run holds the message while it is being sent
     claimed_by: Mapped[str | None] = mapped_column(String(64), index=True)
+    #: while sending: the claim runs out then unless the worker renews it (a dead worker's claim expires)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

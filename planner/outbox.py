@@ -2,23 +2,28 @@
 
 Unlike the services, these functions own their transactions: a claim is committed before sending
 and outcomes are committed in small groups, so a crash can at worst send a message twice (same
-Message-ID: a stale claim is retried), never lose one.
+Message-ID), never lose one. A claim is a lease: the worker renews it while it sends, puts back what
+it has not sent as soon as it is interrupted, and when it dies its claim runs out after one lease,
+when any worker may take the messages again.
 """
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import ColumnElement, Row, case, select, update
 from sqlalchemy.orm import Session
 
 from .mail import MailConfigError, PermanentMailError, TemporaryMailError, retry_delay
 from .models import MailState, OutgoingMail, utcnow
 
-STALE_CLAIM = timedelta(minutes=15)
-#: outcomes are committed in small groups: a crash in between can only cause duplicates (same Message-ID)
-COMMIT_EVERY = 50
+DEFAULT_LEASE = timedelta(seconds=60)
+#: outcomes are committed (and the lease renewed) after this many messages or seconds, whichever comes
+#: first; a worker that dies in between may have sent up to that many messages twice (same Message-ID)
+COMMIT_EVERY = 20
 COMMIT_SECONDS = 2.0
 READY = (MailState.QUEUED, MailState.RETRY)
 
@@ -36,12 +41,28 @@ class DeliveryReport:
         return f"{self.sent} sent, {self.retry} to retry, {self.failed} failed"
 
 
+def lease_from_config(config: Mapping[str, Any]) -> timedelta:
+    """Return OUTBOX_LEASE_SECONDS as a duration; raise MailConfigError unless it is 1 to 86400 seconds."""
+    seconds = config.get("OUTBOX_LEASE_SECONDS", DEFAULT_LEASE.total_seconds())
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 1 <= seconds <= 86400:
+        raise MailConfigError(f"OUTBOX_LEASE_SECONDS must be a number of seconds from 1 to 86400, not {seconds!r}")
+    return timedelta(seconds=seconds)
+
+
 def release_stale_claims(session: Session, now: datetime) -> int:
-    """Put back messages whose sender vanished mid-send (a crashed worker); return how many (the caller commits)."""
+    """Put back messages whose lease ran out (their worker died mid-send); return how many (the caller commits)."""
+    return _release(session, now, OutgoingMail.lease_until < now)
+
+
+def _release(session: Session, now: datetime, claim: ColumnElement[bool]) -> int:
+    """Put back the messages being sent under claim: never tried ones as queued, the others to retry now."""
     result = session.execute(
         update(OutgoingMail)
-        .where(OutgoingMail.state == MailState.SENDING, OutgoingMail.claimed_at < now - STALE_CLAIM)
-        .values(state=MailState.RETRY, claimed_by=None, next_attempt_at=now)
+        .where(OutgoingMail.state == MailState.SENDING, claim)
+        .values(
+            state=case((OutgoingMail.attempts == 0, MailState.QUEUED), else_=MailState.RETRY),
+            claimed_by=None, lease_until=None, next_attempt_at=now,
+        )
         .execution_options(synchronize_session=False)
     )
     return result.rowcount
@@ -50,8 +71,9 @@ def release_stale_claims(session: Session, now: datetime) -> int:
 CLAIMED_COLUMNS = (OutgoingMail.id, OutgoingMail.raw, OutgoingMail.sender, OutgoingMail.recipient, OutgoingMail.attempts)
 
 
-def claim_batch(session: Session, now: datetime, limit: int, *, event_id: int | None = None) -> list[Row]:
-    """Put back stale claims, then mark up to limit due messages as being sent by this run and return them.
+def claim_batch(session: Session, now: datetime, limit: int, *, event_id: int | None = None,
+                lease: timedelta = DEFAULT_LEASE, worker: str | None = None) -> list[Row]:
+    """Put back expired claims, then lease up to limit due messages to worker until now + lease and return them.
 
     Safe with several workers; both happen in one committed transaction.
     """
@@ -60,7 +82,7 @@ def claim_batch(session: Session, now: datetime, limit: int, *, event_id: int | 
     if event_id is not None:
         due = due.where(OutgoingMail.event_id == event_id)
     due = due.order_by(OutgoingMail.id).limit(limit)
-    worker = uuid.uuid4().hex
+    worker = worker or uuid.uuid4().hex
     if session.get_bind().dialect.name == "postgresql":
         ids = list(session.scalars(due.with_for_update(skip_locked=True)))
         condition = OutgoingMail.id.in_(ids)
@@ -69,7 +91,7 @@ def claim_batch(session: Session, now: datetime, limit: int, *, event_id: int | 
     session.execute(
         update(OutgoingMail)
         .where(condition, OutgoingMail.state.in_(READY))
-        .values(state=MailState.SENDING, claimed_at=now, claimed_by=worker)
+        .values(state=MailState.SENDING, claimed_at=now, claimed_by=worker, lease_until=now + lease)
         .execution_options(synchronize_session=False)
     )
     session.commit()
@@ -77,77 +99,136 @@ def claim_batch(session: Session, now: datetime, limit: int, *, event_id: int | 
     return list(session.execute(claimed))
 
 
-def deliver(session: Session, transport, *, limit: int = 500, event_id: int | None = None) -> DeliveryReport:
-    """Send what is due through transport (one connection for the batch) and record each outcome."""
-    report = DeliveryReport()
-    batch = claim_batch(session, utcnow(), limit, event_id=event_id)
-    sent: list[int] = []
-    last_commit = time.monotonic()
+def deliver(session: Session, transport, *, limit: int = 500, event_id: int | None = None,
+            lease: timedelta = DEFAULT_LEASE) -> DeliveryReport:
+    """Send what is due through transport (one connection for the batch) and record each outcome.
+
+    The claim is renewed as the run goes; if the run is interrupted (KeyboardInterrupt, SystemExit),
+    what it has not sent goes back to the queue before the exception propagates.
+    """
+    run = _Run(session, uuid.uuid4().hex, lease)
+    batch = claim_batch(session, utcnow(), limit, event_id=event_id, lease=lease, worker=run.worker)
+    if not batch:
+        return run.report
+    run.held = {mail.id for mail in batch}
     with transport:
-        for position, mail in enumerate(batch):
-            try:
-                transport.send(mail.raw, sender=mail.sender, recipients=[mail.recipient])
-            except MailConfigError as error:
-                _put_back(session, batch[position:], str(error), report)
-                break
-            except TemporaryMailError as error:
-                _retry(session, mail, str(error), report)
-                if not transport.is_connected:
-                    _put_back(session, batch[position + 1 :], str(error), report)
-                    break
-            except PermanentMailError as error:
-                _record(session, mail.id, state=MailState.FAILED, attempts=mail.attempts + 1, last_error=str(error)[:2000])
-                report.failed += 1
-            else:
-                sent.append(mail.id)
-            if len(sent) >= COMMIT_EVERY or time.monotonic() - last_commit > COMMIT_SECONDS:
-                _record_sent(session, sent, report)
-                last_commit = time.monotonic()
-    _record_sent(session, sent, report)
-    return report
+        try:
+            _send_batch(run, transport, batch)
+        except BaseException:
+            run.abandon()
+            raise
+    run.finish()
+    return run.report
 
 
-def _record_sent(session: Session, sent: list[int], report: DeliveryReport) -> None:
-    """Mark the listed messages sent and commit, together with any other outcome recorded so far."""
-    if sent:
-        session.execute(
+def _send_batch(run: "_Run", transport, batch: list[Row]) -> None:
+    for position, mail in enumerate(batch):
+        if run.checkpoint_due():
+            run.checkpoint()
+        if mail.id not in run.held:
+            continue  # our lease ran out (a send took longer than it) and another worker took the message
+        try:
+            transport.send(mail.raw, sender=mail.sender, recipients=[mail.recipient])
+        except MailConfigError as error:
+            run.put_back(batch[position:], str(error))
+            return
+        except TemporaryMailError as error:
+            run.retry(mail, str(error))
+            if not transport.is_connected:
+                run.put_back(batch[position + 1 :], str(error))
+                return
+        except PermanentMailError as error:
+            run.record(mail.id, state=MailState.FAILED, attempts=mail.attempts + 1, last_error=str(error)[:2000])
+            run.report.failed += 1
+        else:
+            run.sent.append(mail.id)
+
+
+@dataclass
+class _Run:
+    """One delivery run: its worker id and lease, the messages it still holds, the outcomes not yet committed."""
+
+    session: Session
+    worker: str
+    lease: timedelta
+    report: DeliveryReport = field(default_factory=DeliveryReport)
+    held: set[int] = field(default_factory=set)
+    sent: list[int] = field(default_factory=list)
+    last_checkpoint: float = field(default_factory=time.monotonic)
+
+    def checkpoint_due(self) -> bool:
+        """Whether to commit now: enough sent, or a third of the lease (at most COMMIT_SECONDS) has gone by."""
+        interval = min(COMMIT_SECONDS, self.lease.total_seconds() / 3)
+        return len(self.sent) >= COMMIT_EVERY or time.monotonic() - self.last_checkpoint >= interval
+
+    def checkpoint(self) -> None:
+        """Record what was sent, renew the lease on the rest of the claim, and commit."""
+        self._record_sent()
+        renew = (
             update(OutgoingMail)
-            .where(OutgoingMail.id.in_(sent))
-            .values(state=MailState.SENT, sent_at=utcnow(), claimed_by=None, last_error=None)
+            .where(OutgoingMail.claimed_by == self.worker, OutgoingMail.state == MailState.SENDING)
+            .values(lease_until=utcnow() + self.lease)
+            .returning(OutgoingMail.id)
+        )
+        self.held = set(self.session.scalars(renew, execution_options={"synchronize_session": False}))
+        self.session.commit()
+        self.last_checkpoint = time.monotonic()
+
+    def finish(self) -> None:
+        """Record what was sent and commit (every other outcome is recorded already)."""
+        self._record_sent()
+        self.session.commit()
+
+    def abandon(self) -> None:
+        """Record what was sent and put the rest of the claim back at once (the run was interrupted)."""
+        try:
+            self._record_sent()
+            _release(self.session, utcnow(), OutgoingMail.claimed_by == self.worker)
+            self.session.commit()
+        except Exception:
+            self.session.rollback()  # the lease runs out instead
+
+    def _record_sent(self) -> None:
+        """Mark the listed messages sent (even if our lease ran out meanwhile: they did leave)."""
+        if not self.sent:
+            return
+        self.session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.id.in_(self.sent))
+            .values(state=MailState.SENT, sent_at=utcnow(), claimed_by=None, lease_until=None, last_error=None)
             .execution_options(synchronize_session=False)
         )
-        report.sent += len(sent)
-        sent.clear()
-    session.commit()
+        self.report.sent += len(self.sent)
+        self.sent.clear()
 
+    def record(self, mail_id: int, **values) -> None:
+        """Record an outcome of a message this run still holds."""
+        self.session.execute(
+            update(OutgoingMail)
+            .where(OutgoingMail.id == mail_id, OutgoingMail.claimed_by == self.worker)
+            .values(claimed_by=None, lease_until=None, **values)
+            .execution_options(synchronize_session=False)
+        )
 
-def _record(session: Session, mail_id: int, **values) -> None:
-    session.execute(
-        update(OutgoingMail)
-        .where(OutgoingMail.id == mail_id)
-        .values(claimed_by=None, **values)
-        .execution_options(synchronize_session=False)
-    )
+    def put_back(self, mails: list[Row], error: str) -> None:
+        """Return untried messages to the queue without counting an attempt (the server, not they, failed)."""
+        later = utcnow() + timedelta(minutes=1)
+        for mail in mails:
+            if mail.id in self.held:
+                self.record(mail.id, state=MailState.RETRY, last_error=error[:2000], next_attempt_at=later)
+                self.report.retry += 1
+        self.report.errors.append(error)
 
-
-def _put_back(session: Session, mails: list[Row], error: str, report: DeliveryReport) -> None:
-    """Return untried messages to the queue without counting an attempt (the server, not they, failed)."""
-    for mail in mails:
-        _record(session, mail.id, state=MailState.RETRY, last_error=error[:2000], next_attempt_at=utcnow() + timedelta(minutes=1))
-        report.retry += 1
-    report.errors.append(error)
-
-
-def _retry(session: Session, mail: Row, error: str, report: DeliveryReport) -> None:
-    """Count a failed attempt: retry after the back-off delay, or fail when the retries are used up."""
-    attempts = mail.attempts + 1
-    delay = retry_delay(attempts)
-    if delay is None:
-        _record(session, mail.id, state=MailState.FAILED, attempts=attempts, last_error=error[:2000])
-        report.failed += 1
-        return
-    _record(session, mail.id, state=MailState.RETRY, attempts=attempts, last_error=error[:2000], next_attempt_at=utcnow() + delay)
-    report.retry += 1
+    def retry(self, mail: Row, error: str) -> None:
+        """Count a failed attempt: retry after the back-off delay, or fail when the retries are used up."""
+        attempts = mail.attempts + 1
+        delay = retry_delay(attempts)
+        if delay is None:
+            self.record(mail.id, state=MailState.FAILED, attempts=attempts, last_error=error[:2000])
+            self.report.failed += 1
+            return
+        self.record(mail.id, state=MailState.RETRY, attempts=attempts, last_error=error[:2000], next_attempt_at=utcnow() + delay)
+        self.report.retry += 1
 
 
 def resend(session: Session, mail: OutgoingMail) -> None:

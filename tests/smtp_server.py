@@ -3,6 +3,8 @@
     with SMTPServer() as server:                 # or SMTPServer(security="starttls", auth=("u", "p"))
         server.fail_next(2, 451)                 # the next two messages get "451 ..."
         server.drop_after(3)                     # close the connection after 3 more accepted messages
+        server.hold_after(3)                     # accept 3 more, then keep the next ones waiting at DATA
+        server.held, server.release()            # how many wait there; let them (and later ones) through
         ...
         server.messages[0].message["Subject"], server.connections
 """
@@ -18,6 +20,7 @@ import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -92,6 +95,9 @@ class FaultyHandler:
         self.messages: list[Received] = []
         self.failures: list[tuple[str, str]] = []   # (stage, reply) for the next messages
         self.accepted_before_drop: int | None = None
+        self.accepted_before_hold: int | None = None
+        self.held = 0
+        self.gate = threading.Event()
 
     def authenticate(self, server: SMTP, session: Session, envelope: Envelope,
                      mechanism: str, auth_data: LoginPassword) -> AuthResult:
@@ -121,6 +127,7 @@ class FaultyHandler:
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         """Keep the message unless a DATA-stage fault is due; drop the connection if asked."""
+        await self._wait_at_gate()
         fault = self._fault(server, "DATA")
         if fault:
             return fault
@@ -133,6 +140,17 @@ class FaultyHandler:
                 self.accepted_before_drop = None
                 _close_after_reply(server)
         return "250 OK"
+
+    async def _wait_at_gate(self) -> None:
+        """Hold this message (the client waits for the reply to DATA) once the messages before the hold are in."""
+        if self.accepted_before_hold is None:
+            return
+        if self.accepted_before_hold > 0:
+            self.accepted_before_hold -= 1
+            return
+        self.held += 1
+        while not self.gate.is_set():
+            await asyncio.sleep(0.01)
 
     def _fault(self, server: SMTP, stage: str) -> str | None:
         if not self.failures or self.failures[0][0] != stage:
@@ -207,6 +225,7 @@ class SMTPServer:
 
     def stop(self) -> None:
         """Stop listening: connections to `port` are refused afterwards."""
+        self.handler.gate.set()   # no held message keeps the server's loop from stopping
         self._controller.stop()
 
     def __enter__(self) -> SMTPServer:
@@ -224,10 +243,28 @@ class SMTPServer:
         """Close the client connection right after accepting `count` more messages."""
         self.handler.accepted_before_drop = count
 
+    def hold_after(self, count: int) -> None:
+        """Accept `count` more messages, then keep each further one waiting at DATA until release()."""
+        self.handler.gate.clear()
+        self.handler.accepted_before_hold = count
+
+    @property
+    def held(self) -> int:
+        """Messages that have been held so far (waiting now, or let through by release())."""
+        return self.handler.held
+
+    def release(self) -> None:
+        """Let the held messages through, and every later one."""
+        self.handler.accepted_before_hold = None
+        self.handler.gate.set()
+
     def clear(self) -> None:
         """Forget received messages, pending faults and the connection count."""
         self.handler.messages.clear()
         self.handler.failures.clear()
         self.handler.accepted_before_drop = None
+        self.handler.accepted_before_hold = None
+        self.handler.held = 0
+        self.handler.gate.set()
         if self._controller:
             self._controller.connections = 0

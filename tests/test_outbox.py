@@ -1,9 +1,12 @@
-"""The persistent outbox against a real SMTP server: retries, failures, TLS, login, several workers."""
+"""The persistent outbox against a real SMTP server: retries, failures, TLS, login, several workers, leases."""
 
 import os
+import signal
 import subprocess
 import sys
 import threading
+import time
+from collections import Counter
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -11,17 +14,12 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
 
 from planner.extensions import db
-from planner.mail import SMTPSettings, SMTPTransport, transport_from_config
+from planner.mail import MailConfigError, SMTPSettings, SMTPTransport, transport_from_config
 from planner.models import MailState, OutgoingMail, utcnow
-from planner.outbox import (
-    STALE_CLAIM,
-    claim_batch,
-    deliver,
-    release_stale_claims,
-    resend,
-)
+from planner.outbox import DEFAULT_LEASE, claim_batch, deliver, lease_from_config, release_stale_claims, resend
 from planner.services.mails import queue_mail
 from tests.smtp_server import CAN_MAKE_CERTIFICATES, SMTPServer, free_port
 
@@ -136,10 +134,84 @@ def test_a_crash_after_sending_gives_at_most_a_duplicate(app, smtp_server):
     transport(smtp_server).send(claimed.raw, sender=claimed.sender, recipients=[claimed.recipient])
     # the worker dies here: the message stays claimed ("sending") and is not lost
     assert deliver(db.session, transport(smtp_server)).sent == 0
-    assert release_stale_claims(db.session, utcnow() + STALE_CLAIM + timedelta(seconds=1)) == 1
+    assert release_stale_claims(db.session, utcnow() + DEFAULT_LEASE + timedelta(seconds=1)) == 1
     make_due()
     assert deliver(db.session, transport(smtp_server)).sent == 1
     assert [m.message["Message-ID"] for m in smtp_server.messages] == [message_id, message_id]
+
+
+def test_a_claim_is_a_lease_claimable_again_only_once_it_has_run_out(app):
+    queue(2)
+    now, lease = utcnow(), timedelta(seconds=60)
+    (first,) = claim_batch(db.session, now, 1, lease=lease)
+    assert db.session.scalar(select(OutgoingMail.lease_until).where(OutgoingMail.id == first.id)) == now + lease
+    (second,) = claim_batch(db.session, now + timedelta(seconds=30), 10, lease=lease)
+    assert second.id != first.id, "a live lease keeps the message out of another claim"
+    assert claim_batch(db.session, now + lease, 10, lease=lease) == [], "a lease is live up to its last instant"
+    (again,) = claim_batch(db.session, now + lease + timedelta(seconds=1), 10, lease=lease)
+    assert again.id == first.id, "the run-out lease is claimable, the one taken 30 s later is not yet"
+    assert again.attempts == 0
+
+
+class WatchedTransport(SMTPTransport):
+    """A real SMTP transport that calls watch() just before it sends each message."""
+
+    def __init__(self, settings: SMTPSettings, watch):
+        super().__init__(settings)
+        self.watch = watch
+
+    def send(self, message, *, sender: str, recipients: list[str]) -> None:
+        self.watch()
+        super().send(message, sender=sender, recipients=recipients)
+
+
+def test_a_worker_renews_its_lease_while_it_sends(app, smtp_server):
+    queue(4)
+    leases = []
+
+    def watch():
+        with Session(db.engine) as other:
+            leases.append(set(other.scalars(select(OutgoingMail.lease_until).where(OutgoingMail.state == MailState.SENDING))))
+        time.sleep(0.25)  # more than a third of the lease: the worker renews before the next message
+
+    settings = SMTPSettings(host=smtp_server.host, port=smtp_server.port, timeout=5)
+    assert deliver(db.session, WatchedTransport(settings, watch), lease=timedelta(seconds=0.6)).sent == 4
+    assert [len(seen) for seen in leases] == [1, 1, 1, 1], "the rest of the claim shares one lease"
+    renewed = [seen.pop() for seen in leases]
+    assert renewed == sorted(set(renewed)), "each renewal moves the lease on"
+    assert {mail.lease_until for mail in db.session.scalars(select(OutgoingMail))} == {None}
+
+
+def test_a_worker_that_lost_its_lease_leaves_the_rest_to_the_new_holder(app, smtp_server):
+    queue(3)
+    taken = []
+
+    def watch():
+        if not taken:  # while the first message goes out, the lease runs out and another worker claims all three
+            with Session(db.engine) as other:
+                taken.extend(claim_batch(other, utcnow() + timedelta(hours=1), 10))
+            time.sleep(0.15)  # more than a third of the lease: the worker checks its claim before the next message
+
+    settings = SMTPSettings(host=smtp_server.host, port=smtp_server.port, timeout=5)
+    report = deliver(db.session, WatchedTransport(settings, watch), lease=timedelta(seconds=0.3))
+    assert report.sent == 1 and len(smtp_server.messages) == 1 and len(taken) == 3
+    assert states() == {MailState.SENT: 1, MailState.SENDING: 2}, "the message that did leave is recorded as sent"
+
+
+@pytest.mark.parametrize("value", [0, -5, 0.5, 10**6, "soon", True, None])
+def test_a_bad_lease_setting_is_refused_with_a_clear_message(value):
+    with pytest.raises(MailConfigError, match="OUTBOX_LEASE_SECONDS must be a number of seconds from 1 to 86400"):
+        lease_from_config({"OUTBOX_LEASE_SECONDS": value})
+    assert lease_from_config({"OUTBOX_LEASE_SECONDS": 2.5}) == timedelta(seconds=2.5)
+    assert lease_from_config({}) == DEFAULT_LEASE
+
+
+def test_the_outbox_commands_refuse_a_bad_lease_and_keep_the_mail(app, smtp_server):
+    app.config.update(MAIL_TRANSPORT="smtp", SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, OUTBOX_LEASE_SECONDS="soon")
+    queue(1)
+    result = app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert result.exit_code == 1 and "OUTBOX_LEASE_SECONDS must be a number of seconds" in result.output
+    assert states() == {MailState.QUEUED: 1} and smtp_server.messages == []
 
 
 def test_login_failure_is_explained_and_nothing_is_lost(app):
@@ -204,9 +276,9 @@ def test_outbox_commands_send_what_is_due(app, smtp_server):
     assert isinstance(transport_from_config(app.config), SMTPTransport)
 
 
-def test_several_worker_processes_never_send_a_message_twice(app, smtp_server, tmp_path):
-    ids = queue(150)
-    environment = {
+def worker_environment(app, smtp_server: SMTPServer, tmp_path: Path, **settings: str) -> dict[str, str]:
+    """The environment of a `flask outbox work` process that shares the test's database and SMTP server."""
+    return {
         **os.environ,
         "PLANNER_INSTANCE_PATH": str(tmp_path / "worker-instance"),
         "PLANNER_SECRET_KEY": "worker-test-key",
@@ -214,13 +286,90 @@ def test_several_worker_processes_never_send_a_message_twice(app, smtp_server, t
         "PLANNER_MAIL_TRANSPORT": "smtp",
         "PLANNER_SMTP_HOST": smtp_server.host,
         "PLANNER_SMTP_PORT": str(smtp_server.port),
+        **{f"PLANNER_{name}": value for name, value in settings.items()},
     }
-    command = [sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "work", "--once", "--batch", "10"]
-    workers = [subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for _ in range(3)]
+
+
+def start_worker(environment: dict[str, str], *options: str) -> subprocess.Popen:
+    """Start `flask outbox work` with options in its own process."""
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "outbox", "work", *options]
+    return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_several_worker_processes_never_send_a_message_twice(app, smtp_server, tmp_path):
+    ids = queue(150)
+    environment = worker_environment(app, smtp_server, tmp_path)
+    workers = [start_worker(environment, "--once", "--batch", "10") for _ in range(3)]
     outputs = [worker.communicate(timeout=120) for worker in workers]
     assert all(worker.returncode == 0 for worker in workers), outputs
     received = [m.message["Message-ID"] for m in smtp_server.messages]
     assert sorted(received) == sorted(ids)
     db.session.expire_all()
     assert states() == {MailState.SENT: 150}
+
+
+def wait_for(condition, what: str, *, process: subprocess.Popen | None = None, seconds: float = 30) -> None:
+    """Poll condition until it holds; fail after `seconds` (a bound against hanging, not a measurement)."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if process is not None and process.poll() is not None:
+            pytest.fail(f"the worker exited before {what}: {process.communicate()}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {what} within {seconds} s")
+        time.sleep(0.05)
+
+
+def fresh_states() -> dict[str, int]:
+    """states() as the workers have committed them (a new transaction, so a new snapshot)."""
+    db.session.rollback()
+    return states()
+
+
+def test_a_killed_worker_delays_its_untried_mail_by_one_lease(app, smtp_server, tmp_path):
+    ids = queue(30)
+    lease = timedelta(seconds=2)
+    environment = worker_environment(app, smtp_server, tmp_path, OUTBOX_LEASE_SECONDS="2")
+    smtp_server.hold_after(3)
+    first = start_worker(environment, "--interval", "0.2")
+    try:
+        wait_for(lambda: smtp_server.held, "three messages sent and the fourth one held", process=first)
+    finally:
+        first.kill()
+        first.communicate(timeout=30)
+    killed_at, sent_before_kill = utcnow(), len(smtp_server.messages)
+    db.session.rollback()
+    orphans = db.session.execute(
+        select(OutgoingMail.id, OutgoingMail.claimed_by, OutgoingMail.lease_until).where(OutgoingMail.state == MailState.SENDING)
+    ).all()
+    assert sent_before_kill == 3 and len(orphans) >= 30 - sent_before_kill and len({o.claimed_by for o in orphans}) == 1
+    assert all(orphan.lease_until <= killed_at + lease for orphan in orphans), "the claim left behind lasts one lease at most"
+    smtp_server.release()
+    second = start_worker(environment, "--interval", "0.2")
+    try:
+        wait_for(lambda: fresh_states() == {MailState.SENT: 30}, "delivery of all 30 messages", process=second)
+    finally:
+        second.send_signal(signal.SIGTERM)
+        second.communicate(timeout=30)
+    taken_at = dict(db.session.execute(select(OutgoingMail.id, OutgoingMail.claimed_at)).all())
+    assert all(taken_at[orphan.id] > orphan.lease_until for orphan in orphans), "taken over once the lease had run out"
+    received = Counter(m.message["Message-ID"] for m in smtp_server.messages)
+    assert set(received) == set(ids) and max(received.values()) <= 2
+    assert received.total() - len(ids) <= sent_before_kill + 1, "twice at most: the unrecorded ones and the interrupted one"
+
+
+def test_a_stopped_worker_puts_back_what_it_has_not_sent_at_once(app, smtp_server, tmp_path):
+    ids = queue(30)
+    smtp_server.hold_after(3)
+    worker = start_worker(worker_environment(app, smtp_server, tmp_path), "--interval", "0.2")  # lease: 60 s
+    try:
+        wait_for(lambda: smtp_server.held, "three messages sent and the fourth one held", process=worker)
+        worker.send_signal(signal.SIGTERM)
+        wait_for(lambda: MailState.SENDING not in fresh_states(), "the claim put back")
+    finally:
+        smtp_server.release()  # the worker's polite QUIT waits for the reply to the held message
+        output = worker.communicate(timeout=30)
+    assert worker.returncode == 0, output
+    assert states() == {MailState.SENT: 3, MailState.QUEUED: 27}, "sent ones recorded, the rest queued again, no attempt counted"
+    assert deliver(db.session, transport(smtp_server)).sent == 27
+    received = Counter(m.message["Message-ID"] for m in smtp_server.messages)
+    assert set(received) == set(ids) and received.total() <= 31, "only the interrupted message may arrive twice"
