@@ -31,8 +31,10 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from .models import EventKind
+from .models import EventKind, PlanningMode, SendMode
+from .recurrence import ORDINALS, WEEKDAY_NAMES, Pattern
 from .services.events import EventDraft
+from .services.series import SeriesDraft
 from .text import control_problem
 
 #: how the answer deadline travels in a form (an HTML datetime-local value)
@@ -202,3 +204,112 @@ class MoveSeatForm(FlaskForm):
 
     person_id = IntegerField(validators=[InputRequired()])
     table = IntegerField("Table", validators=[InputRequired(message="Choose a table."), NumberRange(min=1, message="Choose a table.")])
+
+
+# Series (the "Fair rounds" issue).
+
+FREQUENCIES = [
+    SelectChoice("weekly", "Every N weeks on a weekday"),
+    SelectChoice("monthly_weekday", "Monthly on the Nth weekday"),
+    SelectChoice("monthly_day", "Monthly on a day of the month"),
+]
+WEEKDAY_CHOICES = [SelectChoice(str(index), name) for index, name in enumerate(WEEKDAY_NAMES)]
+NTH_CHOICES = [SelectChoice(str(nth), word) for nth, word in ORDINALS.items()]
+MONTH_DAY_CHOICES = [SelectChoice(str(day), str(day)) for day in range(1, 32)] + [SelectChoice("-1", "Last day")]
+ENDS = [SelectChoice("never", "Runs on"), SelectChoice("until", "On a date"), SelectChoice("count", "After a number of rounds")]
+SEND_MODES = [
+    SelectChoice(SendMode.REVIEW.value, "Wait for my review, then I send"),
+    SelectChoice(SendMode.AUTOMATIC.value, "Send by itself on the planning day"),
+]
+PLANNING_MODES = [
+    SelectChoice(PlanningMode.FAIR.value, "Fair turns: everyone once before anyone twice, mixed, new acquaintances"),
+    SelectChoice(PlanningMode.EVEN.value, "Equal seats per department and level"),
+    SelectChoice(PlanningMode.PROPORTIONAL.value, "Seats in proportion to department and level size"),
+]
+
+
+def _one_line(form, field):
+    problem = control_problem(field.data or "")
+    if problem:
+        raise ValidationError(f"This field {problem}; use a single line.")
+
+
+class SeriesForm(FlaskForm):
+    """A recurring event: what, when, how often, and how its rounds are planned and sent."""
+
+    kind = SelectField("Kind", choices=KIND_LABELS, validators=[DataRequired()])
+    title = StringField("Title", validators=[DataRequired(), Length(max=200), _one_line])
+    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
+    location = StringField("Location", validators=[Optional(), Length(max=200), _one_line])
+    start = TimeField("Starts", validators=[InputRequired(message="Give the start time.")])
+    end = TimeField("Ends", validators=[InputRequired(message="Give the end time.")])
+    timezone = StringField("Timezone", validators=[DataRequired(), Length(max=64)])
+    capacity = IntegerField("Seats", validators=[InputRequired(message="Give the number of seats."), NumberRange(min=1, max=10000)])
+    frequency = SelectField("Repeats", choices=FREQUENCIES, default="monthly_weekday")
+    interval = IntegerField("Every", default=1, validators=[InputRequired(), NumberRange(min=1, max=52)])
+    weekday = SelectField("Weekday", choices=WEEKDAY_CHOICES, default="1")
+    nth = SelectField("Which one", choices=NTH_CHOICES, default="1")
+    month_day = SelectField("Day of the month", choices=MONTH_DAY_CHOICES, default="1")
+    starts_on = DateField("First date on or after", validators=[InputRequired(message="Give the start date.")])
+    ends = SelectField("Ends", choices=ENDS, default="never")
+    until = DateField("Last date", validators=[Optional()])
+    count = IntegerField("Number of rounds", validators=[Optional(), NumberRange(min=1, max=520)])
+    deadline_hours = IntegerField("Answers close (hours before)", default=48, validators=[InputRequired(), NumberRange(min=0, max=720)])
+    plan_days_ahead = IntegerField("Plan each round (days ahead)", default=14, validators=[InputRequired(), NumberRange(min=1, max=90)])
+    send_mode = SelectField("Sending", choices=SEND_MODES, default=SendMode.REVIEW.value)
+    planning_mode = SelectField("Who is invited", choices=PLANNING_MODES, default=PlanningMode.FAIR.value)
+    from_day = DateField("Apply from", validators=[Optional()])
+
+    def validate_timezone(self, field):
+        if field.data not in available_timezones():
+            raise ValidationError("Unknown timezone; use an IANA name such as Europe/Berlin.")
+
+    def validate_end(self, field):
+        if self.start.data and field.data and field.data <= self.start.data:
+            raise ValidationError("Each round must end after it starts.")
+
+    def validate_until(self, field):
+        if self.ends.data == "until" and field.data is None:
+            raise ValidationError("Give the last date.")
+
+    def validate_count(self, field):
+        if self.ends.data == "count" and field.data is None:
+            raise ValidationError("Give the number of rounds.")
+
+    def pattern(self) -> Pattern:
+        """Return the recurrence the form describes."""
+        return Pattern(
+            frequency=self.frequency.data,
+            weekday=int(self.weekday.data),
+            interval=self.interval.data,
+            nth=int(self.nth.data),
+            month_day=int(self.month_day.data),
+            until=self.until.data if self.ends.data == "until" else None,
+            count=self.count.data if self.ends.data == "count" else None,
+        )
+
+    def to_draft(self) -> SeriesDraft:
+        """Return the submitted values as a series draft for the services."""
+        return SeriesDraft(
+            kind=EventKind(self.kind.data),
+            title=self.title.data,
+            description=self.description.data or "",
+            location=self.location.data or "",
+            capacity=self.capacity.data,
+            start=self.start.data,
+            end=self.end.data,
+            timezone=self.timezone.data,
+            pattern=self.pattern(),
+            starts_on=self.starts_on.data,
+            deadline_hours=self.deadline_hours.data,
+            plan_days_ahead=self.plan_days_ahead.data,
+            send_mode=SendMode(self.send_mode.data),
+            planning_mode=PlanningMode(self.planning_mode.data),
+        )
+
+
+class DayForm(FlaskForm):
+    """One date of a series, and for a move the date it moves to."""
+
+    day = DateField(validators=[InputRequired(message="Choose a date.")])
+    new_day = DateField("Move to", validators=[Optional()])

@@ -1,7 +1,7 @@
 """Database models (SQLAlchemy 2, typed)."""
 
 import enum
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 
 from flask_login import UserMixin
 from sqlalchemy import (
@@ -13,6 +13,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    Time,
     TypeDecorator,
     UniqueConstraint,
 )
@@ -124,8 +125,76 @@ class EventStatus(enum.StrEnum):
     CANCELLED = "cancelled"
 
 
+class PlanningMode(enum.StrEnum):
+    """How a proposal chooses: fair turns over the year, equal seats per group, or seats in proportion to group size."""
+
+    FAIR = "fair"
+    EVEN = "even"
+    PROPORTIONAL = "proportional"
+
+
+class SendMode(enum.StrEnum):
+    """Whether a series' rounds wait for the organiser's review or are sent when their planning day comes."""
+
+    REVIEW = "review"
+    AUTOMATIC = "automatic"
+
+
+class SeriesStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ENDED = "ended"
+
+
+class Series(db.Model):
+    """A recurring event: each occurrence becomes its own Event (a round) with its own invitations."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[EventKind] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    location: Mapped[str] = mapped_column(String(200), default="")
+    #: wall-clock times in the series' timezone
+    start_time: Mapped[time] = mapped_column(Time)
+    end_time: Mapped[time] = mapped_column(Time)
+    timezone: Mapped[str] = mapped_column(String(64))
+    capacity: Mapped[int] = mapped_column(Integer)
+    #: an RFC 5545 RRULE value (without "RRULE:"), expanded from starts_on at start_time
+    rrule: Mapped[str] = mapped_column(String(255))
+    starts_on: Mapped[date] = mapped_column(Date)
+    #: each round's answer deadline, this many hours before it starts
+    deadline_hours: Mapped[int] = mapped_column(Integer, default=48)
+    #: each round is created and planned this many days before it starts
+    plan_days_ahead: Mapped[int] = mapped_column(Integer, default=14)
+    send_mode: Mapped[SendMode] = mapped_column(String(20), default=SendMode.REVIEW)
+    planning_mode: Mapped[PlanningMode] = mapped_column(String(20), default=PlanningMode.FAIR)
+    status: Mapped[SeriesStatus] = mapped_column(String(20), default=SeriesStatus.ACTIVE)
+    organiser_id: Mapped[int] = mapped_column(ForeignKey("organiser.id"))
+    #: the series this one continues (an edit of its rounds from a date on)
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    organiser: Mapped[Organiser] = relationship()
+    previous: Mapped["Series | None"] = relationship(remote_side=[id])
+    events: Mapped[list["Event"]] = relationship(back_populates="series", order_by="Event.starts_at")
+    skips: Mapped[list["SeriesSkip"]] = relationship(cascade="all, delete-orphan", order_by="SeriesSkip.occurrence_on")
+
+
+class SeriesSkip(db.Model):
+    """A date of a series on which no round takes place."""
+
+    __table_args__ = (UniqueConstraint("series_id", "occurrence_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    series_id: Mapped[int] = mapped_column(ForeignKey("series.id"), index=True)
+    occurrence_on: Mapped[date] = mapped_column(Date)
+
+
 class Event(db.Model):
     """A lunch, drinks or training day."""
+
+    #: one round per series date, however many `series run` commands race to create it
+    __table_args__ = (UniqueConstraint("series_id", "occurrence_on"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     #: the iCalendar UID, stable for the life of the event
@@ -146,8 +215,15 @@ class Event(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    planning_mode: Mapped[PlanningMode] = mapped_column(String(20), default=PlanningMode.FAIR)
+    series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), index=True)
+    #: the series date this round stands for (it keeps it when the round is moved to another day)
+    occurrence_on: Mapped[date | None] = mapped_column(Date)
+    #: when the pairs who met were recorded from the attendance, after the event
+    attendance_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organiser: Mapped[Organiser] = relationship()
+    series: Mapped[Series | None] = relationship(back_populates="events")
     invitations: Mapped[list["Invitation"]] = relationship(back_populates="event", order_by="Invitation.id")
     proposals: Mapped[list["ProposalEntry"]] = relationship(
         back_populates="event", order_by="ProposalEntry.id", cascade="all, delete-orphan"
@@ -210,6 +286,8 @@ class Invitation(db.Model):
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     bounce_reason: Mapped[str | None] = mapped_column(Text)
+    #: marked by the organiser after the event: said yes but did not come
+    is_no_show: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     event: Mapped[Event] = relationship(back_populates="invitations")

@@ -6,6 +6,7 @@ from flask import Flask, redirect, url_for
 def register(app: Flask) -> None:
     """Attach every blueprint, the error pages and the front page."""
     from . import (
+        attendance,
         auth,
         changes,
         errors,
@@ -15,9 +16,10 @@ def register(app: Flask) -> None:
         proposals,
         rsvp,
         seating,
+        series,
     )
 
-    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating):
+    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance):
         app.register_blueprint(module.bp)
     errors.register(app)
     app.add_url_rule("/", "index", lambda: redirect(url_for("events.index")))

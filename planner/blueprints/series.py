@@ -1,0 +1,230 @@
+"""Series: create a recurring event, follow its rounds and turns, skip or move a date, edit from a date on, end it."""
+
+from datetime import date, timedelta
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import PlannerError
+from ..extensions import db
+from ..forms import ActionForm, DayForm, SeriesForm
+from ..mailer import deliver_after_commit, mail_context
+from ..models import EventKind, Series, SeriesStatus, utcnow
+from ..recurrence import describe, pattern_of
+from ..services import series as series_service
+from ..services.changes import cancel_event
+from ..services.events import KIND_DEFAULTS, zone
+from ..services.turns import funnels, series_turns
+
+bp = Blueprint("series", __name__, url_prefix="/series")
+
+
+@bp.before_request
+@login_required
+def require_login():
+    """Every series page is for organisers only."""
+
+
+def _series(series_id: int) -> Series:
+    return db.get_or_404(Series, series_id)
+
+
+def _refused(series: Series, error: Exception):
+    db.session.rollback()
+    flash(str(error), "error")
+    return redirect(url_for("series.show", series_id=series.id))
+
+
+@bp.get("/")
+def index():
+    all_series = db.session.scalars(select(Series).order_by(Series.status, Series.title)).all()
+    return render_template("series/index.html", all_series=all_series, describe=describe)
+
+
+def _new_form() -> SeriesForm:
+    form = SeriesForm()
+    form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
+    form.starts_on.data = date.today() + timedelta(days=7)
+    defaults = KIND_DEFAULTS[EventKind.LUNCH]
+    form.start.data, form.end.data, form.capacity.data, form.title.data = defaults.start, defaults.end, 8, defaults.title
+    return form
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def new():
+    if request.method == "GET":
+        return render_template("series/new.html", form=_new_form())
+    form = SeriesForm()
+    if form.validate_on_submit():
+        try:
+            series = series_service.create_series(db.session, current_user.id, form.to_draft(), utcnow())
+        except PlannerError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("Series created. Its rounds are planned as their dates come near; plan the first now if you like.", "success")
+            return redirect(url_for("series.show", series_id=series.id))
+    return render_template("series/new.html", form=form), 400
+
+
+@bp.get("/<int:series_id>")
+def show(series_id: int):
+    series = _series(series_id)
+    now = utcnow()
+    today = now.astimezone(zone(series.timezone)).date()
+    chain = series_service.lineage(series)
+    rounds = [event for item in reversed(chain) for event in item.events]
+    existing = {event.occurrence_on for event in series.events}
+    upcoming = [
+        day for day in series_service.series_days(series, after=today, until=today + timedelta(days=800))
+        if day not in existing
+    ][: series_service.UPCOMING] if series.status == SeriesStatus.ACTIVE else []
+    return render_template(
+        "series/show.html",
+        series=series,
+        chain=chain,
+        rule=describe(series.rrule),
+        rounds=rounds,
+        funnels=funnels(db.session, [event.id for event in rounds]),
+        upcoming=upcoming,
+        due=series_service.due_days(db.session, series, now),
+        turns=series_turns(db.session, [item.id for item in chain], today),
+        action=ActionForm(),
+    )
+
+
+@bp.post("/<int:series_id>/plan")
+def plan_due(series_id: int):
+    """Create and propose (and for an automatic series, send) every round that is due now."""
+    series = _series(series_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    now = utcnow()
+    made = []
+    for day in series_service.due_days(db.session, series, now):
+        try:
+            outcome = series_service.make_round(
+                db.session, series, day, now, mail=(mail_context(), current_app.jinja_env),
+                lookback_days=current_app.config["LOOKBACK_DAYS"], uid_domain=current_app.config["REPLY_DOMAIN"],
+            )
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            continue
+        made.append(outcome)
+        if outcome.problem:
+            flash(f"{day:%d %b %Y}: {outcome.problem}", "error")
+        if outcome.is_sent:
+            deliver_after_commit(outcome.event.id)
+    if made:
+        flash(f"Planned {len(made)} round{'s' if len(made) != 1 else ''}.", "success")
+    else:
+        flash("No round is due yet: rounds are planned "
+              f"{series.plan_days_ahead} days before they start.", "info")
+    return redirect(url_for("series.show", series_id=series.id))
+
+
+def _day_form() -> DayForm:
+    form = DayForm()
+    if not form.validate_on_submit():
+        abort(400)
+    return form
+
+
+@bp.post("/<int:series_id>/skip")
+def skip(series_id: int):
+    series = _series(series_id)
+    form = _day_form()
+    try:
+        sent = series_service.skip_day(db.session, series, form.day.data)
+        cancelled = cancel_event(db.session, sent, mail_context(), current_app.jinja_env, utcnow()) if sent else []
+    except PlannerError as error:
+        return _refused(series, error)
+    db.session.commit()
+    flash(f"{form.day.data:%d %b %Y} is skipped" + (f"; {len(cancelled)} cancellations queued." if sent else "."), "success")
+    if sent:
+        deliver_after_commit(sent.id)
+    return redirect(url_for("series.show", series_id=series.id))
+
+
+@bp.post("/<int:series_id>/move")
+def move(series_id: int):
+    series = _series(series_id)
+    form = _day_form()
+    if form.new_day.data is None:
+        return _refused(series, series_service.SeriesError("Choose the day to move the round to."))
+    try:
+        event = series_service.move_day(db.session, series, form.day.data, form.new_day.data, utcnow(),
+                                        current_app.config["REPLY_DOMAIN"])
+    except PlannerError as error:
+        return _refused(series, error)
+    db.session.commit()
+    flash(f"The round of {form.day.data:%d %b %Y} moves to {form.new_day.data:%d %b %Y}.", "success")
+    return redirect(url_for("events.detail", event_id=event.id))
+
+
+def _prefilled(series: Series) -> SeriesForm:
+    fields = series_service.draft_of(series)
+    form = SeriesForm(data={
+        **{name: value for name, value in fields.items() if name not in ("kind", "send_mode", "planning_mode")},
+        "kind": fields["kind"].value, "send_mode": fields["send_mode"].value, "planning_mode": fields["planning_mode"].value,
+        "starts_on": series.starts_on, "from_day": date.today(),
+    })
+    pattern = pattern_of(series.rrule)
+    form.frequency.data, form.interval.data = pattern.frequency, pattern.interval
+    form.weekday.data, form.nth.data, form.month_day.data = str(pattern.weekday), str(pattern.nth), str(pattern.month_day)
+    form.ends.data = "until" if pattern.until else "count" if pattern.count else "never"
+    form.until.data, form.count.data = pattern.until, pattern.count
+    return form
+
+
+@bp.route("/<int:series_id>/edit", methods=["GET", "POST"])
+def edit(series_id: int):
+    series = _series(series_id)
+    if series.status != SeriesStatus.ACTIVE:
+        return _refused(series, series_service.SeriesError("An ended series cannot be changed."))
+    if request.method == "GET":
+        return render_template("series/edit.html", series=series, form=_prefilled(series))
+    form = SeriesForm()
+    if form.validate_on_submit():
+        try:
+            successor = series_service.edit_from(db.session, series, form.to_draft(), form.from_day.data or date.today(),
+                                                 utcnow())
+        except PlannerError as error:
+            db.session.rollback()
+            form.form_errors.append(str(error))
+        else:
+            db.session.commit()
+            flash("The series is changed from that date on; earlier rounds keep their settings.", "success")
+            return redirect(url_for("series.show", series_id=successor.id))
+    return render_template("series/edit.html", series=series, form=form), 400
+
+
+@bp.get("/<int:series_id>/end")
+def end(series_id: int):
+    series = _series(series_id)
+    now = utcnow()
+    future = [event for event in series.events if event.starts_at > now]
+    return render_template("series/end.html", series=series, future=future, action=ActionForm())
+
+
+@bp.post("/<int:series_id>/end")
+def confirm_end(series_id: int):
+    series = _series(series_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    now = utcnow()
+    try:
+        to_cancel = series_service.end_series(db.session, series, now)
+        queued = [mail for event in to_cancel
+                  for mail in cancel_event(db.session, event, mail_context(), current_app.jinja_env, now)]
+    except PlannerError as error:
+        return _refused(series, error)
+    db.session.commit()
+    flash(f"The series has ended; {len(to_cancel)} sent rounds cancelled ({len(queued)} cancellations queued).", "success")
+    for event in to_cancel:
+        deliver_after_commit(event.id)
+    return redirect(url_for("series.show", series_id=series.id))

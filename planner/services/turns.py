@@ -1,0 +1,85 @@
+"""Turns over a series: each round's reply funnel, who has had a turn, who is due next, who was never invited."""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from ..models import Answer, Event, Invitation, Person
+
+#: how many names each list on the series page shows (the counts are complete)
+SHOWN = 50
+
+
+@dataclass(frozen=True)
+class Funnel:
+    """One round's invitations by answer."""
+
+    invited: int
+    answers: Counter
+
+    def count(self, answer: Answer) -> int:
+        """Return how many invitations have this answer."""
+        return self.answers.get(answer, 0)
+
+
+@dataclass(frozen=True)
+class Turns:
+    """Over a series: how many eligible people had a turn, and the first names of those due and never invited."""
+
+    eligible: int
+    had_turn: int
+    due: list[Person]
+    due_count: int
+    never_invited: list[Person]
+    never_count: int
+
+
+def funnels(session: Session, event_ids: list[int]) -> dict[int, Funnel]:
+    """Return each event's reply funnel (withdrawn invitations left out), in one query."""
+    if not event_ids:
+        return {}
+    rows = session.execute(
+        select(Invitation.event_id, Invitation.answer, func.count(Invitation.id))
+        .where(Invitation.event_id.in_(event_ids), Invitation.cancelled_at.is_(None))
+        .group_by(Invitation.event_id, Invitation.answer)
+    ).all()
+    answers: dict[int, Counter] = {event_id: Counter() for event_id in event_ids}
+    for event_id, answer, count in rows:
+        answers[event_id][Answer(answer)] += count
+    return {event_id: Funnel(sum(counter.values()), counter) for event_id, counter in answers.items()}
+
+
+def _eligible(today: date):
+    return (
+        Person.is_active.is_(True),
+        Person.is_opted_out.is_(False),
+        or_(Person.on_leave_until.is_(None), Person.on_leave_until < today),
+    )
+
+
+def series_turns(session: Session, series_ids: list[int], today: date) -> Turns:
+    """Count turns in these series' rounds for everyone eligible today; due = the eligible with the fewest turns."""
+    turns = dict(
+        session.execute(
+            select(Invitation.person_id, func.count(Invitation.id))
+            .join(Event, Event.id == Invitation.event_id)
+            .where(Event.series_id.in_(series_ids), Invitation.cancelled_at.is_(None))
+            .group_by(Invitation.person_id)
+        ).all()
+    ) if series_ids else {}
+    eligible = list(session.execute(select(Person.id, Person.name).where(*_eligible(today)).order_by(Person.name)))
+    fewest = min((turns.get(person_id, 0) for person_id, _ in eligible), default=0)
+    due_ids = [person_id for person_id, _ in eligible if turns.get(person_id, 0) == fewest]
+    ever = select(Invitation.id).where(Invitation.person_id == Person.id, Invitation.cancelled_at.is_(None)).exists()
+    never = select(Person).where(*_eligible(today), ~ever)
+    return Turns(
+        eligible=len(eligible),
+        had_turn=sum(1 for person_id, _ in eligible if turns.get(person_id, 0) > 0),
+        due=list(session.scalars(select(Person).where(Person.id.in_(due_ids[:SHOWN])).order_by(Person.name))),
+        due_count=len(due_ids),
+        never_invited=list(session.scalars(never.order_by(Person.name).limit(SHOWN))),
+        never_count=session.scalar(select(func.count()).select_from(never.subquery())),
+    )
