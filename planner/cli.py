@@ -10,6 +10,7 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 
 from .cli_mail import mail_cli
+from .cli_ops import backup_command
 from .directory import DirectoryError
 from .extensions import db
 from .mail import transport_from_config
@@ -110,3 +111,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(outbox_cli)
     app.cli.add_command(demo_command)
     app.cli.add_command(mail_cli)
+    app.cli.add_command(backup_command)

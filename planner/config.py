@@ -16,6 +16,7 @@ def defaults(instance_path: str) -> dict:
         "BASE_URL": "http://127.0.0.1:5000",
         "LEVELS": list(DEFAULT_LEVELS),
         "LOOKBACK_DAYS": 180,
+        "READY_OUTBOX_MINUTES": 30,
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_WINDOW_MINUTES": 15,
         "MAIL_TRANSPORT": "mailbox",
