@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from flask_migrate import upgrade
 
 from .cli_mail import mail_cli
+from .cli_ops import backup_command
 from .cli_series import series_cli
 from .directory import DirectoryError, read_people_csv
 from .extensions import db
@@ -143,3 +144,4 @@ def register(app: Flask) -> None:
     app.cli.add_command(demo_command)
     app.cli.add_command(mail_cli)
     app.cli.add_command(series_cli)
+    app.cli.add_command(backup_command)

@@ -20,6 +20,7 @@ def defaults(instance_path: str) -> dict:
         "ENV": "development",
         "DEFAULT_TIMEZONE": "Europe/Berlin",
         "SEATING_SECONDS": 1.5,
+        "READY_OUTBOX_MINUTES": 30,
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_MAX_FAILURES_PER_IP": 50,
         "LOGIN_WINDOW_MINUTES": 15,

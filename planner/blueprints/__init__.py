@@ -11,6 +11,7 @@ def register(app: Flask) -> None:
         changes,
         errors,
         events,
+        health,
         mailbox,
         people,
         proposals,
@@ -19,7 +20,7 @@ def register(app: Flask) -> None:
         series,
     )
 
-    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance):
+    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health):
         app.register_blueprint(module.bp)
     errors.register(app)
     app.add_url_rule("/", "index", lambda: redirect(url_for("events.index")))
