@@ -12,7 +12,8 @@ from email.utils import getaddresses
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..ical import Bounce, Reply, read_bounce, read_calendar_method, read_replies
+from ..bounces import Bounce, read_bounce
+from ..ical import Reply, read_calendar_method, read_replies
 from ..models import Event, InboundMail, Invitation, OutgoingMail, Person
 from ..tokens import TokenError, hash_reply_token
 from .capacity import SeatMail
