@@ -85,6 +85,6 @@ def ingest_command(file, recipients: tuple[str, ...]) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=2525, show_default=True, type=int)
 def serve_command(host: str, port: int) -> None:
-    """Run an SMTP listener that applies every message it receives (a database error answers 451)."""
-    click.echo(f"Listening for replies on {host}:{port} (Ctrl-C stops).")
+    """Run an SMTP listener that applies every message it receives (a database error answers 451) until SIGINT or SIGTERM."""
+    click.echo(f"Listening for replies on {host}:{port} (Ctrl-C or SIGTERM stops).")
     serve_forever(host, port, inbound_handler(current_app._get_current_object()))
