@@ -389,11 +389,11 @@ HOSTILE_EMAIL = "guest@client.test"
 
 
 def hostile_reply(address: str, *, message_id=b"<r1@client.test>", sender=HOSTILE_EMAIL.encode(), uid=HOSTILE_UID.encode(),
-                  sequence=b"0", comment=b"see you") -> bytes:
+                  sequence=b"0", comment=b"see you", charset=b"utf-8") -> bytes:
     """A REPLY mail written byte by byte, so that any header or property can hold any byte."""
     return b"\r\n".join([
         b"From: " + sender, b"To: " + address.encode(), b"Message-ID: " + message_id, b"Subject: Accepted",
-        b"MIME-Version: 1.0", b'Content-Type: text/calendar; charset="utf-8"; method=REPLY', b"",
+        b"MIME-Version: 1.0", b'Content-Type: text/calendar; charset="' + charset + b'"; method=REPLY', b"",
         b"BEGIN:VCALENDAR", b"VERSION:2.0", b"PRODID:-//Hostile//EN", b"METHOD:REPLY", b"BEGIN:VEVENT",
         b"UID:" + uid, b"SEQUENCE:" + sequence, b"DTSTAMP:20260101T000000Z",
         b"ATTENDEE;PARTSTAT=ACCEPTED:mailto:" + HOSTILE_EMAIL.encode(), b"COMMENT:" + comment,
@@ -419,6 +419,8 @@ HOSTILE = {
     "Message-ID of 5000 characters": ({"message_id": b"<" + b"x" * 5000 + b"@client.test>"}, "applied: answer yes"),
     "NUL in From": ({"sender": b"guest\x00@client.test"}, "applied: answer yes"),
     "NUL and an escape in COMMENT": ({"comment": b"see\x00 you \x1b[31mthere"}, "applied: answer yes"),
+    "lone surrogate in COMMENT (charset unicode_escape)": ({"comment": b"see \\udc00 there", "charset": b"unicode_escape"},
+                                                           "applied: answer yes"),
     "NUL in UID": ({"uid": b"hostile\x00event@planner.test"}, "rejected: the reply is about another event"),
     "UID of 5000 characters": ({"uid": b"u" * 5000}, "rejected: the reply is about another event"),
     "SEQUENCE beyond 32 bits": ({"sequence": b"9" * 30}, "rejected: the reply's SEQUENCE is out of range"),
