@@ -235,6 +235,13 @@ def test_junk_is_rejected_and_logged(smtp_app, raw, reason):
     assert db.session.scalar(select(func.count(InboundMail.id))) == 1
 
 
+def test_reply_without_an_answer_says_so(sent, smtp_app):
+    email = next(iter(sent))
+    code, output = ingest_cli(smtp_app, client_reply(sent[email], "NEEDS-ACTION"))
+    assert (code, output.strip()) == (0, "rejected: the REPLY answers nothing: no event with a UID and an attendee's PARTSTAT")
+    assert invitation_of(email).answer == Answer.PENDING
+
+
 def test_database_error_asks_the_mta_to_retry(sent, smtp_app, listener):
     email = next(iter(sent))
     raw = client_reply(sent[email])

@@ -108,6 +108,8 @@ def _decide(session, raw, headers, seat_mail, now, recipients) -> Outcome:
         method = read_calendar_method(raw)
         if method is None:
             return Outcome(REJECTED, "not a calendar reply: the message carries no calendar")
+        if method == "REPLY":
+            return Outcome(REJECTED, "the REPLY answers nothing: no event with a UID and an attendee's PARTSTAT")
         return Outcome(REJECTED, f"not a REPLY: the calendar says METHOD:{method or '(none)'}")
     reply_domain = seat_mail.ctx.reply_domain
     tokens = reply_tokens(list(recipients) + _header_addresses(headers), reply_domain)
