@@ -6,14 +6,14 @@ import sys
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from .extensions import db
 from .inbound import serve_forever
 from .mailer import mail_settings
 from .models import utcnow
 from .services.locking import once_more_when_stale
-from .services.replies import ingest
+from .services.replies import ingest, log_refused
 
 log = logging.getLogger(__name__)
 mail_cli = AppGroup("mail", help="Read calendar replies and bounces.")
@@ -25,7 +25,8 @@ EX_TEMPFAIL = 75
 def ingest_raw(raw: bytes, recipients: tuple[str, ...] = ()):
     """Apply one message in its own transaction (tried once more on a stale SQLite snapshot) and return its log entry.
 
-    A database error rolls back and raises.
+    When the database refuses a value that applying the message writes, the message is logged as rejected
+    instead; any other database error (unreachable, locked, no schema) rolls back and raises.
     """
 
     def apply():
@@ -33,8 +34,17 @@ def ingest_raw(raw: bytes, recipients: tuple[str, ...] = ()):
         db.session.commit()
         return entry
 
+    def refuse(error: SQLAlchemyError):
+        entry = log_refused(db.session, raw, utcnow(), f"the database refused a value of the message ({error.orig})")
+        db.session.commit()
+        return entry
+
     try:
-        entry = once_more_when_stale(db.session, apply)
+        try:
+            entry = once_more_when_stale(db.session, apply)
+        except (DataError, IntegrityError) as error:  # the message, not the database: a retry would fail forever
+            db.session.rollback()
+            entry = refuse(error)
     except SQLAlchemyError:
         db.session.rollback()
         raise
@@ -59,7 +69,8 @@ def ingest_command(file, recipients: tuple[str, ...]) -> None:
     """Apply one RFC 5322 message from FILE or standard input: a calendar reply or a bounce.
 
     Exits 0 whether the message was applied, ignored or rejected (the reason is printed), so that an
-    MTA pipe never bounces a reply back to its sender; exits 75 (try again later) on a database error.
+    MTA pipe never bounces a reply back to its sender; exits 75 (try again later) only when the database
+    cannot log the message (unreachable, locked, or without its tables).
     """
     raw = file.read()
     try:
@@ -74,6 +85,6 @@ def ingest_command(file, recipients: tuple[str, ...]) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=2525, show_default=True, type=int)
 def serve_command(host: str, port: int) -> None:
-    """Run an SMTP listener that applies every message it receives (a database error answers 451)."""
-    click.echo(f"Listening for replies on {host}:{port} (Ctrl-C stops).")
+    """Run an SMTP listener that applies every message it receives (a database error answers 451) until SIGINT or SIGTERM."""
+    click.echo(f"Listening for replies on {host}:{port} (Ctrl-C or SIGTERM stops).")
     serve_forever(host, port, inbound_handler(current_app._get_current_object()))

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
 from .mail import transport_from_config
-from .mailer import mail_context
+from .mailer import mail_settings
 from .models import Event, Series, utcnow
 from .outbox import deliver
 from .services.attendance import events_to_record, record_attendance
@@ -38,7 +38,7 @@ def run_round(series_id: int, day, now: datetime) -> RoundOutcome | None:
         return None
     try:
         outcome = make_round(
-            db.session, series, day, now, mail=(mail_context(), current_app.jinja_env),
+            db.session, series, day, now, mail=mail_settings(),
             lookback_days=current_app.config["LOOKBACK_DAYS"], uid_domain=current_app.config["REPLY_DOMAIN"],
         )
         db.session.commit()

@@ -1,4 +1,4 @@
-"""iCalendar for invitations: build iTIP REQUEST/CANCEL, read REPLY and bounce mail (pure, no Flask)."""
+"""iCalendar for invitations: build iTIP REQUEST/CANCEL, read REPLY (pure, no Flask)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import email.policy
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
-from email.message import MIMEPart
+from email.message import Message, MIMEPart
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
@@ -155,14 +155,6 @@ class Reply:
     comment: str | None
 
 
-@dataclass(frozen=True)
-class Bounce:
-    recipients: tuple[str, ...]
-    uids: tuple[str, ...]
-    message_id: str | None
-
-
-
 def read_replies(message: bytes) -> list[Reply]:
     """Return every iTIP REPLY answer carried by a mail message or bare iCalendar object; never raises."""
     try:
@@ -187,13 +179,14 @@ def read_calendar_method(message: bytes) -> str | None:
         return None
 
 
-def read_bounce(message: bytes) -> Bounce | None:
-    """Return the failed recipients, calendar UIDs and Message-ID of a delivery failure report, else None."""
-    try:
-        mail = email.message_from_bytes(message, policy=email.policy.compat32)
-        return _bounce(mail) if _is_bounce(mail) else None
-    except Exception:
-        return None
+def carried_uids(mail: Message) -> list[str]:
+    """Return the UIDs of the events and to-dos in the calendar parts of a parsed mail message."""
+    return [
+        str(component["UID"]).strip()
+        for calendar in _calendars_in_mail(mail)
+        for component in calendar.walk()
+        if component.name in SCHEDULED_COMPONENTS and component.get("UID")
+    ]
 
 
 def _carried_calendars(message: bytes):
@@ -285,65 +278,3 @@ def _sequence(component) -> int:
 def _comment(component) -> str | None:
     text = "\n".join(str(c).strip() for c in _as_list(component.get("COMMENT"))).strip()
     return text or None
-
-
-def _is_bounce(mail) -> bool:
-    if mail.get_content_type() == "multipart/report":
-        return str(mail.get_param("report-type", "")).lower() == "delivery-status"
-    if any(part.get_content_type() == "message/delivery-status" for part in mail.walk()):
-        return True
-    sender = str(mail.get("From", "")).lower()
-    return mail.get("X-Failed-Recipients") is not None or (
-        any(name in sender for name in ("mailer-daemon", "postmaster"))
-        and any(word in str(mail.get("Subject", "")).lower()
-                for word in ("undeliver", "returned", "failure", "delivery status"))
-    )
-
-
-def _bounce(mail) -> Bounce | None:
-    recipients, has_report = [], False
-    for part in mail.walk():
-        if part.get_content_type() == "message/delivery-status":
-            has_report = True
-            recipients += _failed_recipients(part)
-    for header in mail.get_all("X-Failed-Recipients", []):
-        recipients += [a.strip().lower() for a in str(header).split(",") if "@" in a]
-    if has_report and not recipients:
-        return None  # delayed or relayed, not failed
-    original = _returned_message(mail)
-    if original is None:
-        return Bounce(tuple(dict.fromkeys(recipients)), (), None)
-    uids = [
-        str(component["UID"]).strip()
-        for calendar in _calendars_in_mail(original)
-        for component in calendar.walk()
-        if component.name in SCHEDULED_COMPONENTS and component.get("UID")
-    ]
-    message_id = str(original.get("Message-ID", "")).strip()
-    return Bounce(tuple(dict.fromkeys(recipients)), tuple(dict.fromkeys(uids)), message_id or None)
-
-
-def _failed_recipients(report) -> list[str]:
-    """Return Original-Recipient and Final-Recipient addresses of the failed blocks of a delivery-status part."""
-    blocks = report.get_payload()
-    if not isinstance(blocks, list):
-        blocks = [email.message_from_string(b) for b in str(blocks).split("\n\n")]
-    addresses = []
-    for block in blocks[1:]:
-        action = str(block.get("Action", "failed")).strip().lower()
-        if action != "failed":
-            continue
-        for field in ("Original-Recipient", "Final-Recipient"):
-            value = str(block.get(field, "")).split(";", 1)[-1].strip().strip("<>").lower()
-            if "@" in value:
-                addresses.append(value)
-    return addresses
-
-
-def _returned_message(mail):
-    for part in mail.walk():
-        if part.get_content_type() == "message/rfc822" and isinstance(part.get_payload(), list):
-            return part.get_payload()[0]
-        if part.get_content_type() == "text/rfc822-headers":
-            return email.message_from_string(str(part.get_payload(decode=True) or b"", "utf-8", "replace"))
-    return None

@@ -7,6 +7,7 @@ to accept the message, or an SMTP reply string such as "550 5.6.0 not a calendar
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -19,6 +20,8 @@ log = logging.getLogger(__name__)
 Handle = Callable[[bytes], "str | None"]
 
 TEMPORARY_FAILURE = "451 4.3.0 Could not process the message, try again later"
+#: the signals that stop serve_forever (Ctrl-C, and what systemd and kill send)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class ListenerController(Controller):
@@ -53,13 +56,21 @@ def make_inbound_server(host: str, port: int, handle: Handle) -> ListenerControl
 
 
 def serve_forever(host: str, port: int, handle: Handle) -> None:
-    """Run the listener in the foreground until interrupted (Ctrl-C)."""
-    controller = make_inbound_server(host, port, handle)
-    controller.start()
-    log.info("listening for inbound mail on %s:%s", host, controller.port)
+    """Run the listener in the foreground until SIGINT or SIGTERM, then stop it and return.
+
+    The handlers are installed explicitly: a process started in the background by a non-interactive
+    shell (`&`) inherits SIGINT ignored, and must stop on it all the same.
+    """
+    stop = threading.Event()
+    previous = {number: signal.signal(number, lambda *_: stop.set()) for number in STOP_SIGNALS}
     try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        pass
+        controller = make_inbound_server(host, port, handle)
+        controller.start()
+        log.info("listening for inbound mail on %s:%s", host, controller.port)
+        try:
+            stop.wait()
+        finally:
+            controller.stop()
     finally:
-        controller.stop()
+        for number, handler in previous.items():
+            signal.signal(number, handler)

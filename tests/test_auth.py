@@ -10,8 +10,7 @@ from planner.demo import load_demo
 from planner.extensions import db
 from planner.models import LoginFailure, Organiser
 from planner.services.accounts import AccountError, create_organiser, set_password
-from tests.conftest import PerClientFlaskClient, make_app
-from tests.helpers import PASSWORD, csrf_from
+from tests.helpers import PASSWORD, PerClientFlaskClient, csrf_from, make_app
 
 
 class SessionClient(PerClientFlaskClient):

@@ -1,4 +1,4 @@
-"""Build REQUEST/CANCEL calendars, parse them back, and read replies out of mail."""
+"""Build REQUEST/CANCEL calendars, parse them back, and read replies out of mail (bounces: tests/test_bounces.py)."""
 
 import email
 import email.policy
@@ -16,13 +16,11 @@ from icalendar import Calendar
 
 from planner.ical import (
     AttendeeInfo,
-    Bounce,
     EventInfo,
     Reply,
     build_cancel,
     build_request,
     calendar_part,
-    read_bounce,
     read_calendar_method,
     read_replies,
 )
@@ -294,50 +292,10 @@ def test_reply_without_sequence_or_answer():
     assert read_replies(reply.replace(b"PARTSTAT=ACCEPTED", b"PARTSTAT=NEEDS-ACTION")) == []
 
 
-def bounce_of(original: bytes, action: bytes = b"failed") -> bytes:
-    """Wrap a sent message in a multipart/report DSN the way an MTA returns it."""
-    return b"\r\n".join([
-        b"From: MAILER-DAEMON@mx.example.com",
-        b"Subject: Undelivered Mail Returned to Sender",
-        b"MIME-Version: 1.0",
-        b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"',
-        b"", b"--B", b"Content-Type: text/plain", b"", b"Your mail could not be delivered.",
-        b"--B", b"Content-Type: message/delivery-status", b"",
-        b"Reporting-MTA: dns; mx.example.com", b"",
-        b"Original-Recipient: rfc822;Anna.Muller@Example.com",
-        b"Final-Recipient: rfc822; <anna@mailbox.example.com>",
-        b"Action: " + action, b"Status: 5.1.1", b"",
-        b"--B", b"Content-Type: message/rfc822", b"", original, b"--B--", b"",
-    ])
-
-
-def test_bounce_of_our_request():
-    sent = email.message_from_bytes(
-        mail_with(calendar_part(build_request(EVENT, ANNA, stamp=STAMP), "REQUEST")), policy=email.policy.default)
-    sent["Message-ID"] = "<inv-1@planner.example.com>"
-    report = bounce_of(sent.as_bytes(policy=email.policy.SMTP))
-    assert read_bounce(report) == Bounce(
-        recipients=("anna.muller@example.com", "anna@mailbox.example.com"),
-        uids=(EVENT.uid,), message_id="<inv-1@planner.example.com>",
-    )
-    assert read_replies(report) == []
-
-
-def test_delay_report_is_not_a_bounce():
-    assert read_bounce(bounce_of(b"Subject: hi\r\n\r\nhi\r\n", action=b"delayed")) is None
-
-
-def test_ordinary_mail_is_not_a_bounce():
-    reply = client_reply(build_request(EVENT, ANNA, stamp=STAMP), "ACCEPTED")
-    assert read_bounce(mail_with(calendar_part(reply, "REPLY"))) is None
-    assert read_bounce(b"") is None
-
-
 @settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=3000))
 def test_random_bytes_never_raise(data):
     assert isinstance(read_replies(data), list)
-    read_bounce(data)
     read_calendar_method(data)
 
 
@@ -351,7 +309,6 @@ def test_mangled_reply_never_raises(data):
     mangled = message[:where] + noise + message[where:cut]
     assert isinstance(read_replies(mangled), list)
     assert isinstance(read_replies(mangled.replace(b"Content-Transfer-Encoding: base64", b"")), list)
-    read_bounce(mangled)
 
 
 def test_module_is_pure():

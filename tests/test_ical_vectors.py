@@ -1,12 +1,11 @@
 """Real and RFC iTIP messages (../shared/data/itip/vectors): replies are read, everything else yields nothing."""
 
-from pathlib import Path
-
 import pytest
 
-from planner.ical import Bounce, Reply, read_bounce, read_calendar_method, read_replies
+from planner.ical import Reply, read_calendar_method, read_replies
+from tests.helpers import SHARED
 
-VECTORS = Path(__file__).parents[1] / ".." / "shared" / "data" / "itip" / "vectors"
+VECTORS = SHARED / "data" / "itip" / "vectors"
 FILES = sorted(p.name for p in VECTORS.glob("*") if p.suffix in {".eml", ".ics"}) if VECTORS.is_dir() else []
 pytestmark = pytest.mark.skipif(not FILES, reason=f"no iTIP test vectors in {VECTORS.resolve()}")
 
@@ -34,13 +33,6 @@ REPLIES = {
               "I'll send you my input by e-mail"),
     ],
 }
-BOUNCES = {
-    "bounce-dsn-with-request-ics.eml": Bounce(
-        recipients=("nonexistant@example.com",),
-        uids=("1E71F9C8-AEDA-48EB-98D0-76E898F6BB5C",),
-        message_id="<20080812191939.51369.1538816694.0@plugh.example.com>",
-    ),
-}
 #: METHOD of the first calendar each file carries, for the files whose name does not say it
 METHODS = {
     "apple-macosx-10.8-event-with-attendees.ics": "",
@@ -63,7 +55,7 @@ def expected_method(name: str) -> str | None:
 
 def test_every_reply_file_has_an_expectation():
     assert {name for name in FILES if name.startswith("reply-")} <= REPLIES.keys()
-    assert REPLIES.keys() | BOUNCES.keys() | METHODS.keys() <= set(FILES)
+    assert REPLIES.keys() | METHODS.keys() <= set(FILES)
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -74,11 +66,6 @@ def test_replies(name):
 @pytest.mark.parametrize("name", FILES)
 def test_calendar_method_explains_what_a_file_carries(name):
     assert read_calendar_method((VECTORS / name).read_bytes()) == expected_method(name)
-
-
-@pytest.mark.parametrize("name", FILES)
-def test_bounces(name):
-    assert read_bounce((VECTORS / name).read_bytes()) == BOUNCES.get(name)
 
 
 @pytest.mark.parametrize("name", FILES)
@@ -93,5 +80,4 @@ def test_truncated_and_corrupted_files_never_raise(name):
     for cut in range(0, len(data), max(1, len(data) // 60)):
         for mangled in (data[:cut], data[:cut] + data[cut + 7:], data[cut:]):
             assert isinstance(read_replies(mangled), list)
-            assert read_bounce(mangled) is None or isinstance(read_bounce(mangled), Bounce)
             read_calendar_method(mangled)

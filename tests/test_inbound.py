@@ -1,7 +1,10 @@
-"""The inbound listener, driven by smtplib over loopback."""
+"""The inbound listener and `flask mail serve`, driven by smtplib over loopback."""
 
+import os
 import signal
 import smtplib
+import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from planner.inbound import make_inbound_server
+from tests.helpers import make_app
 from tests.smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,30 +86,55 @@ def test_handler_exception_gives_451_and_the_server_goes_on(listener):
     assert len(received) == 3
 
 
-def test_serve_forever_runs_until_interrupted(tmp_path):
-    port = free_port()
-    script = (
-        "import sys; from pathlib import Path; from planner.inbound import serve_forever;"
-        f"serve_forever('127.0.0.1', {port}, lambda raw: Path(sys.argv[1]).write_bytes(raw))"
-    )
-    saved = tmp_path / "received.eml"
-    process = subprocess.Popen([sys.executable, "-c", script, str(saved)], cwd=ROOT)
-    try:
-        client = wait_for_listener(port)
-        with client:
-            client.send_message(reply_mail(1), "guest1@example.org", ["rsvp@planner.example.org"])
-        assert b"<reply-1@example.org>" in saved.read_bytes()
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=10) == 0
+def serve(tmp_path: Path, port: int, *, sigint_ignored: bool) -> subprocess.Popen:
+    """Start `flask --app wsgi mail serve` as its own process on a fresh SQLite database.
+
+    sigint_ignored starts it as `&` in a non-interactive shell does: with SIGINT ignored.
+    """
+    database = tmp_path / "serve.sqlite"
+    make_app(f"sqlite:///{database}", tmp_path)
+    environment = {
+        **os.environ,
+        "PLANNER_INSTANCE_PATH": str(tmp_path / "instance"),
+        "PLANNER_SECRET_KEY": "serve-test-key",
+        "PLANNER_SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}",
+    }
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "serve", "--port", str(port)]
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if sigint_ignored else None
+    with (tmp_path / "serve.log").open("wb") as output:
+        return subprocess.Popen(command, cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT, preexec_fn=ignore)
 
 
-def wait_for_listener(port: int) -> smtplib.SMTP:
-    deadline = time.monotonic() + 10
+def wait_for_listener(process: subprocess.Popen, port: int, log: Path) -> None:
+    """Poll until the port accepts connections; fail if the process ends or a minute passes."""
+    deadline = time.monotonic() + 60
     while True:
         try:
-            return smtplib.SMTP("127.0.0.1", port, timeout=5)
-        except ConnectionRefusedError:
-            if time.monotonic() > deadline:
-                raise
+            socket.create_connection(("127.0.0.1", port), timeout=5).close()
+            return
+        except OSError:
+            assert process.poll() is None, f"mail serve ended early: {log.read_text()}"
+            assert time.monotonic() < deadline, f"mail serve never listened: {log.read_text()}"
             time.sleep(0.05)
+
+
+@pytest.mark.parametrize(("stop", "sigint_ignored"), [
+    (signal.SIGTERM, False), (signal.SIGINT, False), (signal.SIGINT, True), (signal.SIGTERM, True),
+], ids=["SIGTERM", "SIGINT", "SIGINT, started with SIGINT ignored", "SIGTERM, started with SIGINT ignored"])
+def test_mail_serve_applies_mail_until_a_signal_stops_it(tmp_path, stop, sigint_ignored):
+    port = free_port()
+    process = serve(tmp_path, port, sigint_ignored=sigint_ignored)
+    try:
+        wait_for_listener(process, port, tmp_path / "serve.log")
+        with smtplib.SMTP("127.0.0.1", port, timeout=30) as client:
+            client.send_message(reply_mail(1), "guest1@example.org", ["rsvp@planner.example.org"])
+        process.send_signal(stop)
+        assert process.wait(timeout=60) == 0, (tmp_path / "serve.log").read_text()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    with sqlite3.connect(tmp_path / "serve.sqlite") as connection:
+        logged = connection.execute("SELECT message_id, outcome FROM inbound_mail").fetchall()
+    assert logged == [("<reply-1@example.org>", "rejected")]
+    assert f"Listening for replies on 127.0.0.1:{port}" in (tmp_path / "serve.log").read_text()

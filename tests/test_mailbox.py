@@ -12,8 +12,7 @@ from planner.demo import DEMO_MARKER
 from planner.extensions import db
 from planner.mail import MailboxTransport
 from planner.services.accounts import create_organiser
-from tests.conftest import make_app
-from tests.helpers import PASSWORD, csrf_from
+from tests.helpers import PASSWORD, csrf_from, make_app
 
 
 def send_invitations(client, make_person, make_event, organiser, timezone="Europe/Berlin"):

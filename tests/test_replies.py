@@ -1,6 +1,9 @@
 """Calendar replies and bounces: over the inbound SMTP listener and `flask mail ingest`, like the RSVP link."""
 
+import os
 import smtplib
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,9 +21,11 @@ from planner.models import (
     OutgoingMail,
     utcnow,
 )
+from planner.text import control_problem
 from planner.tokens import new_reply_token, new_token
 from tests.helpers import (
     PASSWORD,
+    SHARED,
     client_reply,
     csrf_from,
     edit,
@@ -32,8 +37,10 @@ from tests.helpers import (
     sent_event,
     staff,
 )
+from tests.smtp_server import free_port
 
-VECTORS = Path(__file__).parents[1] / ".." / "shared" / "data" / "itip" / "vectors"
+ROOT = Path(__file__).resolve().parents[1]
+VECTORS = SHARED / "data" / "itip" / "vectors"
 VECTOR_FILES = sorted(p.name for p in VECTORS.glob("*") if p.suffix in {".eml", ".ics"}) if VECTORS.is_dir() else []
 needs_vectors = pytest.mark.skipif(not VECTOR_FILES, reason=f"no iTIP test vectors in {VECTORS.resolve()}")
 REPLY_DOMAIN = "planner.example.com"
@@ -185,6 +192,13 @@ def test_junk_is_rejected_and_logged(smtp_app, raw, reason):
     assert db.session.scalar(select(func.count(InboundMail.id))) == 1
 
 
+def test_reply_without_an_answer_says_so(sent, smtp_app):
+    email = next(iter(sent))
+    code, output = ingest_cli(smtp_app, client_reply(sent[email], "NEEDS-ACTION"))
+    assert (code, output.strip()) == (0, "rejected: the REPLY answers nothing: no event with a UID and an attendee's PARTSTAT")
+    assert invitation_of(email).answer == Answer.PENDING
+
+
 def test_database_error_asks_the_mta_to_retry(sent, smtp_app, listener):
     email = next(iter(sent))
     raw = client_reply(sent[email])
@@ -310,3 +324,130 @@ def test_bounce_matches_recipient_and_uid(app, make_event, make_person):
     assert output.startswith("applied: bounced"), output
     assert db.session.get(Invitation, invitation.id).bounced_at is not None
     assert last_inbound().invitation_id == invitation.id
+
+
+# --- hostile messages through `flask mail ingest` as a real process ---------------------------------
+
+def ingest_process(raw: bytes, database_url: str, instance_path: Path) -> subprocess.CompletedProcess:
+    """Run `flask --app wsgi mail ingest -` in its own process, as an MTA pipe does."""
+    environment = {
+        **os.environ,
+        "PLANNER_INSTANCE_PATH": str(instance_path),
+        "PLANNER_SECRET_KEY": "ingest-test-key",
+        "PLANNER_SQLALCHEMY_DATABASE_URI": database_url,
+        "PLANNER_REPLY_DOMAIN": REPLY_DOMAIN,
+    }
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "mail", "ingest", "-"]
+    return subprocess.run(command, input=raw, cwd=ROOT, env=environment, capture_output=True, timeout=120)
+
+
+def ingest_in_app_process(app, raw: bytes) -> subprocess.CompletedProcess:
+    """Run `mail ingest` in its own process on the app's database; return its result."""
+    result = ingest_process(raw, app.config["SQLALCHEMY_DATABASE_URI"], Path(app.instance_path))
+    db.session.expire_all()
+    return result
+
+
+HOSTILE_UID = "hostile-event@planner.test"
+HOSTILE_EMAIL = "guest@client.test"
+
+
+def hostile_reply(address: str, *, message_id=b"<r1@client.test>", sender=HOSTILE_EMAIL.encode(), uid=HOSTILE_UID.encode(),
+                  sequence=b"0", comment=b"see you", charset=b"utf-8") -> bytes:
+    """A REPLY mail written byte by byte, so that any header or property can hold any byte."""
+    return b"\r\n".join([
+        b"From: " + sender, b"To: " + address.encode(), b"Message-ID: " + message_id, b"Subject: Accepted",
+        b"MIME-Version: 1.0", b'Content-Type: text/calendar; charset="' + charset + b'"; method=REPLY', b"",
+        b"BEGIN:VCALENDAR", b"VERSION:2.0", b"PRODID:-//Hostile//EN", b"METHOD:REPLY", b"BEGIN:VEVENT",
+        b"UID:" + uid, b"SEQUENCE:" + sequence, b"DTSTAMP:20260101T000000Z",
+        b"ATTENDEE;PARTSTAT=ACCEPTED:mailto:" + HOSTILE_EMAIL.encode(), b"COMMENT:" + comment,
+        b"END:VEVENT", b"END:VCALENDAR", b"",
+    ])
+
+
+def hostile_bounce(message_id: bytes, recipient: bytes) -> bytes:
+    """A delivery failure report whose returned message carries the given Message-ID."""
+    return b"\r\n".join([
+        b"From: MAILER-DAEMON@mx.client.test", b"Subject: Undelivered Mail Returned to Sender", b"MIME-Version: 1.0",
+        b'Content-Type: multipart/report; report-type=delivery-status; boundary="B"', b"",
+        b"--B", b"Content-Type: message/delivery-status", b"", b"Reporting-MTA: dns; mx.client.test", b"",
+        b"Final-Recipient: rfc822; " + recipient, b"Action: failed", b"Status: 5.1.1", b"",
+        b"--B", b"Content-Type: message/rfc822", b"", b"Message-ID: " + message_id, b"Subject: Invitation", b"", b"hi",
+        b"--B--", b"",
+    ])
+
+
+HOSTILE = {
+    "non-ASCII byte in Message-ID": ({"message_id": b"<caf\xe9@client.test>"}, "applied: answer yes"),
+    "NUL in Message-ID": ({"message_id": b"<r\x00x@client.test>"}, "applied: answer yes"),
+    "Message-ID of 5000 characters": ({"message_id": b"<" + b"x" * 5000 + b"@client.test>"}, "applied: answer yes"),
+    "NUL in From": ({"sender": b"guest\x00@client.test"}, "applied: answer yes"),
+    "NUL and an escape in COMMENT": ({"comment": b"see\x00 you \x1b[31mthere"}, "applied: answer yes"),
+    "lone surrogate in COMMENT (charset unicode_escape)": ({"comment": b"see \\udc00 there", "charset": b"unicode_escape"},
+                                                           "applied: answer yes"),
+    "NUL in UID": ({"uid": b"hostile\x00event@planner.test"}, "rejected: the reply is about another event"),
+    "UID of 5000 characters": ({"uid": b"u" * 5000}, "rejected: the reply is about another event"),
+    "SEQUENCE beyond 32 bits": ({"sequence": b"9" * 30}, "rejected: the reply's SEQUENCE is out of range"),
+    "SEQUENCE just beyond 32 bits": ({"sequence": b"2147483648"}, "rejected: the reply's SEQUENCE is out of range"),
+}
+
+
+def assert_clean(entry: InboundMail) -> None:
+    assert entry.outcome in {"applied", "ignored", "rejected"} and entry.reason
+    for value, limit in ((entry.message_id, 255), (entry.sender, 254), (entry.reason, 1000)):
+        assert value is None or (control_problem(value) is None and len(value) <= limit), repr(value)
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_reply_is_logged_with_an_outcome_and_exit_0(app, make_event, make_person, name):
+    invitation, address = invitation_with(make_event, make_person, HOSTILE_EMAIL, HOSTILE_UID)
+    changes, expected = HOSTILE[name]
+    result = ingest_in_app_process(app, hostile_reply(address, **changes))
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().startswith(expected), result.stdout
+    entry = last_inbound()
+    assert f"{entry.outcome}: {entry.reason}".startswith(expected)
+    assert_clean(entry)
+    invitation = db.session.get(Invitation, invitation.id)
+    if expected.startswith("applied"):
+        assert invitation.answer == Answer.YES and control_problem(invitation.comment, multiline=True) is None
+        assert invitation.comment.startswith("see") and invitation.comment.endswith("there" if "COMMENT" in name else "you")
+    else:
+        assert (invitation.answer, invitation.reply_sequence) == (Answer.PENDING, None)
+
+
+def test_hostile_bounce_is_logged_with_an_outcome_and_exit_0(app):
+    result = ingest_in_app_process(app, hostile_bounce(b"<inv\x00-1@planner.test>", b"<no\x00body@client.test>"))
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stdout.decode().startswith("rejected: delivery failure report for"), result.stdout
+    assert_clean(last_inbound())
+
+
+def test_unreachable_database_asks_the_mta_to_retry(tmp_path):
+    closed = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/closed?connect_timeout=5"
+    result = ingest_process(hostile_reply("rsvp+x@planner.example.com"), closed, tmp_path / "instance")
+    assert result.returncode == 75, result.stderr.decode()
+    assert b"try again later" in result.stderr
+
+
+REFUSE_UPDATES = {  # a trigger that makes the database refuse every change of an invitation
+    "sqlite": ["CREATE TRIGGER refuse BEFORE UPDATE ON invitation BEGIN SELECT RAISE(ABORT, 'refused by a trigger'); END"],
+    "postgresql": [
+        "CREATE FUNCTION refuse() RETURNS trigger AS $$ BEGIN RAISE EXCEPTION 'refused by a trigger' USING ERRCODE = '22023';"
+        " END $$ LANGUAGE plpgsql",
+        "CREATE TRIGGER refuse BEFORE UPDATE ON invitation FOR EACH ROW EXECUTE FUNCTION refuse()",
+    ],
+}
+
+
+def test_a_value_the_database_refuses_is_logged_as_rejected_not_retried(app, make_event, make_person):
+    invitation, address = invitation_with(make_event, make_person, HOSTILE_EMAIL, HOSTILE_UID)
+    for statement in REFUSE_UPDATES[db.engine.dialect.name]:
+        db.session.execute(text(statement))
+    db.session.commit()
+    code, output = ingest_cli(app, hostile_reply(address))
+    assert code == 0 and output.startswith("rejected: the database refused a value of the message"), output
+    assert "refused by a trigger" in output
+    entry = last_inbound()
+    assert (entry.outcome, entry.message_id, entry.sender) == ("rejected", "<r1@client.test>", HOSTILE_EMAIL)
+    assert db.session.get(Invitation, invitation.id).answer == Answer.PENDING

@@ -1,7 +1,7 @@
 """organiser session version: logout and password changes end every session
 
 Revision ID: auth0001sess
-Revises: b01df47e7a75
+Revises: peop0001srch
 Create Date: 2026-11-27 10:00:00.000000
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'auth0001sess'
-down_revision = 'b01df47e7a75'
+down_revision = 'peop0001srch'
 branch_labels = None
 depends_on = None
 

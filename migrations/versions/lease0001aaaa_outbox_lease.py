@@ -1,7 +1,7 @@
 """outbox lease: a claim runs out unless the worker renews it
 
 Revision ID: lease0001aaaa
-Revises: b01df47e7a75
+Revises: auth0001sess
 Create Date: 2026-11-27 10:00:00.000000
 
 """
@@ -14,7 +14,7 @@ import planner.models
 
 # revision identifiers, used by Alembic.
 revision = 'lease0001aaaa'
-down_revision = 'b01df47e7a75'
+down_revision = 'auth0001sess'
 branch_labels = None
 depends_on = None
 

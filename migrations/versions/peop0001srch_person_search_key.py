@@ -1,7 +1,7 @@
 """person.search_key: name and email folded for accent- and case-insensitive search
 
 Revision ID: peop0001srch
-Revises: b01df47e7a75
+Revises: mail0001aaaa
 Create Date: 2026-11-27 09:00:00
 
 """
@@ -13,7 +13,7 @@ from planner.directory import search_key
 
 # revision identifiers, used by Alembic.
 revision = 'peop0001srch'
-down_revision = 'b01df47e7a75'
+down_revision = 'mail0001aaaa'
 branch_labels = None
 depends_on = None
 

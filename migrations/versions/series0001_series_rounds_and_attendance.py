@@ -1,7 +1,7 @@
 """Series and their rounds, the attendance of each event
 
 Revision ID: series0001
-Revises: b01df47e7a75
+Revises: lease0001aaaa
 Create Date: 2026-12-01 21:27:34.404573
 
 """
@@ -13,7 +13,7 @@ import planner.models  # noqa: F401  (custom column types)
 
 # revision identifiers, used by Alembic.
 revision = 'series0001'
-down_revision = 'b01df47e7a75'
+down_revision = 'lease0001aaaa'
 branch_labels = None
 depends_on = None
 

@@ -3,38 +3,32 @@
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..errors import PlannerError
 from ..extensions import db
 from ..forms import ActionForm, DayForm, SeriesForm
-from ..mailer import deliver_after_commit, mail_context
+from ..mailer import deliver_after_commit, mail_settings
 from ..models import EventKind, Series, SeriesStatus, utcnow
 from ..recurrence import describe, pattern_of
 from ..services import series as series_service
 from ..services.changes import cancel_event
 from ..services.events import KIND_DEFAULTS, zone
 from ..services.turns import funnels, series_turns
+from ..text import plural
+from .views import organisers_only, refusal_goes_to
 
 bp = Blueprint("series", __name__, url_prefix="/series")
 
 
-@bp.before_request
-@login_required
-def require_login():
-    """Every series page is for organisers only."""
+organisers_only(bp)
+refused = refusal_goes_to("series.show", key="series_id")
 
 
 def _series(series_id: int) -> Series:
     return db.get_or_404(Series, series_id)
-
-
-def _refused(series: Series, error: Exception):
-    db.session.rollback()
-    flash(str(error), "error")
-    return redirect(url_for("series.show", series_id=series.id))
 
 
 @bp.get("/")
@@ -107,7 +101,7 @@ def plan_due(series_id: int):
     for day in series_service.due_days(db.session, series, now):
         try:
             outcome = series_service.make_round(
-                db.session, series, day, now, mail=(mail_context(), current_app.jinja_env),
+                db.session, series, day, now, mail=mail_settings(),
                 lookback_days=current_app.config["LOOKBACK_DAYS"], uid_domain=current_app.config["REPLY_DOMAIN"],
             )
             db.session.commit()
@@ -120,7 +114,7 @@ def plan_due(series_id: int):
         if outcome.is_sent:
             deliver_after_commit(outcome.event.id)
     if made:
-        flash(f"Planned {len(made)} round{'s' if len(made) != 1 else ''}.", "success")
+        flash(f"Planned {plural(len(made), 'round')}.", "success")
     else:
         flash("No round is due yet: rounds are planned "
               f"{series.plan_days_ahead} days before they start.", "info")
@@ -135,14 +129,12 @@ def _day_form() -> DayForm:
 
 
 @bp.post("/<int:series_id>/skip")
+@refused
 def skip(series_id: int):
     series = _series(series_id)
     form = _day_form()
-    try:
-        sent = series_service.skip_day(db.session, series, form.day.data)
-        cancelled = cancel_event(db.session, sent, mail_context(), current_app.jinja_env, utcnow()) if sent else []
-    except PlannerError as error:
-        return _refused(series, error)
+    sent = series_service.skip_day(db.session, series, form.day.data)
+    cancelled = cancel_event(db.session, sent, mail_settings(), utcnow()) if sent else []
     db.session.commit()
     flash(f"{form.day.data:%d %b %Y} is skipped" + (f"; {len(cancelled)} cancellations queued." if sent else "."), "success")
     if sent:
@@ -151,16 +143,14 @@ def skip(series_id: int):
 
 
 @bp.post("/<int:series_id>/move")
+@refused
 def move(series_id: int):
     series = _series(series_id)
     form = _day_form()
     if form.new_day.data is None:
-        return _refused(series, series_service.SeriesError("Choose the day to move the round to."))
-    try:
-        event = series_service.move_day(db.session, series, form.day.data, form.new_day.data, utcnow(),
-                                        current_app.config["REPLY_DOMAIN"])
-    except PlannerError as error:
-        return _refused(series, error)
+        raise series_service.SeriesError("Choose the day to move the round to.")
+    event = series_service.move_day(db.session, series, form.day.data, form.new_day.data, utcnow(),
+                                    current_app.config["REPLY_DOMAIN"])
     db.session.commit()
     flash(f"The round of {form.day.data:%d %b %Y} moves to {form.new_day.data:%d %b %Y}.", "success")
     return redirect(url_for("events.detail", event_id=event.id))
@@ -182,10 +172,11 @@ def _prefilled(series: Series) -> SeriesForm:
 
 
 @bp.route("/<int:series_id>/edit", methods=["GET", "POST"])
+@refused
 def edit(series_id: int):
     series = _series(series_id)
     if series.status != SeriesStatus.ACTIVE:
-        return _refused(series, series_service.SeriesError("An ended series cannot be changed."))
+        raise series_service.SeriesError("An ended series cannot be changed.")
     if request.method == "GET":
         return render_template("series/edit.html", series=series, form=_prefilled(series))
     form = SeriesForm()
@@ -212,19 +203,16 @@ def end(series_id: int):
 
 
 @bp.post("/<int:series_id>/end")
+@refused
 def confirm_end(series_id: int):
     series = _series(series_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     now = utcnow()
-    try:
-        to_cancel = series_service.end_series(db.session, series, now)
-        queued = [mail for event in to_cancel
-                  for mail in cancel_event(db.session, event, mail_context(), current_app.jinja_env, now)]
-    except PlannerError as error:
-        return _refused(series, error)
+    to_cancel = series_service.end_series(db.session, series, now)
+    queued = [mail for event in to_cancel for mail in cancel_event(db.session, event, mail_settings(), now)]
     db.session.commit()
-    flash(f"The series has ended; {len(to_cancel)} sent rounds cancelled ({len(queued)} cancellations queued).", "success")
+    flash(f"The series has ended; {plural(len(to_cancel), 'sent round')} cancelled ({plural(len(queued), 'cancellation')} queued).", "success")
     for event in to_cancel:
         deliver_after_commit(event.id)
     return redirect(url_for("series.show", series_id=series.id))

@@ -29,8 +29,9 @@ def invitation_or_404(event_id: int, invitation_id: int) -> Invitation:
     return invitation
 
 
-def refusal_goes_to(endpoint: str, code: int = 302) -> Callable:
-    """Decorate a view of one event: a PlannerError it raises is rolled back, flashed, and redirected to endpoint."""
+def refusal_goes_to(endpoint: str, code: int = 302, *, key: str = "event_id") -> Callable:
+    """Decorate a view of one event (or of what `key` names): a PlannerError it raises is rolled back, flashed and
+    redirected to endpoint."""
 
     def decorate(view: Callable) -> Callable:
         @wraps(view)
@@ -40,7 +41,7 @@ def refusal_goes_to(endpoint: str, code: int = 302) -> Callable:
             except PlannerError as error:
                 db.session.rollback()
                 flash(str(error), "error")
-                return redirect(url_for(endpoint, event_id=view_args["event_id"]), code=code)
+                return redirect(url_for(endpoint, **{key: view_args[key]}), code=code)
 
         return refusing
 

@@ -28,6 +28,7 @@ from ..recurrence import Pattern, RecurrenceError, build_rrule, local_moment, oc
 from . import planning
 from .events import EventDraft, check_draft, create_event, event_day, zone
 from .invites import send_invites
+from .mails import MailSettings
 
 #: how many of the coming dates the series page lists
 UPCOMING = 8
@@ -165,7 +166,7 @@ class RoundOutcome:
     problem: str | None
 
 
-def make_round(session: Session, series: Series, day: date, now: datetime, *, mail, lookback_days: int,
+def make_round(session: Session, series: Series, day: date, now: datetime, *, mail: MailSettings, lookback_days: int,
                uid_domain: str) -> RoundOutcome:
     """Create a date's round, propose its invitees and, for an automatic series, send it; the caller commits."""
     event = create_round(session, series, day, now, uid_domain)
@@ -176,7 +177,7 @@ def make_round(session: Session, series: Series, day: date, now: datetime, *, ma
     if series.send_mode != SendMode.AUTOMATIC:
         return RoundOutcome(series, day, event, False, None)
     try:
-        send_invites(session, event, *mail)
+        send_invites(session, event, mail)
     except PlannerError as error:
         return RoundOutcome(series, day, event, False, f"Not sent: {error}")
     return RoundOutcome(series, day, event, True, None)
