@@ -8,10 +8,8 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import IntegrityError
 
 from .extensions import db
-from .mail import transport_from_config
-from .mailer import mail_settings
+from .mailer import deliver_event_mail, mail_settings
 from .models import Event, Series, utcnow
-from .outbox import deliver
 from .services.attendance import events_to_record, record_attendance
 from .services.locking import once_more_when_stale
 from .services.series import RoundOutcome, active_series, due_days, make_round, round_of
@@ -77,7 +75,7 @@ def run_command(now_text: str | None) -> None:
             if outcome.problem:
                 click.echo(f"  {outcome.problem}", err=True)
             if outcome.is_sent and current_app.config["MAIL_SEND_AFTER_COMMIT"]:
-                deliver(db.session, transport_from_config(current_app.config), event_id=outcome.event.id)
+                deliver_event_mail(outcome.event.id)
     recorded = 0
     for event_id in events_to_record(db.session, now):
         pairs = once_more_when_stale(db.session, lambda: record_one(event_id, now))

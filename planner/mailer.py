@@ -4,7 +4,7 @@ from flask import current_app, flash
 
 from .extensions import db
 from .mail import transport_from_config
-from .outbox import deliver
+from .outbox import DeliveryReport, deliver, lease_from_config
 from .services.mails import MailSettings
 from .text import plural
 
@@ -22,9 +22,15 @@ def mail_settings() -> MailSettings:
     )
 
 
+def deliver_event_mail(event_id: int) -> DeliveryReport:
+    """Send the event's queued mail now through the configured transport, under the configured outbox lease."""
+    config = current_app.config
+    return deliver(db.session, transport_from_config(config), event_id=event_id, lease=lease_from_config(config))
+
+
 def deliver_now(event_id: int) -> None:
     """Send the event's queued mail now and flash what happened."""
-    report = deliver(db.session, transport_from_config(current_app.config), event_id=event_id)
+    report = deliver_event_mail(event_id)
     if report.errors:
         flash(f"Mail server problem: {report.errors[-1]}. The messages stay queued and will be retried.", "error")
     elif report.sent:

@@ -36,6 +36,7 @@ class PerClientFlaskClient(FlaskClient):
     def open(self, *args, **kwargs):
         if has_app_context():
             g.pop("csrf_token", None)
+            g.pop("_login_user", None)
         return super().open(*args, **kwargs)
 
 

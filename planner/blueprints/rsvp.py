@@ -13,10 +13,8 @@ from flask import (
 from ..errors import PlannerError
 from ..extensions import db
 from ..forms import ActionForm, AnswerForm
-from ..mail import transport_from_config
-from ..mailer import mail_settings
+from ..mailer import deliver_event_mail, mail_settings
 from ..models import Answer, utcnow
-from ..outbox import deliver
 from ..services.availability import opt_out
 from ..services.capacity import waitlist_position
 from ..services.events import is_open_for_answers
@@ -76,7 +74,7 @@ def answer(token: str):
         flash(str(error), "error")
         return _page(_invitation(token), form, 409)
     if frees_seat and current_app.config["MAIL_SEND_AFTER_COMMIT"]:
-        deliver(db.session, transport_from_config(current_app.config), event_id=invitation.event_id)
+        deliver_event_mail(invitation.event_id)
     if invitation.answer == Answer.WAITLIST:
         flash("Thank you. The event is full, so you are on the waiting list; you get a mail when a seat is free.", "info")
     else:
