@@ -265,9 +265,12 @@ class _Flow:
         self.order = _rotation_order(candidates, seed)
         self.modulus = max(size, 1) * count + 1
         keys = np.arange(count)
-        if costs is not None:  # Python integers: cost * modulus may not fit in 64 bits
-            self.order = self.order[np.argsort(np.asarray(costs, dtype=object)[self.order], kind="stable")]
-            keys = np.asarray(costs, dtype=object)[self.order] * self.modulus + keys
+        if costs is not None:  # Python integers when cost * modulus may not fit in 64 bits
+            wide = (max(costs, default=0) + 1) * self.modulus >= 2**63
+            ranked = np.asarray(costs, dtype=object if wide else np.int64)[self.order]
+            resorted = np.argsort(ranked, kind="stable")
+            self.order = self.order[resorted]
+            keys = ranked[resorted] * self.modulus + keys
 
         # Scale so that every target, hence every deviation step, is an integer; one unit of
         # deviation then outweighs any difference in the sum of keys.
