@@ -31,7 +31,7 @@ YEAR_DAYS = 365  # invitations that count as turns
 NEWCOMER_DAYS = 30  # a start date this recent, and no invitation yet, comes first of all
 TIE_DAYS = 180  # a meeting this recent is a tie (the pair has met)
 NEWCOMER = -1  # the tier of a newcomer
-MODE = "even"  # balance targets over the people whose turn it is
+MODE = "proportional"  # balance targets over the people whose turn it is
 
 
 def turn_counts(
