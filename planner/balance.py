@@ -56,6 +56,25 @@ def select(
     return [candidates[i].id for i in chosen]
 
 
+def select_by_cost(
+    candidates: Sequence[Candidate],
+    k: int,
+    costs: Sequence[int],
+    *,
+    must: Collection[Hashable] = (),
+    mode: str = "even",
+    seed: int = 0,
+) -> list[Hashable]:
+    """Like select, but among minimum-deviation selections the least sum of costs (ints >= 0) wins, then rotation."""
+    must_indices = _check_must(candidates, k, must, mode)
+    if len(costs) != len(candidates):
+        raise ValueError(f"{len(costs)} costs for {len(candidates)} candidates")
+    if any(cost < 0 for cost in costs):
+        raise ValueError("costs must be at least 0")
+    chosen = _Flow(candidates, must_indices, min(k, len(candidates)), mode, seed, costs).solve()
+    return [candidates[i].id for i in chosen]
+
+
 def targets(
     candidates: Sequence[Candidate], k: int, mode: str = "even"
 ) -> tuple[dict[str, float], dict[int, float]]:
@@ -227,7 +246,7 @@ def _deviation(candidates: Sequence[Candidate], chosen: list[Candidate], size: i
 class _Flow:
     """The department -> cell -> level flow, solved by successive shortest paths with exact integer costs."""
 
-    def __init__(self, candidates, must_indices, size, mode, seed):
+    def __init__(self, candidates, must_indices, size, mode, seed, costs=None):
         self.size = size
         count = len(candidates)
         departments = sorted({person.department for person in candidates})
@@ -241,16 +260,27 @@ class _Flow:
         dept_target = _spread(dict(enumerate(dept_sizes)), size, mode)
         level_target = _spread(dict(enumerate(level_sizes)), size, mode)
 
+        # People are known by their rotation position p (sorted by cost first when costs are given)
+        # and priced key = cost * modulus + p: the cost sum decides, then the sum of positions.
+        self.order = _rotation_order(candidates, seed)
+        self.modulus = max(size, 1) * count + 1
+        keys = np.arange(count)
+        if costs is not None:  # Python integers when cost * modulus may not fit in 64 bits
+            wide = (max(costs, default=0) + 1) * self.modulus >= 2**63
+            ranked = np.asarray(costs, dtype=object if wide else np.int64)[self.order]
+            resorted = np.argsort(ranked, kind="stable")
+            self.order = self.order[resorted]
+            keys = ranked[resorted] * self.modulus + keys
+
         # Scale so that every target, hence every deviation step, is an integer; one unit of
-        # deviation then outweighs any difference in the sum of rotation positions.
+        # deviation then outweighs any difference in the sum of keys.
         self.scale = lcm(*(t.denominator for t in [*dept_target.values(), *level_target.values()]))
-        self.weight = size * count + 1
+        self.weight = size * (int(keys.max()) + 1 if count else 0) + 1
         self.dept_goal = [int(dept_target[d] * self.scale) for d in range(len(departments))]
         self.level_goal = [int(level_target[l] * self.scale) for l in range(len(levels))]
 
-        # People are known by their rotation position; a cell lists its must people first, then
-        # the others in rotation order, and no cell can use more than its must people plus `size`.
-        self.order = _rotation_order(candidates, seed)
+        # A cell lists its must people first, then the others by key, and no cell can use more
+        # than its must people plus `size`.
         cell = (dept_code * len(levels) + level_code)[self.order]
         is_must = np.zeros(count, bool)
         is_must[must_indices] = True
@@ -261,7 +291,7 @@ class _Flow:
         self.is_must = is_must
         self.cells = [divmod(code, len(levels)) for code in codes.tolist()]
         self.members = [
-            grouped[start : start + min(total, floor + size)].tolist()
+            keys[grouped[start : start + min(total, floor + size)]].tolist()
             for start, total, floor in zip(starts.tolist(), sizes.tolist(), musts.tolist())
         ]
         self.floor = musts.tolist()
@@ -288,7 +318,9 @@ class _Flow:
         for _ in range(self.size - sum(self.count)):
             self._augment()
         chosen = sorted(
-            (not self.is_must[p], p) for c, people in enumerate(self.members) for p in people[: self.count[c]]
+            (not self.is_must[p], p)
+            for c, keys in enumerate(self.members)
+            for p in (key % self.modulus for key in keys[: self.count[c]])
         )
         return self.order[[p for _, p in chosen]].tolist()
 

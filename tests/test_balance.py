@@ -20,6 +20,7 @@ from planner.balance import (
     replacement,
     rotation_order,
     select,
+    select_by_cost,
     targets,
 )
 
@@ -149,6 +150,36 @@ def test_select_is_the_lexicographic_optimum_of_all_subsets(problem):
     positions = sum(position[i] for i in chosen if i not in must)
     found = (round(deviation(candidates, chosen, k, mode), 9), positions)
     assert found == brute_force(candidates, k, must, mode, seed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(problems(max_people=10), st.data())
+def test_select_by_cost_is_the_least_cost_among_minimum_deviation_subsets(problem, data):
+    candidates, k, must, mode, seed = problem
+    costs = data.draw(st.lists(st.integers(0, 5), min_size=len(candidates), max_size=len(candidates)))
+    chosen = select_by_cost(candidates, k, costs, must=must, mode=mode, seed=seed)
+    assert len(chosen) == len(set(chosen)) == min(k, len(candidates)) and set(must) <= set(chosen)
+    assert chosen == select_by_cost(candidates, k, costs, must=must, mode=mode, seed=seed)
+    cost = {c.id: value for c, value in zip(candidates, costs)}
+    free = [c.id for c in candidates if c.id not in set(must)]
+    best = min(
+        (round(deviation(candidates, [*must, *rest], k, mode), 9), sum(cost[i] for i in rest))
+        for rest in itertools.combinations(free, min(k, len(candidates)) - len(must))
+    )
+    found = (round(deviation(candidates, chosen, k, mode), 9), sum(cost[i] for i in chosen if i not in set(must)))
+    assert found == best
+
+
+def test_select_by_cost_with_equal_costs_is_select_and_refuses_bad_costs():
+    rng = np.random.default_rng(3)
+    candidates = skewed_pool(rng, 200)
+    assert select_by_cost(candidates, 20, [7] * 200, must=[5], seed=2) == select(candidates, 20, must=[5], seed=2)
+    same_cell = make([("eng", 0, 0, None)] * 5)
+    assert select_by_cost(same_cell, 2, [10**30, 0, 10**30, 1, 10**30 - 1]) == [1, 3]  # no 64-bit overflow
+    with pytest.raises(ValueError, match="2 costs for 200 candidates"):
+        select_by_cost(candidates, 3, [0, 1])
+    with pytest.raises(ValueError, match="at least 0"):
+        select_by_cost(candidates, 3, [-1] * 200)
 
 
 @pytest.mark.parametrize("mode", MODES)
