@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from planner.extensions import db
 from planner.ical import ANSWERS, Reply, read_replies
-from planner.mailer import seat_mail
+from planner.mailer import mail_settings
 from planner.models import EventStatus, Invitation, utcnow
 from planner.services.replies import ingest
 from planner.text import control_problem
@@ -98,7 +98,7 @@ def ingested(raw: bytes, recipients: tuple[str, ...] = ()):
     """Run the ingest service on raw, check that it logged an outcome with a clean reason, and undo it."""
     now = datetime.now(UTC) + timedelta(seconds=1)
     try:
-        entry = ingest(db.session, raw, seat_mail(), now, recipients)
+        entry = ingest(db.session, raw, mail_settings(), now, recipients)
         assert entry.id is not None and entry.outcome in {"applied", "ignored", "rejected"}
         assert entry.reason and control_problem(entry.reason) is None and len(entry.reason) <= 1000
         for value, limit in ((entry.message_id, 255), (entry.sender, 254)):
