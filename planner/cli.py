@@ -131,6 +131,7 @@ def demo_command(people: int) -> None:
     login = load_demo(db.session, people, current_app.config["LEVELS"])
     db.session.commit()
     mark_demo(current_app.instance_path)
+    current_app.config["DEMO_MAILBOX"] = True
     click.echo(f"Demo ready: log in at {current_app.config['BASE_URL']}/auth/login as {login[0]} with password {login[1]}")
     if current_app.config["MAIL_TRANSPORT"] == "mailbox":
         click.echo(f"Mail is kept, not sent: read it in the Demo mailbox at {current_app.config['BASE_URL']}/mailbox/")

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from flask import Flask
 
+#: written into the instance folder by `flask demo`: this installation shows its Demo mailbox
+DEMO_MARKER = "demo-installation"
 DEFAULT_LEVELS = ("Intern", "Junior", "Mid", "Senior", "Lead", "Director", "Executive")
 
 
@@ -67,6 +69,15 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         app.config["REMEMBER_COOKIE_SECURE"] = True
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    if (Path(app.instance_path) / DEMO_MARKER).is_file():
+        app.config["DEMO_MAILBOX"] = True
+
+
+def mailbox_shown(config) -> bool:
+    """The Demo mailbox is shown only with the mailbox transport, and on a demo installation (or DEMO_MAILBOX, or DEBUG)."""
+    if str(config["MAIL_TRANSPORT"]).lower() != "mailbox":
+        return False
+    return config["DEMO_MAILBOX"] is True or bool(config.get("DEBUG"))
 
 
 def instance_secret_key(instance_path: str) -> str:

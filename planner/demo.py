@@ -8,6 +8,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from .config import DEMO_MARKER
 from .directory import PersonRow
 from .models import Organiser
 from .services.accounts import create_organiser, set_password
@@ -15,7 +16,6 @@ from .services.people import write_rows
 
 DEMO_EMAIL = "organiser@demo.example.com"
 #: written into the instance folder by the demo command: this installation is a demo, its mailbox may be shown
-DEMO_MARKER = "demo-installation"
 DEPARTMENTS = ("Engineering", "Sales", "Marketing", "Finance", "People", "Operations", "Support", "Product")
 DEPARTMENT_WEIGHTS = (30, 16, 9, 7, 5, 12, 14, 7)
 LEVEL_WEIGHTS = (4, 26, 30, 20, 11, 6, 3)
@@ -62,8 +62,3 @@ def load_demo(session: Session, count: int, ladder: list[str]) -> tuple[str, str
 def mark_demo(instance_path: str) -> None:
     """Record in the instance folder that the demo command set this installation up."""
     (Path(instance_path) / DEMO_MARKER).write_text("Written by `flask demo`: the Demo mailbox is shown to organisers.\n")
-
-
-def is_demo(instance_path: str) -> bool:
-    """Whether the demo command set up the installation with this instance folder."""
-    return (Path(instance_path) / DEMO_MARKER).is_file()

@@ -2,6 +2,7 @@
 
 from flask import Flask
 
+from .config import mailbox_shown
 from .services.events import local
 from .text import plural
 
@@ -11,6 +12,7 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["local"] = local
     app.jinja_env.filters["plural"] = plural
     app.jinja_env.globals["level_name"] = lambda level: level_name(app, level)
+    app.jinja_env.globals["mailbox_shown"] = lambda: mailbox_shown(app.config)
 
 
 def level_name(app: Flask, level: int) -> str:

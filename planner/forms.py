@@ -61,21 +61,19 @@ class ConfirmImportForm(FlaskForm):
     deactivate_missing = BooleanField("Deactivate the people missing from the file")
 
 
-class EventForm(FlaskForm):
+class WhatAndWhenForm(FlaskForm):
+    """The fields an event and a series share: kind, title, description, place, times, timezone and seats."""
+
     kind = SelectField("Kind", choices=KIND_LABELS, validators=[DataRequired()])
     title = StringField("Title", validators=[DataRequired(), Length(max=200)])
     description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
     location = StringField("Location", validators=[Optional(), Length(max=200)])
-    day = DateField("Date", validators=[InputRequired(message="Give the date.")])
     start = TimeField("Starts", validators=[InputRequired(message="Give the start time.")])
     end = TimeField("Ends", validators=[InputRequired(message="Give the end time.")])
     timezone = StringField("Timezone", validators=[DataRequired(), Length(max=64)])
     capacity = IntegerField(
         "Seats", validators=[InputRequired(message="Give the number of seats."), NumberRange(min=1, message="The capacity must be at least 1.")]
     )
-    rsvp_deadline = DateTimeLocalField("Answer by", validators=[Optional()], format=DEADLINE_FORMAT)
-    #: the default deadline the form showed: a deadline left at it follows the date and kind
-    shown_deadline = HiddenField()
 
     def validate_title(self, field):
         _one_line(field, "The title")
@@ -95,6 +93,13 @@ class EventForm(FlaskForm):
     def validate_end(self, field):
         if self.start.data and field.data and field.data <= self.start.data:
             raise ValidationError("The event must end after it starts.")
+
+
+class EventForm(WhatAndWhenForm):
+    day = DateField("Date", validators=[InputRequired(message="Give the date.")])
+    rsvp_deadline = DateTimeLocalField("Answer by", validators=[Optional()], format=DEADLINE_FORMAT)
+    #: the default deadline the form showed: a deadline left at it follows the date and kind
+    shown_deadline = HiddenField()
 
     def shown_default(self) -> datetime | None:
         """Return the default deadline the form showed, or None when it showed none."""
@@ -228,23 +233,9 @@ PLANNING_MODES = [
 ]
 
 
-def _one_line(form, field):
-    problem = control_problem(field.data or "")
-    if problem:
-        raise ValidationError(f"This field {problem}; use a single line.")
-
-
-class SeriesForm(FlaskForm):
+class SeriesForm(WhatAndWhenForm):
     """A recurring event: what, when, how often, and how its rounds are planned and sent."""
 
-    kind = SelectField("Kind", choices=KIND_LABELS, validators=[DataRequired()])
-    title = StringField("Title", validators=[DataRequired(), Length(max=200), _one_line])
-    description = TextAreaField("Description", validators=[Optional(), Length(max=5000)])
-    location = StringField("Location", validators=[Optional(), Length(max=200), _one_line])
-    start = TimeField("Starts", validators=[InputRequired(message="Give the start time.")])
-    end = TimeField("Ends", validators=[InputRequired(message="Give the end time.")])
-    timezone = StringField("Timezone", validators=[DataRequired(), Length(max=64)])
-    capacity = IntegerField("Seats", validators=[InputRequired(message="Give the number of seats."), NumberRange(min=1, max=10000)])
     frequency = SelectField("Repeats", choices=FREQUENCIES, default="monthly_weekday")
     interval = IntegerField("Every", default=1, validators=[InputRequired(), NumberRange(min=1, max=52)])
     weekday = SelectField("Weekday", choices=WEEKDAY_CHOICES, default="1")
@@ -259,14 +250,6 @@ class SeriesForm(FlaskForm):
     send_mode = SelectField("Sending", choices=SEND_MODES, default=SendMode.REVIEW.value)
     planning_mode = SelectField("Who is invited", choices=PLANNING_MODES, default=PlanningMode.FAIR.value)
     from_day = DateField("Apply from", validators=[Optional()])
-
-    def validate_timezone(self, field):
-        if field.data not in available_timezones():
-            raise ValidationError("Unknown timezone; use an IANA name such as Europe/Berlin.")
-
-    def validate_end(self, field):
-        if self.start.data and field.data and field.data <= self.start.data:
-            raise ValidationError("Each round must end after it starts.")
 
     def validate_until(self, field):
         if self.ends.data == "until" and field.data is None:
@@ -306,6 +289,12 @@ class SeriesForm(FlaskForm):
             send_mode=SendMode(self.send_mode.data),
             planning_mode=PlanningMode(self.planning_mode.data),
         )
+
+
+class PlanningModeForm(FlaskForm):
+    """How a draft's invitees are chosen."""
+
+    mode = SelectField(choices=PLANNING_MODES, validators=[DataRequired()])
 
 
 class DayForm(FlaskForm):

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from planner.demo import DEMO_MARKER
+from planner.config import DEMO_MARKER
 from planner.extensions import db
 from planner.mail import MailboxTransport
 from planner.services.accounts import create_organiser

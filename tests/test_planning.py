@@ -17,6 +17,7 @@ from planner.models import (
     Invitation,
     OutgoingMail,
     Person,
+    PlanningMode,
 )
 from planner.services import planning
 from planner.services.events import event_day
@@ -101,6 +102,8 @@ def test_the_lookback_form_field_changes_who_is_most_due(client, login, make_per
     invite(twice_long_ago, earlier, now - timedelta(days=250))
     invite(once_recently, earlier, now - timedelta(days=100))
     event = make_event(organiser=organiser, capacity=1)
+    event.planning_mode = PlanningMode.EVEN  # the look-back window counts in the balanced modes; fair turns count a year
+    db.session.commit()
     token = csrf_from(client.get(f"/events/{event.id}").data)
 
     client.post(f"/events/{event.id}/propose", data={"csrf_token": token, "lookback_days": "180"})
@@ -501,3 +504,54 @@ def test_a_balance_error_reaches_the_view_as_a_planning_error():
         with planning.balance_refusals():
             planning.targets([], -1)
     assert issubclass(PlanningError, PlannerError)
+
+
+def test_fair_turns_are_the_default_and_invite_who_has_waited_longest(client, login, make_person, make_event):
+    organiser = login()
+    earlier = make_event(organiser=organiser, title="Earlier lunch")
+    went = [make_person(name=f"Went {i}", department="Sales") for i in range(3)]
+    waiting = make_person(name="Never Went", department="Sales")
+    newcomer = make_person(name="New Joiner", department="Legal", joined_on=(datetime.now(UTC) - timedelta(days=14)).date())
+    for person in went:
+        invite(person, earlier, datetime.now(UTC) - timedelta(days=30))
+    event = make_event(organiser=organiser, capacity=2)
+    assert event.planning_mode == PlanningMode.FAIR
+    token = csrf_from(client.get(f"/events/{event.id}").data)
+    client.post(f"/events/{event.id}/propose", data={"csrf_token": token})
+    assert sorted(p.name for p in proposed(event)) == ["Never Went", "New Joiner"]
+    reasons = {entry.person.name: entry.reason for entry in db.session.get(Event, event.id).proposals}
+    assert reasons == {"Never Went": "never invited", "New Joiner": "joined 2 weeks ago, never invited"}
+    assert newcomer.id in {entry.person_id for entry in db.session.get(Event, event.id).proposals}
+    assert waiting.id in {entry.person_id for entry in db.session.get(Event, event.id).proposals}
+
+
+def test_a_due_reason_names_colleagues_invited_more_recently(client, login, make_person, make_event):
+    organiser = login()
+    old, recent = make_event(organiser=organiser, title="Old"), make_event(organiser=organiser, title="Recent")
+    longest = make_person(name="Longest Wait", department="Sales")
+    others = [make_person(name=f"Sales {i}", department="Sales") for i in range(3)]
+    invite(longest, old, datetime.now(UTC) - timedelta(days=210))
+    for person in others:
+        invite(person, recent, datetime.now(UTC) - timedelta(days=20))
+    event = make_event(organiser=organiser, capacity=1)
+    client.post(f"/events/{event.id}/propose", data={"csrf_token": csrf_from(client.get(f"/events/{event.id}").data)})
+    (entry,) = db.session.get(Event, event.id).proposals
+    assert entry.person.name == "Longest Wait"
+    assert entry.reason == "due: last invited 7 months ago; 3 colleagues in Sales were invited more recently"
+
+
+def test_the_organiser_switches_a_draft_to_equal_seats_and_back(client, login, make_person, make_event):
+    login()
+    event = make_event(capacity=2)
+    page = client.get(f"/events/{event.id}")
+    assert b"Fair turns: nobody is invited again" in page.data and b"In proportion to department size" in page.data
+    token = csrf_from(page.data)
+    response = client.post(f"/events/{event.id}/planning-mode", data={"csrf_token": token, "mode": "even"}, follow_redirects=True)
+    assert b"Equal seats per department and level" in response.data and b"Propose again to apply it" in response.data
+    assert db.session.get(Event, event.id).planning_mode == PlanningMode.EVEN
+    assert client.post(f"/events/{event.id}/planning-mode", data={"csrf_token": token, "mode": "lottery"}).status_code == 400
+    event.status = EventStatus.SENT
+    db.session.commit()
+    refused = client.post(f"/events/{event.id}/planning-mode", data={"csrf_token": token, "mode": "fair"}, follow_redirects=True)
+    assert b"can no longer change" in refused.data
+    assert db.session.get(Event, event.id).planning_mode == PlanningMode.EVEN

@@ -80,6 +80,8 @@ class EventPage:
     inbound: list[InboundMail]
     seating_overview: seating.PlanOverview | None
     can_seat: bool
+    #: the event has begun: attendance can be marked
+    has_started: bool
     mail_problems: list[OutgoingMail]
     queued: int
 
@@ -97,6 +99,7 @@ def event_page(session: Session, event: Event, organiser: Organiser) -> EventPag
         inbound=[] if is_draft else recent_inbound(session, event.id),
         seating_overview=seating.plan_overview(session, event) if event.status == EventStatus.SENT else None,
         can_seat=event.status == EventStatus.SENT,
+        has_started=utcnow() >= event.starts_at,
         mail_problems=pending_errors(session, event.id),
         queued=session.scalar(queued),
     )

@@ -39,6 +39,7 @@ from ..services.events import (
 )
 from ..services.invites import InviteError, send_invites
 from ..services.locking import once_more_when_stale
+from ..services.planning import MODE_SENTENCES
 from ..text import plural
 from .event_page import event_page
 from .views import event_or_404, organisers_only, refusal_goes_to
@@ -112,6 +113,7 @@ def detail(event_id: int):
         action=ActionForm(),
         person_action=PersonActionForm(),
         add_form=AddPersonForm(),
+        modes=MODE_SENTENCES,
     )
 
 

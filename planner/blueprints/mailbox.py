@@ -11,7 +11,7 @@ from flask import Blueprint, Response, abort, current_app, render_template
 from flask_login import login_required
 from sqlalchemy import select
 
-from ..demo import is_demo
+from ..config import mailbox_shown
 from ..extensions import db
 from ..mail import MailboxTransport
 from ..models import Event, OutgoingMail
@@ -26,25 +26,11 @@ MAIL_HTML_CSP = (
 )
 
 
-def mailbox_shown() -> bool:
-    """The mailbox is shown only with the mailbox transport, and on a demo installation (or DEMO_MAILBOX, or DEBUG)."""
-    config = current_app.config
-    if str(config["MAIL_TRANSPORT"]).lower() != "mailbox":
-        return False
-    return config["DEMO_MAILBOX"] is True or current_app.debug or is_demo(current_app.instance_path)
-
-
-@bp.app_context_processor
-def mailbox_link() -> dict:
-    """Tell base.html whether to show the Demo mailbox in the menu."""
-    return {"show_mailbox": mailbox_shown()}
-
-
 @bp.before_request
 @login_required
 def require_mailbox():
     """Only organisers, and only where the mailbox is shown: it holds every invitee's RSVP link."""
-    if not mailbox_shown():
+    if not mailbox_shown(current_app.config):
         abort(404)
 
 

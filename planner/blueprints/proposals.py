@@ -4,8 +4,8 @@ from flask import Blueprint, abort, current_app, flash, redirect, request, url_f
 from sqlalchemy import select
 
 from ..extensions import db
-from ..forms import AddPersonForm, PersonActionForm
-from ..models import Event, Person, utcnow
+from ..forms import AddPersonForm, PersonActionForm, PlanningModeForm
+from ..models import Event, Person, PlanningMode, utcnow
 from ..services import planning
 from ..services.planning import PlanningError
 from ..text import plural
@@ -41,6 +41,20 @@ def propose_invitees(event_id: int):
     entries = planning.propose(db.session, event, utcnow(), lookback_days=lookback_days, seed=seed)
     db.session.commit()
     flash(f"Proposed {plural(len(entries), 'person', 'people')} (look-back {plural(lookback_days, 'day')}).", "success")
+    return _back(event)
+
+
+@bp.post("/<int:event_id>/planning-mode")
+@refusal_goes_to("events.detail")
+def planning_mode(event_id: int):
+    event = event_or_404(event_id)
+    form = PlanningModeForm()
+    if not form.validate_on_submit():
+        abort(400)
+    mode = PlanningMode(form.mode.data)
+    planning.set_mode(db.session, event, mode)
+    db.session.commit()
+    flash(f"{planning.MODE_SENTENCES[mode]} Propose again to apply it.", "success")
     return _back(event)
 
 

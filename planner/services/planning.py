@@ -1,4 +1,4 @@
-"""Proposing invitees: the balanced selection over eligible people, and manual changes to it.
+"""Proposing invitees: fair turns (planner.rounds) or a balanced selection over eligible people, and manual changes.
 
 The pool of an event is everyone eligible on the event's day (active, not opted out, not on
 leave) minus the people excluded from this event by hand, plus whoever is in the proposal
@@ -7,11 +7,12 @@ proposal; the other entries are chosen again.  "Remove" takes a person out (a ne
 bring them back); "exclude" also records an EventExclusion, so no new proposal brings them back.
 """
 
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
@@ -19,14 +20,9 @@ from sqlalchemy.orm import Session
 from ..balance import Candidate, best_deviation, deviation, replacement, targets
 from ..balance import select as balanced_select
 from ..errors import PlannerError
-from ..models import (
-    Event,
-    EventExclusion,
-    EventStatus,
-    Invitation,
-    Person,
-    ProposalEntry,
-)
+from ..models import Event, EventExclusion, EventStatus, Invitation, PairMeeting, Person, PlanningMode, ProposalEntry
+from ..rounds import NEWCOMER, YEAR_DAYS, plan_round, turn_counts
+from ..text import plural
 from .events import event_day
 
 REASON_LENGTH = 200
@@ -199,26 +195,106 @@ def must_ids(event: Event) -> list[int]:
 
 
 def propose(session: Session, event: Event, now: datetime, *, lookback_days: int, seed: int = 0) -> list[ProposalEntry]:
-    """Replace the event's proposal with a balanced, rotation-fair selection; must entries stay."""
+    """Replace the event's proposal by its planning mode (fair turns by default, or balanced seats); must entries stay."""
     _require_draft(event)
     must = must_ids(event)
     if len(must) > event.capacity:
         raise PlanningError(f"{len(must)} people are marked must but the event has {event.capacity} seats.")
     pool = candidate_pool(session, event, now, lookback_days=lookback_days, keep=False)
+    today = now.date()
     with balance_refusals():
-        chosen = balanced_select(pool.candidates, event.capacity, must=must, seed=seed)
+        if event.planning_mode == PlanningMode.FAIR:
+            turns = turn_history(session, pool, today)
+            chosen = plan_round(pool.candidates, event.capacity, today=today, invited_on=turns.invited_on,
+                                met_on=turns.met_on, joined_on=turns.joined_on, must=must, seed=seed)
+            reasons = fair_reasons(pool, turns, today)
+        else:
+            chosen = balanced_select(pool.candidates, event.capacity, must=must, seed=seed, mode=event.planning_mode)
+            reasons = {person_id: reason(pool.history.get(person_id), today) for person_id in chosen}
     kept = {entry.person_id: entry for entry in event.proposals if entry.is_must}
     for entry in list(event.proposals):
         if not entry.is_must:
             event.proposals.remove(entry)
     session.flush()
-    today = now.date()
     for person_id in chosen:
         if person_id not in kept:
-            entry = ProposalEntry(person=pool.people[person_id], reason=reason(pool.history.get(person_id), today))
-            event.proposals.append(entry)
+            event.proposals.append(ProposalEntry(person=pool.people[person_id], reason=reasons[person_id][:REASON_LENGTH]))
     session.flush()
     return list(event.proposals)
+
+
+#: what each way of choosing does, in one sentence for the proposal page
+MODE_SENTENCES = {
+    PlanningMode.FAIR: "Fair turns: nobody is invited again while a colleague has had fewer invitations this year "
+                       "(newcomers first); among those whose turn it is, the most mixed group of people who have met least.",
+    PlanningMode.EVEN: "Equal seats per department and level: each gets the same share of seats, as far as it has people.",
+    PlanningMode.PROPORTIONAL: "In proportion to department size: each department and level gets seats in proportion "
+                               "to its number of people.",
+}
+
+
+def set_mode(session: Session, event: Event, mode: PlanningMode) -> None:
+    """Choose how a draft's invitees are proposed (fair turns, equal seats, or in proportion)."""
+    _require_draft(event)
+    event.planning_mode = mode
+    session.flush()
+
+
+@dataclass(frozen=True)
+class TurnHistory:
+    """What fair turns look at: each person's invitation dates of the past year, when pairs last met, start dates."""
+
+    invited_on: dict[int, list[date]]
+    met_on: dict[frozenset, date]
+    joined_on: dict[int, date]
+
+
+def turn_history(session: Session, pool: Pool, today: date) -> TurnHistory:
+    """Read the past year's invitations and meetings of the pool's people (three queries, columns only)."""
+    since = today - timedelta(days=YEAR_DAYS)
+    start = datetime.combine(since, datetime.min.time(), tzinfo=UTC)
+    invited_on: dict[int, list[date]] = {}
+    rows = session.execute(
+        select(Invitation.person_id, Invitation.created_at).where(Invitation.cancelled_at.is_(None), Invitation.created_at >= start)
+    )
+    for person_id, created_at in rows:
+        if person_id in pool.people:
+            invited_on.setdefault(person_id, []).append(_as_date(created_at))
+    met = session.execute(
+        select(PairMeeting.person_a_id, PairMeeting.person_b_id, func.max(PairMeeting.met_on))
+        .where(PairMeeting.met_on > since)
+        .group_by(PairMeeting.person_a_id, PairMeeting.person_b_id)
+    )
+    met_on = {frozenset((a, b)): day for a, b, day in met if a in pool.people and b in pool.people}
+    joined_on = {person.id: person.joined_on for person in pool.people.values() if person.joined_on is not None}
+    return TurnHistory(invited_on, met_on, joined_on)
+
+
+def fair_reasons(pool: Pool, turns: TurnHistory, today: date) -> dict[int, str]:
+    """Say why each pool member's turn has come: new, never invited, or how long ago and who went since."""
+    tiers = turn_counts(pool.candidates, today=today, invited_on=turns.invited_on, joined_on=turns.joined_on)
+    later_by_department: dict[str, list[date]] = {}
+    for person in pool.people.values():
+        history = pool.history.get(person.id)
+        if history and history.last_invited:
+            later_by_department.setdefault(person.department, []).append(history.last_invited)
+    for days in later_by_department.values():
+        days.sort()
+    reasons = {}
+    for person in pool.people.values():
+        history = pool.history.get(person.id)
+        if tiers[person.id] == NEWCOMER:
+            reasons[person.id] = f"joined {ago(today, turns.joined_on[person.id])}, never invited"
+        elif history is None or history.last_invited is None:
+            reasons[person.id] = "never invited"
+        else:
+            days = later_by_department.get(person.department, [])
+            later = len(days) - bisect_right(days, history.last_invited)
+            text = f"due: last invited {ago(today, history.last_invited)}"
+            if later:
+                text += f"; {plural(later, 'colleague')} in {person.department} {'was' if later == 1 else 'were'} invited more recently"
+            reasons[person.id] = text
+    return reasons
 
 
 def proposal_balance(session: Session, event: Event, now: datetime, *, lookback_days: int) -> Balance:
