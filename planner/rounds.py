@@ -7,7 +7,10 @@ and the cut tier, the first one that no longer fits whole, is where the choice h
 
 Mix. The people whose turn it is (must people, the tiers below the cut, the cut tier) are the
 pool; `balance.select_by_cost` takes a minimum-deviation selection of min(k, n) from it with all
-but the cut tier as must, so the deviation is exactly the best these people allow.
+but the cut tier as must, so the deviation is exactly the best these people allow. Targets are
+proportional: even targets would take the few people of small departments and senior levels
+first and leave the last rounds of each pass to the large departments and the juniors (fewer
+ties across departments and levels in bench/rounds.py).
 
 New acquaintances. Among those selections the flow takes the one of least total cost, where a
 cut-tier person costs, first, how many of the fixed people they met in the last 180 days, then
@@ -24,6 +27,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from datetime import date, timedelta
+from itertools import chain, repeat
+
+import numpy as np
 
 from .balance import Candidate, select_by_cost
 
@@ -42,16 +48,26 @@ def turn_counts(
     joined_on: Mapping[Hashable, date] = {},
 ) -> dict[Hashable, int]:
     """Each candidate's tier: invitations in the past year, or -1 for a newcomer."""
-    since = today - timedelta(days=YEAR_DAYS)
-    joined_after = today - timedelta(days=NEWCOMER_DAYS)
-    tiers = dict.fromkeys([person.id for person in candidates], 0)
-    for person, joined in joined_on.items():
-        if person in tiers and joined_after < joined <= today and not invited_on.get(person):
-            tiers[person] = NEWCOMER
-    for person, dates in invited_on.items():
-        if person in tiers and dates:
-            tiers[person] = len([day for day in dates if since < day <= today])
-    return tiers
+    turns = _Turns(candidates, today, invited_on, joined_on)
+    return dict(zip((person.id for person in candidates), turns.tier.tolist()))
+
+
+class _Turns:
+    """Each candidate's tier and last invitation (an ordinal, 0 when never), counted in bulk."""
+
+    def __init__(self, candidates, today, invited_on, joined_on):
+        ids = [person.id for person in candidates]
+        dates = list(map(invited_on.get, ids, repeat((), len(ids))))
+        sizes = np.fromiter(map(len, dates), np.int64, len(ids))
+        days = np.fromiter(map(date.toordinal, chain.from_iterable(dates)), np.int64, int(sizes.sum()))
+        owner = np.repeat(np.arange(len(ids)), sizes)
+        now = today.toordinal()
+        inside = (days > now - YEAR_DAYS) & (days <= now)
+        self.tier = np.bincount(owner[inside], minlength=len(ids))
+        joined = np.fromiter(map(date.toordinal, map(joined_on.get, ids, repeat(date.min, len(ids)))), np.int64, len(ids))
+        self.tier[(sizes == 0) & (joined > now - NEWCOMER_DAYS) & (joined <= now)] = NEWCOMER
+        self.last = np.zeros(len(ids), np.int64)
+        np.maximum.at(self.last, owner, days)
 
 
 def plan_round(
@@ -66,28 +82,42 @@ def plan_round(
     seed: int = 0,
 ) -> list[Hashable]:
     """Ids of min(k, |candidates|) people for this round, must included: turns, then the mix, then new acquaintances."""
-    must_ids = _checked_must(candidates, k, must)
+    index = _index(candidates)
+    must_ids = _checked_must(index, k, must)
+    turns = _Turns(candidates, today, invited_on, joined_on)
+    is_must = np.zeros(len(candidates), bool)
+    is_must[[index[person] for person in must_ids]] = True
     size = min(k, len(candidates))
-    tiers = turn_counts(candidates, today=today, invited_on=invited_on, joined_on=joined_on)
-    cut = _cut_tier(Counter(tiers[p.id] for p in candidates if p.id not in must_ids), size - len(must_ids))
-    fixed = [p for p in candidates if p.id in must_ids or tiers[p.id] < cut]
-    tier = [p for p in candidates if p.id not in must_ids and tiers[p.id] == cut]
-    history = _History(candidates, fixed, tier, met_on, today)
-    seats = size - len(fixed)
-    costs = [0] * len(fixed) + history.costs(tier, invited_on, today, seats)
-    chosen = select_by_cost([*fixed, *tier], size, costs, must=[p.id for p in fixed], mode=MODE, seed=seed)
-    return history.improve(chosen, tier) if history.inner else chosen
+    cut = _cut_tier(turns.tier[~is_must], size - len(must_ids))
+    fixed = np.flatnonzero(is_must | (turns.tier < cut))
+    due = np.flatnonzero(~is_must & (turns.tier == cut))
+    pool = [candidates[i] for i in (*fixed.tolist(), *due.tolist())]
+    known = _Acquaintances(candidates, index, fixed, due, met_on, today)
+    costs = [0] * len(fixed) + known.costs(due, turns.last[due], size - len(fixed)).tolist()
+    chosen = select_by_cost(pool, size, costs, must=[candidates[i].id for i in fixed], mode=MODE, seed=seed)
+    return known.improve(chosen, candidates, index, due)
 
 
-def _checked_must(candidates: Sequence[Candidate], k: int, must: Collection[Hashable]) -> set[Hashable]:
-    ids = [person.id for person in candidates]
-    if len(set(ids)) != len(ids):
-        repeated = sorted(repr(person) for person, count in Counter(ids).items() if count > 1)
+class _Positions(dict):
+    """Candidate id -> position in the candidate list; -1 for anyone else."""
+
+    def __missing__(self, person: Hashable) -> int:
+        return -1
+
+
+def _index(candidates: Sequence[Candidate]) -> _Positions:
+    index = _Positions(zip([person.id for person in candidates], range(len(candidates))))
+    if len(index) != len(candidates):
+        repeated = sorted(repr(person) for person, count in Counter(p.id for p in candidates).items() if count > 1)
         raise ValueError(f"duplicate candidate ids: {', '.join(repeated)}")
+    return index
+
+
+def _checked_must(index: Mapping[Hashable, int], k: int, must: Collection[Hashable]) -> set[Hashable]:
     if k < 0:
         raise ValueError(f"k must be at least 0, got {k}")
     must_ids = set(must)
-    unknown = must_ids - set(ids)
+    unknown = [person for person in must_ids if person not in index]
     if unknown:
         raise ValueError(f"must ids are not among the candidates: {', '.join(sorted(map(repr, unknown)))}")
     if len(must_ids) > k:
@@ -95,80 +125,80 @@ def _checked_must(candidates: Sequence[Candidate], k: int, must: Collection[Hash
     return must_ids
 
 
-def _cut_tier(tier_sizes: Counter, seats: int) -> float:
+def _cut_tier(tiers: np.ndarray, seats: int) -> float:
     """The lowest tier that does not fit whole into the seats (infinity when everyone fits)."""
-    for tier in sorted(tier_sizes):
-        if tier_sizes[tier] > seats:
-            return tier
-        seats -= tier_sizes[tier]
-    return float("inf")
+    values, sizes = np.unique(tiers, return_counts=True)
+    over = np.flatnonzero(np.cumsum(sizes) > seats)
+    return int(values[over[0]]) if len(over) else float("inf")
 
 
-class _History:
-    """Who met whom lately, as far as the cut tier's choice needs it."""
+class _Acquaintances:
+    """Who met whom lately (pairs of candidate positions), as far as the choice inside the cut tier needs it."""
 
-    def __init__(self, candidates, fixed, tier, met_on, today):
-        department = {person.id: person.department for person in candidates}
-        fixed_ids, tier_ids = {p.id for p in fixed}, {p.id for p in tier}
+    def __init__(self, candidates, index, fixed, due, met_on, today):
+        count = len(candidates)
         since = today - timedelta(days=TIE_DAYS)
-        self.met_fixed = Counter()  # cut-tier person -> fixed people they met
-        self.inner = {}  # cut-tier person -> cut-tier people they met
-        self.has_tie = set()  # cut-tier people (and some others) with a tie outside their department
         recent = [pair for pair, day in met_on.items() if since < day <= today]
-        for pair in recent:
-            if tier_ids.isdisjoint(pair) or len(pair) != 2:
-                continue
-            a, b = pair
-            if a not in department or b not in department:
-                continue
-            if department[a] != department[b]:
-                self.has_tie.update(pair)
-            if a in tier_ids and b in tier_ids:
-                self.inner.setdefault(a, set()).add(b)
-                self.inner.setdefault(b, set()).add(a)
-            elif a in fixed_ids or b in fixed_ids:
-                self.met_fixed[a if a in tier_ids else b] += 1
+        if set(map(len, recent)) - {2}:
+            recent = [pair for pair in recent if len(pair) == 2]
+        ends = np.fromiter(map(index.__getitem__, chain.from_iterable(recent)), np.int64, 2 * len(recent)).reshape(-1, 2)
+        a, b = ends[(ends >= 0).all(axis=1)].T
+        role = np.zeros(count, np.int8)  # 1 fixed, 2 due (the cut tier)
+        role[fixed], role[due] = 1, 2
+        touching = (role[a] == 2) | (role[b] == 2)
+        a, b = a[touching], b[touching]
+        names = [person.department for person in candidates]
+        code = {name: c for c, name in enumerate(dict.fromkeys(names))}
+        department = np.fromiter(map(code.__getitem__, names), np.int64, count)
+        cross = department[a] != department[b]
+        self.has_tie = np.zeros(count, bool)  # right for the cut tier: has a tie outside their department
+        self.has_tie[a[cross]] = self.has_tie[b[cross]] = True
+        self.met_fixed = np.bincount(a[role[b] == 1], minlength=count) + np.bincount(b[role[a] == 1], minlength=count)
+        inner = (role[a] == 2) & (role[b] == 2)
+        self.inner = np.concatenate([np.stack([a[inner], b[inner]]), np.stack([b[inner], a[inner]])], axis=1)
 
-    def costs(self, tier, invited_on, today, seats) -> list[int]:
+    def costs(self, due: np.ndarray, ordinal: np.ndarray, seats: int) -> np.ndarray:
         """Each cut-tier person's cost: fixed people met, then an existing tie, then how recently last invited."""
-        last = [max(invited_on.get(p.id, ()), default=None) for p in tier]
-        oldest = min((day for day in last if day is not None), default=today)
-        recency = [0 if day is None else (day - oldest).days + 1 for day in last]
-        base = seats * max(recency, default=0) + 1  # one more tie outweighs any sum of recencies
-        return [
-            (self.met_fixed[p.id] * (seats + 1) + (p.id in self.has_tie)) * base + recent
-            for p, recent in zip(tier, recency)
-        ]
+        dated = ordinal > 0
+        recency = np.where(dated, ordinal - (ordinal[dated].min() if dated.any() else 0) + 1, 0)
+        base = seats * int(recency.max(initial=0)) + 1  # one more tie outweighs any sum of recencies
+        return (self.met_fixed[due] * (seats + 1) + self.has_tie[due]) * base + recency
 
-    def met(self, person, chosen: set) -> int:
-        """How many of the chosen people this cut-tier person met."""
-        return self.met_fixed[person] + len(chosen.intersection(self.inner.get(person, ())))
-
-    def improve(self, chosen: list[Hashable], tier: Sequence[Candidate]) -> list[Hashable]:
+    def improve(self, chosen: list[Hashable], candidates, index, due) -> list[Hashable]:
         """Swap chosen and unchosen cut-tier people of one cell while that lowers (met pairs, members with a tie)."""
-        cell_of = {p.id: (p.department, p.level) for p in tier}
+        members = np.zeros(len(candidates), bool)
+        members[[index[person] for person in chosen]] = True
+        if not (members[self.inner[0]] & members[self.inner[1]]).any():
+            return chosen  # no two chosen cut-tier people met: the least-cost flow is already exact
+        order = np.argsort(self.inner[0], kind="stable")
+        neighbours = self.inner[1][order]
+        starts = np.searchsorted(self.inner[0][order], np.arange(len(candidates) + 1))
         cells = {}
-        for person in tier:
-            cells.setdefault(cell_of[person.id], []).append(person.id)
-        members = set(chosen)
+        for i in due.tolist():
+            cells.setdefault((candidates[i].department, candidates[i].level), []).append(i)
+        positions = [index[person] for person in chosen]
+
+        def met(person: int) -> int:
+            return int(self.met_fixed[person]) + int(members[neighbours[starts[person] : starts[person + 1]]].sum())
+
         improved = True
         while improved:
             improved = False
-            for position, leaving in enumerate(chosen):
-                if leaving not in cell_of or not self.inner.get(leaving, set()) & members:
+            for slot, leaving in enumerate(positions):
+                if starts[leaving] == starts[leaving + 1] or not members[neighbours[starts[leaving] : starts[leaving + 1]]].any():
                     continue
-                staying = members - {leaving}
-                before = (self.met(leaving, staying), leaving in self.has_tie)
+                members[leaving] = False
+                before = (met(leaving), self.has_tie[leaving])
                 best, best_key = None, (0, 0)
-                for joining in cells[cell_of[leaving]]:
-                    if joining in members:
-                        continue
-                    after = (self.met(joining, staying), joining in self.has_tie)
-                    key = (after[0] - before[0], after[1] - before[1])
-                    if key < best_key:
-                        best, best_key = joining, key
-                if best is not None:
-                    chosen[position] = best
-                    members = staying | {best}
+                for joining in cells[(candidates[leaving].department, candidates[leaving].level)]:
+                    if not members[joining] and joining != leaving:
+                        key = (met(joining) - before[0], int(self.has_tie[joining]) - int(before[1]))
+                        if key < best_key:
+                            best, best_key = joining, key
+                if best is None:
+                    members[leaving] = True
+                else:
+                    members[best] = True
+                    positions[slot] = best
                     improved = True
-        return chosen
+        return [candidates[i].id for i in positions]
