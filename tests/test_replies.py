@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, text
 
-from planner.cli_mail import inbound_handler
+from planner.cli.mail import inbound_handler
 from planner.extensions import db
 from planner.inbound import make_inbound_server
 from planner.models import (

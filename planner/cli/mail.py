@@ -8,12 +8,12 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
-from .extensions import db
-from .inbound import serve_forever
-from .mailer import mail_settings
-from .models import utcnow
-from .services.locking import once_more_when_stale
-from .services.replies import ingest, log_refused
+from ..extensions import db
+from ..inbound import serve_forever
+from ..mailer import mail_settings
+from ..models import utcnow
+from ..services.locking import once_more_when_stale
+from ..services.replies import ingest, log_refused
 
 log = logging.getLogger(__name__)
 mail_cli = AppGroup("mail", help="Read calendar replies and bounces.")

@@ -7,12 +7,12 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import IntegrityError
 
-from .extensions import db
-from .mailer import deliver_event_mail, mail_settings
-from .models import Event, Series, utcnow
-from .services.attendance import events_to_record, record_attendance
-from .services.locking import once_more_when_stale
-from .services.series import RoundOutcome, active_series, due_days, make_round, round_of
+from ..extensions import db
+from ..mailer import deliver_event_mail, mail_settings
+from ..models import Event, Series, utcnow
+from ..services.attendance import events_to_record, record_attendance
+from ..services.locking import once_more_when_stale
+from ..services.series import RoundOutcome, active_series, due_days, make_round, round_of
 
 series_cli = AppGroup("series", help="Recurring events: plan due rounds.")
 

@@ -7,7 +7,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from .backup import BackupError, backup_sqlite
+from ..backup import BackupError, backup_sqlite
 
 
 @click.command("backup")
