@@ -420,6 +420,8 @@ class Reminder(db.Model):
 
 
 class AlertKind(enum.StrEnum):
+    """What an alert tells the organiser: every seat is taken, or every invitee who can answer has."""
+
     FULL = "full"
     ALL_ANSWERED = "all_answered"
 
