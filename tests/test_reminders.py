@@ -271,3 +271,11 @@ def test_organiser_sees_reminders_on_the_event_page(smtp_app, smtp_server, make_
     assert section.count("please answer") == 3
     assert all(invitation.person.name in section for invitation in event.invitations)
     assert smtp_app.test_client().get(f"/events/{event.id}").status_code == 302, "organisers only"
+
+
+def test_the_periodic_unit_runs_the_reminders_after_the_series(app):
+    unit = (ROOT / "deploy/systemd/planner-periodic.service").read_text()
+    starts = [line.split("flask --app wsgi ")[1] for line in unit.splitlines() if line.startswith("ExecStart=")]
+    assert starts == ["series run", "reminders send"]
+    result = app.test_cli_runner().invoke(args=["reminders", "send", "--help"])
+    assert result.exit_code == 0 and "--now" in result.output and "--batch" in result.output
