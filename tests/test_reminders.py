@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 
 from planner.extensions import db
 from planner.mailer import mail_settings
-from planner.models import Invitation, OutgoingMail, Reminder, ReminderKind, Series, utcnow
+from planner.models import Event, Invitation, OutgoingMail, Reminder, ReminderKind, Series, utcnow
 from planner.services.reminders import event_reminders
 from planner.services.rsvp import record_answer
 from planner.services.seating import SeatingSettings, make_plan, publish_plan
 from planner.services.series import create_round
-from tests.helpers import rsvp_link, sent_event
+from tests.helpers import csrf_from, rsvp_link, sent_event
 
 ROOT = Path(__file__).resolve().parents[1]
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -279,3 +279,18 @@ def test_the_periodic_unit_runs_the_reminders_after_the_series(app):
     assert starts == ["series run", "reminders send"]
     result = app.test_cli_runner().invoke(args=["reminders", "send", "--help"])
     assert result.exit_code == 0 and "--now" in result.output and "--batch" in result.output
+
+
+def test_the_organiser_sets_the_reminder_days_on_the_event_form(client, login):
+    login()
+    page = client.get("/events/new?kind=lunch")
+    assert b'name="reminder_days"' in page.data
+    data = {
+        "csrf_token": csrf_from(page.data), "kind": "lunch", "title": "Reminded lunch", "description": "", "location": "",
+        "day": (date.today() + timedelta(days=10)).isoformat(), "start": "12:00", "end": "13:00",
+        "timezone": "Europe/Berlin", "capacity": "8", "rsvp_deadline": "", "reminder_days": "5",
+    }
+    assert client.post("/events/new", data=data).status_code == 302
+    assert db.session.scalar(select(Event.reminder_days).where(Event.title == "Reminded lunch")) == 5
+    refused = client.post("/events/new", data={**data, "title": "Too early", "reminder_days": "99"})
+    assert refused.status_code == 400 and b"from 0 (never) to 30 days" in refused.data

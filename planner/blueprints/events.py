@@ -93,6 +93,7 @@ def _fill(form: EventForm, draft: EventDraft) -> None:
     form.end.data = draft.end
     form.timezone.data = draft.timezone
     form.capacity.data = draft.capacity
+    form.reminder_days.data = draft.reminder_days
     form.rsvp_deadline.data = draft.rsvp_deadline
     form.shown_deadline.data = draft.rsvp_deadline.strftime(DEADLINE_FORMAT) if draft.rsvp_deadline else ""
 
