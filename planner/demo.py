@@ -10,9 +10,12 @@ from sqlalchemy.orm import Session
 
 from .config import DEMO_MARKER
 from .directory import PersonRow
-from .models import Organiser
+from .models import EventKind, Organiser, Series, utcnow
+from .recurrence import Pattern
 from .services.accounts import create_organiser, set_password
+from .services.events import KIND_DEFAULTS
 from .services.people import write_rows
+from .services.series import SeriesDraft, create_series
 
 DEMO_EMAIL = "organiser@demo.example.com"
 #: written into the instance folder by the demo command: this installation is a demo, its mailbox may be shown
@@ -52,11 +55,23 @@ def load_demo(session: Session, count: int, ladder: list[str]) -> tuple[str, str
     password = secrets.token_urlsafe(12)
     organiser = session.scalar(select(Organiser).where(Organiser.email == DEMO_EMAIL))
     if organiser is None:
-        create_organiser(session, DEMO_EMAIL, "Demo Organiser", password)
+        organiser = create_organiser(session, DEMO_EMAIL, "Demo Organiser", password)
     else:
         set_password(organiser, password)
     session.flush()
+    if session.scalar(select(Series.id).where(Series.organiser_id == organiser.id)) is None:
+        create_series(session, organiser.id, demo_series(date.today()), utcnow())
     return DEMO_EMAIL, password
+
+
+def demo_series(today: date) -> SeriesDraft:
+    """A monthly mixer lunch on the first Tuesday, its first round due to be planned now."""
+    lunch = KIND_DEFAULTS[EventKind.LUNCH]
+    return SeriesDraft(
+        kind=EventKind.LUNCH, title="Monthly mixer lunch", description="Meet colleagues from other teams over lunch.",
+        location="Canteen, 2nd floor", capacity=lunch.capacity, start=lunch.start, end=lunch.end, timezone="Europe/Berlin",
+        pattern=Pattern("monthly_weekday", weekday=1, nth=1), starts_on=today + timedelta(days=1), plan_days_ahead=35,
+    )
 
 
 def mark_demo(instance_path: str) -> None:

@@ -76,9 +76,9 @@ def test_series_run_records_attendance_once(app, make_event, make_person):
     event, _ = held(make_event, make_person, [Answer.YES] * 3)
     runner = app.test_cli_runner()
     first = runner.invoke(args=["series", "run"])
-    assert "3 pairs met" in first.output and "1 events' attendance recorded" in first.output
+    assert "3 pairs met" in first.output and "attendance recorded for 1 event." in first.output
     second = runner.invoke(args=["series", "run"])
-    assert "0 events' attendance recorded" in second.output
+    assert "attendance recorded for 0 events." in second.output
 
 
 def test_the_organiser_marks_a_no_show_on_the_attendance_page(client, login, make_event, make_person):

@@ -13,6 +13,7 @@ from ..models import Event, Series, utcnow
 from ..services.attendance import events_to_record, record_attendance
 from ..services.locking import once_more_when_stale
 from ..services.series import RoundOutcome, active_series, due_days, make_round, round_of
+from ..text import plural
 
 series_cli = AppGroup("series", help="Recurring events: plan due rounds.")
 
@@ -81,5 +82,5 @@ def run_command(now_text: str | None) -> None:
         pairs = once_more_when_stale(db.session, lambda: record_one(event_id, now))
         if pairs is not None:
             recorded += 1
-            click.echo(f"Event {event_id}: attendance recorded, {pairs} pairs met.")
-    click.echo(f"{made} rounds created, {recorded} events' attendance recorded.")
+            click.echo(f"Event {event_id}: attendance recorded, {plural(pairs, 'pair')} met.")
+    click.echo(f"{plural(made, 'round')} created; attendance recorded for {plural(recorded, 'event')}.")
