@@ -6,9 +6,11 @@ from flask import Flask, redirect, url_for
 def register(app: Flask) -> None:
     """Attach every blueprint, the error pages and the front page."""
     from . import (
+        analytics,
         attendance,
         auth,
         changes,
+        dashboard,
         errors,
         events,
         health,
@@ -20,7 +22,8 @@ def register(app: Flask) -> None:
         series,
     )
 
-    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health):
+    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
+                   dashboard, analytics):
         app.register_blueprint(module.bp)
     errors.register(app)
-    app.add_url_rule("/", "index", lambda: redirect(url_for("events.index")))
+    app.add_url_rule("/", "index", lambda: redirect(url_for("dashboard.index")))
