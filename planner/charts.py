@@ -204,7 +204,7 @@ class Line:
     @property
     def path(self) -> str:
         """Return the points as an SVG polyline points list."""
-        return " ".join(f"{point.x},{point.y}" for point in self.points)
+        return " ".join(f"{point.x:g},{point.y:g}" for point in self.points)
 
 
 @dataclass(frozen=True)
