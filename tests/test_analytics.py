@@ -316,3 +316,22 @@ def test_the_page_costs_the_same_statements_for_2_or_20_events(client, login, pe
     with statements() as download:
         assert client.get("/analytics/trends.csv").status_code == 200
     assert len(download) == 7
+
+
+def test_invite_next_chooses_the_rest_again_when_the_proposal_is_full(client, login, people, make_event):
+    organiser = login()
+    p = people
+    draft = make_event(organiser=organiser, capacity=3)
+    for name in "stu":
+        draft.proposals.append(ProposalEntry(person_id=p[name].id, reason="chosen"))
+    p["z"].is_opted_out = True
+    db.session.commit()
+    page = client.get("/analytics").data.decode()
+    assert 'value="%d"' % p["z"].id not in page and "opted out" in page
+    response = post_invite(client, f"event:{draft.id}", [p["a"].id, p["b"].id, p["z"].id])
+    entries = db.session.scalars(select(ProposalEntry).where(ProposalEntry.event_id == draft.id)).all()
+    assert len(entries) == 3
+    assert {entry.person_id for entry in entries if entry.is_must} == {p["a"].id, p["b"].id}
+    assert all(entry.reason == analytics.NEXT_REASON for entry in entries if entry.is_must)
+    message = client.get(response.headers["Location"]).data.decode()
+    assert "chosen again around them" in message and "Person Z (has opted out of invitations)" in message
