@@ -25,6 +25,8 @@ def defaults(instance_path: str) -> dict:
         "DASHBOARD_UPCOMING": 20,
         "ATTENTION_DEADLINE_DAYS": 2,
         "ATTENTION_UNANSWERED_SHARE": 0.3,
+        "REMINDER_HOUR": 9,
+        "DIGEST_HOUR": 7,
         "ENV": "development",
         "DEFAULT_TIMEZONE": "Europe/Berlin",
         "SEATING_SECONDS": 1.5,

@@ -6,6 +6,7 @@ from flask import Flask, redirect, url_for
 def register(app: Flask) -> None:
     """Attach every blueprint, the error pages and the front page."""
     from . import (
+        account,
         analytics,
         attendance,
         auth,
@@ -22,7 +23,7 @@ def register(app: Flask) -> None:
         series,
     )
 
-    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
+    for module in (account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
                    dashboard, analytics):
         app.register_blueprint(module.bp)
     errors.register(app)

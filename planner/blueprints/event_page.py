@@ -17,11 +17,13 @@ from ..models import (
     Organiser,
     OutgoingMail,
     Person,
+    Reminder,
     utcnow,
 )
 from ..outbox import pending_errors
 from ..services import backfill, planning, seating
 from ..services.capacity import SeatCount, seat_count
+from ..services.reminders import event_reminders
 from ..services.replies import recent_inbound
 
 
@@ -84,6 +86,7 @@ class EventPage:
     has_started: bool
     mail_problems: list[OutgoingMail]
     queued: int
+    reminders: list[Reminder]
 
 
 def event_page(session: Session, event: Event, organiser: Organiser) -> EventPage:
@@ -102,4 +105,5 @@ def event_page(session: Session, event: Event, organiser: Organiser) -> EventPag
         has_started=utcnow() >= event.starts_at,
         mail_problems=pending_errors(session, event.id),
         queued=session.scalar(queued),
+        reminders=[] if is_draft else event_reminders(session, event.id),
     )

@@ -151,6 +151,7 @@ def create_round(session: Session, series: Series, day: date, now: datetime, uid
     event.series_id = series.id
     event.occurrence_on = day
     event.planning_mode = series.planning_mode
+    event.reminder_days = series.reminder_days
     session.flush()
     return event
 
