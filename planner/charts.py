@@ -1,4 +1,4 @@
-"""PURE: geometry of the small SVG charts on the proposal page (the templates only draw it)."""
+"""PURE: geometry of the small SVG charts on the proposal and analytics pages (the templates only draw it)."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -132,3 +132,152 @@ def grid_chart(
     rows = [Label(left - 8, top + i * cell + cell / 2, name) for i, name in enumerate(departments)]
     width, height = left + len(levels) * cell, top + len(departments) * cell
     return GridChart(width=width, height=height, columns=columns, rows=rows, cells=cells)
+
+
+@dataclass(frozen=True)
+class HeatCell:
+    """One row x column cell of a heat map: its count of ties and the shade it is drawn in."""
+
+    x: float
+    y: float
+    size: float
+    row: str
+    column: str
+    value: int
+    shade: int  # 0 = none, SHADES - 1 = the largest value
+
+
+@dataclass(frozen=True)
+class HeatMap:
+    """A square grid of counts, e.g. ties between departments; column labels are drawn slanted."""
+
+    width: float
+    height: float
+    columns: list[Label]
+    rows: list[Label]
+    cells: list[HeatCell]
+
+
+def heat_map(
+    labels: Sequence[str], values: Mapping[tuple[str, str], int], *, cell: float = 44, left: float | None = None,
+    char: float = 6.5,
+) -> HeatMap:
+    """Lay out a labels x labels grid of counts; a missing (row, column) pair counts 0; margins fit the labels."""
+    longest = max([1, *(len(label) for label in labels)])
+    left = round(12 + char * longest, 1) if left is None else left
+    top = round(16 + char * longest * 0.71, 1)  # column labels are slanted by 45 degrees
+    largest = max([0, *(values.get((row, column), 0) for row in labels for column in labels)])
+    cells = []
+    for r, row in enumerate(labels):
+        for c, column in enumerate(labels):
+            value = values.get((row, column), 0)
+            cells.append(HeatCell(left + c * cell, top + r * cell, cell - 4, row, column, value, shade(value, largest)))
+    columns = [Label(left + i * cell + (cell - 4) / 2, top - 8, text) for i, text in enumerate(labels)]
+    rows = [Label(left - 8, top + i * cell + cell / 2 + 2, text) for i, text in enumerate(labels)]
+    return HeatMap(width=left + len(labels) * cell + char * 4, height=top + len(labels) * cell, columns=columns, rows=rows,
+                   cells=cells)
+
+
+def shade(value: float, largest: float) -> int:
+    """Return the shade of a value: 0 for nothing, then 1..SHADES - 1 in equal steps up to the largest value."""
+    if value <= 0 or largest <= 0:
+        return 0
+    return 1 + min(SHADES - 2, int((SHADES - 1) * value / largest - 1e-9))
+
+
+@dataclass(frozen=True)
+class Point:
+    """A point of a line, with the value it stands for."""
+
+    x: float
+    y: float
+    value: float
+
+
+@dataclass(frozen=True)
+class Line:
+    """One named line of a line chart; `path` is its SVG points attribute."""
+
+    name: str
+    points: list[Point]
+
+    @property
+    def path(self) -> str:
+        """Return the points as an SVG polyline points list."""
+        return " ".join(f"{point.x:g},{point.y:g}" for point in self.points)
+
+
+@dataclass(frozen=True)
+class LineChart:
+    """Lines over a common x axis (e.g. months), with labelled ticks on the y axis."""
+
+    width: float
+    height: float
+    left: float
+    right: float
+    top: float
+    bottom: float
+    x_labels: list[Label]
+    y_ticks: list[Label]
+    lines: list[Line]
+
+
+def line_chart(
+    x_labels: Sequence[str], lines: Sequence[tuple[str, Sequence[float]]], *, low: float, high: float,
+    ticks: Sequence[tuple[float, str]] = (), width: float = 520, height: float = 200, left: float = 48,
+    top: float = 12, bottom: float = 36, right: float = 12,
+) -> LineChart:
+    """Lay out lines of values between low and high (values outside are clamped) over evenly spaced x labels."""
+    if high <= low:
+        raise ValueError("high must be above low")
+    plot_width, plot_height = width - left - right, height - top - bottom
+    step = plot_width / (len(x_labels) - 1) if len(x_labels) > 1 else 0.0
+
+    def x_of(i: int) -> float:
+        return round(left + (i * step if len(x_labels) > 1 else plot_width / 2), 1)
+
+    def y_of(value: float) -> float:
+        share = (min(max(value, low), high) - low) / (high - low)
+        return round(top + plot_height * (1 - share), 1)
+
+    drawn = [Line(name, [Point(x_of(i), y_of(value), value) for i, value in enumerate(values)]) for name, values in lines]
+    return LineChart(
+        width=width, height=height, left=left, right=width - right, top=top, bottom=height - bottom,
+        x_labels=[Label(x_of(i), height - bottom + 16, text) for i, text in enumerate(x_labels)],
+        y_ticks=[Label(left - 6, y_of(value), text) for value, text in ticks],
+        lines=drawn,
+    )
+
+
+@dataclass(frozen=True)
+class Column:
+    """One bin of a histogram as an upright bar."""
+
+    label: str
+    value: int
+    x: float
+    y: float
+    width: float
+    height: float
+
+
+@dataclass(frozen=True)
+class Histogram:
+    """Upright bars over a baseline, one per bin."""
+
+    width: float
+    height: float
+    baseline: float
+    columns: list[Column]
+
+
+def histogram(bins: Sequence[tuple[str, int]], *, bar: float = 36, gap: float = 8, height: float = 140,
+              top: float = 18, bottom: float = 22) -> Histogram:
+    """Lay out (label, count) bins as upright bars scaled to the largest count (room above each for its value)."""
+    room = height - top - bottom
+    largest = max([1, *(count for _, count in bins)])
+    columns = []
+    for i, (label, count) in enumerate(bins):
+        tall = round(room * count / largest, 1)
+        columns.append(Column(label, count, gap + i * (bar + gap), round(height - bottom - tall, 1), bar, tall))
+    return Histogram(width=gap + len(bins) * (bar + gap), height=height, baseline=height - bottom, columns=columns)

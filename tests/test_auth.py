@@ -120,7 +120,7 @@ HOSTILE_NEXT = [
 def test_login_redirect_refuses_hostile_next_values(client, make_organiser, target):
     organiser = make_organiser()
     response = post_login(client, organiser.email, PASSWORD, f"/auth/login?next={target}")
-    assert response.status_code == 302 and response.headers["Location"] == "/events/"
+    assert response.status_code == 302 and response.headers["Location"] == "/dashboard/"
 
 
 @pytest.mark.parametrize("target", ["/people/", "/events/3", "/people/?page=2"])

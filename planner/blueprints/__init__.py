@@ -7,9 +7,11 @@ def register(app: Flask) -> None:
     """Attach every blueprint, the error pages and the front page."""
     from . import (
         account,
+        analytics,
         attendance,
         auth,
         changes,
+        dashboard,
         errors,
         events,
         health,
@@ -21,7 +23,8 @@ def register(app: Flask) -> None:
         series,
     )
 
-    for module in (account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health):
+    for module in (account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
+                   dashboard, analytics):
         app.register_blueprint(module.bp)
     errors.register(app)
-    app.add_url_rule("/", "index", lambda: redirect(url_for("events.index")))
+    app.add_url_rule("/", "index", lambda: redirect(url_for("dashboard.index")))

@@ -37,7 +37,7 @@ def login():
             flash(str(error), "error")
             return render_template("auth/login.html", form=form), 401
         login_user(organiser, remember=form.remember.data)
-        return redirect(safe_next(request.args.get("next")) or url_for("events.index"))
+        return redirect(safe_next(request.args.get("next")) or url_for("dashboard.index"))
     return render_template("auth/login.html", form=form)
 
 
