@@ -11,6 +11,9 @@ def register(app: Flask) -> None:
         changes,
         errors,
         events,
+        exports,
+        feedback,
+        feeds,
         health,
         mailbox,
         people,
@@ -20,7 +23,9 @@ def register(app: Flask) -> None:
         series,
     )
 
-    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health):
+    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health, exports, feeds):
         app.register_blueprint(module.bp)
+    for extra in (feedback.bp, feedback.results_bp, feeds.settings_bp):
+        app.register_blueprint(extra)
     errors.register(app)
     app.add_url_rule("/", "index", lambda: redirect(url_for("events.index")))

@@ -1,4 +1,4 @@
-"""Every message to an invitee: invitation, update, cancellation, un-invitation and "A seat is free", composed and queued.
+"""Every message to an invitee: invitation, update, cancellation, un-invitation, "A seat is free", feedback; composed, queued.
 
 Addresses: an invitation stores a random seed; its RSVP link and its calendar reply address
 (the ORGANIZER, rsvp+<token>@reply domain) are rebuilt from that seed and the secret key
@@ -35,6 +35,7 @@ from .events import local
 #: the kinds of follow-up that change a calendar, and the word their subject starts with
 CHANGE_SUBJECTS = {"update": "Updated", "cancel": "Cancelled", "uninvite": "Cancelled"}
 SEAT_LEAD = "A seat is free: you are in —"
+FEEDBACK_LEADS = {"request": "How was it?", "reminder": "Reminder: how was it?"}
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,19 @@ def queue_seat_mail(session: Session, invitation: Invitation, settings: MailSett
     message = _assemble(
         invitation, _subject(SEAT_LEAD, event), settings, stamp=now,
         bodies=_bodies(settings, "seat", _values(event, invitation.person, addresses)),
+    )
+    return queue_mail(session, message, event_id=event.id, invitation=invitation)
+
+
+def queue_feedback(
+    session: Session, invitation: Invitation, settings: MailSettings, now: datetime, *, feedback_url: str, kind: str
+) -> OutgoingMail:
+    """Queue the feedback mail ("request" the day after, or the one "reminder") with the attendee's feedback link."""
+    event = invitation.event
+    addresses = invitation_addresses(invitation, settings)
+    values = _values(event, invitation.person, addresses, feedback_url=feedback_url, is_reminder=kind == "reminder")
+    message = _assemble(
+        invitation, _subject(FEEDBACK_LEADS[kind], event), settings, stamp=now, bodies=_bodies(settings, "feedback", values)
     )
     return queue_mail(session, message, event_id=event.id, invitation=invitation)
 
