@@ -1,9 +1,12 @@
 """Feedback after events: who is asked the day after (and reminded once), the link, the answer, results, the switch."""
 
 import re
+from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
+from flask import g
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -208,3 +211,43 @@ def test_an_invitation_gets_one_mail_per_kind_even_when_the_row_exists(smtp_app,
         db.session.commit()
     db.session.rollback()
     assert db.session.scalar(select(func.count(Invitation.id))) == 1
+
+
+@contextmanager
+def statements():
+    """Collect the SQL statements run inside the block, starting from an empty session as a real request does."""
+    db.session.expunge_all()
+    g.pop("_login_user", None)
+    executed = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        executed.append(statement)
+
+    sqlalchemy_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield executed
+    finally:
+        sqlalchemy_event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_the_results_and_feedback_pages_cost_the_same_statements_whatever_the_answers(
+    smtp_app, smtp_server, make_person, make_event
+):
+    client, event, invitations = held_event(smtp_app, smtp_server, make_person, make_event, [Answer.YES] * 5)
+    feedback_send(smtp_app, day_after(event))
+    visitor = smtp_app.test_client()
+    links = [link_of(m) for m in feedback_mails(smtp_server)]
+    event_id = event.id
+    counts, page_counts = [], []
+    for answering in (links[:1], links[1:]):
+        for link in answering:
+            token = csrf_from(visitor.get(link).data)
+            visitor.post(link, data={"csrf_token": token, "rating": "4", "comment": "fine", "met": []})
+        with statements() as executed:
+            assert client.get(f"/events/{event_id}/feedback").status_code == 200
+        counts.append(len(executed))
+        with statements() as executed:
+            assert visitor.get(links[0]).status_code == 200
+        page_counts.append(len(executed))
+    assert counts[0] == counts[1] <= 8
+    assert page_counts[0] == page_counts[1] <= 8

@@ -1,14 +1,16 @@
 """Calendar feeds: an organiser's private feed (rotate, revoke) and a person's opt-in feed, checked with icalendar."""
 
 import re
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import icalendar
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
 
 from planner.extensions import db
 from planner.ical import EventInfo, FeedItem, build_feed
-from planner.models import CalendarFeed, EventStatus, utcnow
+from planner.models import CalendarFeed, EventStatus, Organiser, utcnow
 from tests.helpers import csrf_from, log_in, propose_and_send, sent_event, staff
 
 
@@ -119,3 +121,35 @@ def test_build_feed_gives_one_vevent_per_item_and_one_vtimezone_per_zone():
     assert [str(z["TZID"]) for z in calendar.walk("VTIMEZONE")] == ["Europe/Berlin"]
     assert str(calendar["X-WR-CALNAME"]) == "Feed name"
     assert build_feed([], name="Empty", stamp=start).count(b"BEGIN:VEVENT") == 0
+
+
+@contextmanager
+def statements():
+    """Collect the SQL statements run inside the block, from an empty session as a real request has."""
+    db.session.expunge_all()
+    executed = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        executed.append(statement)
+
+    sqlalchemy_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield executed
+    finally:
+        sqlalchemy_event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_a_feed_costs_the_same_statements_whatever_the_number_of_events(app, client, make_person, make_event):
+    organiser_id = log_in(client).id
+    path = start_feed(client)
+    reader = app.test_client()
+    counts = []
+    for extra in (1, 3):
+        for number in range(extra):
+            event = make_event(organiser=db.session.get(Organiser, organiser_id), title=f"Lunch {extra}-{number}")
+            event.status = EventStatus.SENT
+        db.session.commit()
+        with statements() as executed:
+            assert reader.get(path).status_code == 200
+        counts.append(len(executed))
+    assert counts[0] == counts[1] <= 4
