@@ -112,7 +112,7 @@ def attendees_to_remind(session: Session, now: datetime) -> list[int]:
             FeedbackMail.queued_at <= now - REMINDER_AFTER,
             Event.has_feedback.is_(True),
             Event.status == EventStatus.SENT,
-            Invitation.cancelled_at.is_(None),
+            *_came(),
             FeedbackMail.invitation_id.not_in(reminded),
             FeedbackMail.invitation_id.not_in(answered),
         )
