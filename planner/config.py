@@ -30,6 +30,7 @@ def defaults(instance_path: str) -> dict:
         "ENV": "development",
         "DEFAULT_TIMEZONE": "Europe/Berlin",
         "SEATING_SECONDS": 1.5,
+        "FEEDBACK_WINDOW_DAYS": 7,
         "READY_OUTBOX_MINUTES": 30,
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_MAX_FAILURES_PER_IP": 50,

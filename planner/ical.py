@@ -55,6 +55,54 @@ def build_cancel(
     return _build("CANCEL", event, attendee, stamp, status="CANCELLED" if whole_event else None)
 
 
+@dataclass(frozen=True)
+class FeedItem:
+    event: EventInfo
+    is_cancelled: bool = False
+
+
+def build_feed(items: list[FeedItem], *, name: str, stamp: datetime) -> bytes:
+    """Return a subscription calendar (no METHOD): one VEVENT per item, cancelled ones STATUS:CANCELLED."""
+    calendar = Calendar()
+    calendar.add("prodid", PRODID)
+    calendar.add("version", "2.0")
+    calendar.add("calscale", "GREGORIAN")
+    calendar.add("x-wr-calname", " ".join(name.split()))
+    years: dict[str, list[int]] = {}
+    for item in items:
+        _check(item.event, stamp)
+        if item.event.timezone not in UTC_ZONES:
+            zone = ZoneInfo(item.event.timezone)
+            span = years.setdefault(item.event.timezone, [])
+            span += [item.event.starts_at.astimezone(zone).year, item.event.ends_at.astimezone(zone).year]
+    for tzid, span in sorted(years.items()):
+        calendar.add_component(_vtimezone_for_years(tzid, min(span), max(span)))
+    for item in items:
+        calendar.add_component(_feed_vevent(item, stamp))
+    return calendar.to_ical()
+
+
+def _feed_vevent(item: FeedItem, stamp: datetime) -> Event:
+    event = item.event
+    zone = timezone.utc if event.timezone in UTC_ZONES else ZoneInfo(event.timezone)
+    vevent = Event()
+    vevent.add("uid", event.uid)
+    vevent.add("dtstamp", stamp.astimezone(timezone.utc))
+    vevent.add("sequence", event.sequence)
+    vevent.add("organizer", _address(event.organizer_email, event.organizer_name))
+    vevent.add("dtstart", event.starts_at.astimezone(zone))
+    vevent.add("dtend", event.ends_at.astimezone(zone))
+    vevent.add("summary", event.summary)
+    for key, value in (("description", event.description.strip()), ("location", event.location.strip())):
+        if value:
+            vevent.add(key, value)
+    if event.url:
+        vevent.add("url", event.url)
+    vevent.add("status", "CANCELLED" if item.is_cancelled else "CONFIRMED")
+    vevent.add("transp", "TRANSPARENT" if item.is_cancelled else "OPAQUE")
+    return vevent
+
+
 def calendar_part(ics: bytes, method: str) -> MIMEPart:
     """Return the text/calendar MIME part (base64, method= parameter) that carries an iMIP calendar."""
     found = _METHOD_LINE.search(ics)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -236,6 +237,8 @@ class Event(db.Model):
     occurrence_on: Mapped[date | None] = mapped_column(Date)
     #: when the pairs who met were recorded from the attendance, after the event
     attendance_recorded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: attendees get a feedback mail the day after (and one reminder) unless the organiser turned it off
+    has_feedback: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     organiser: Mapped[Organiser] = relationship()
     series: Mapped[Series | None] = relationship(back_populates="events")
@@ -453,3 +456,56 @@ class Digest(db.Model):
     covers_until: Mapped[datetime] = mapped_column(UTCDateTime)
     #: None when there was nothing to report
     mail_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing_mail.id"))
+
+
+class FeedbackMailKind(enum.StrEnum):
+    REQUEST = "request"
+    REMINDER = "reminder"
+
+
+class FeedbackMail(db.Model):
+    """A feedback mail (request or reminder) queued for one invitation: at most one of each kind."""
+
+    __table_args__ = (UniqueConstraint("invitation_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitation.id"), index=True)
+    kind: Mapped[FeedbackMailKind] = mapped_column(String(20))
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FeedbackAnswer(db.Model):
+    """An attendee's feedback on an event: a 1-5 rating and a comment."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitation.id"), unique=True)
+    #: the hash of the feedback link's token (derived from the invitation's seed)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    rating: Mapped[int | None] = mapped_column(Integer)
+    comment: Mapped[str | None] = mapped_column(Text)
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    invitation: Mapped[Invitation] = relationship()
+
+
+class FirstMeeting(db.Model):
+    """An attendee's answer that they met someone for the first time at an event (beside the seating history)."""
+
+    __table_args__ = (UniqueConstraint("event_id", "person_id", "met_person_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
+    met_person_id: Mapped[int] = mapped_column(ForeignKey("person.id"))
+
+
+class CalendarFeed(db.Model):
+    """A private calendar feed: an organiser's events or one person's invitations; revoked by deleting the row."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int | None] = mapped_column(ForeignKey("organiser.id"), unique=True)
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id"), unique=True)
+    #: random seed that, with the secret key, rebuilds the feed URL's token; rotating replaces it
+    token_seed: Mapped[str] = mapped_column(String(64))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

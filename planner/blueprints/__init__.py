@@ -14,6 +14,9 @@ def register(app: Flask) -> None:
         dashboard,
         errors,
         events,
+        exports,
+        feedback,
+        feeds,
         health,
         mailbox,
         people,
@@ -24,7 +27,9 @@ def register(app: Flask) -> None:
     )
 
     for module in (account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
-                   dashboard, analytics):
+                   dashboard, analytics, exports, feeds):
         app.register_blueprint(module.bp)
+    for extra in (feedback.bp, feedback.results_bp, feeds.settings_bp):
+        app.register_blueprint(extra)
     errors.register(app)
     app.add_url_rule("/", "index", lambda: redirect(url_for("dashboard.index")))

@@ -1,5 +1,5 @@
-"""Every message: to an invitee (invitation, update, cancellation, un-invitation, "A seat is free", reminders) and to an
-organiser (answer notice, daily digest, alert), composed and queued.
+"""Every message: to an invitee (invitation, update, cancellation, un-invitation, "A seat is free", reminders, feedback)
+and to an organiser (answer notice, daily digest, alert), composed and queued.
 
 Addresses: an invitation stores a random seed; its RSVP link and its calendar reply address
 (the ORGANIZER, rsvp+<token>@reply domain) are rebuilt from that seed and the secret key
@@ -39,6 +39,7 @@ SEAT_LEAD = "A seat is free: you are in —"
 #: the word each reminder's subject starts with, by ReminderKind value
 REMINDER_LEADS = {"unanswered": "Reminder: please answer —", "day_before": "Tomorrow:"}
 ALERT_LEADS = {"full": "Full:", "all_answered": "Everyone has answered:"}
+FEEDBACK_LEADS = {"request": "How was it?", "reminder": "Reminder: how was it?"}
 
 
 @dataclass(frozen=True)
@@ -186,6 +187,19 @@ def _to_organiser(organiser: Organiser, subject: str, settings: MailSettings, st
     message.set_content(bodies[0])
     message.add_alternative(bodies[1], subtype="html")
     return message
+
+
+def queue_feedback(
+    session: Session, invitation: Invitation, settings: MailSettings, now: datetime, *, feedback_url: str, kind: str
+) -> OutgoingMail:
+    """Queue the feedback mail ("request" the day after, or the one "reminder") with the attendee's feedback link."""
+    event = invitation.event
+    addresses = invitation_addresses(invitation, settings)
+    values = _values(event, invitation.person, addresses, feedback_url=feedback_url, is_reminder=kind == "reminder")
+    message = _assemble(
+        invitation, _subject(FEEDBACK_LEADS[kind], event), settings, stamp=now, bodies=_bodies(settings, "feedback", values)
+    )
+    return queue_mail(session, message, event_id=event.id, invitation=invitation)
 
 
 def queue_mail(
