@@ -1,4 +1,5 @@
-"""Answers under load: the app under gunicorn (several workers) on SQLite (WAL) and PostgreSQL, many invitees at once."""
+"""Answers under load: the app under gunicorn (several workers) on SQLite (WAL) and PostgreSQL, many invitees at once;
+and the fixed SQL cost of the RSVP page and its answer."""
 
 import http.client
 import os
@@ -8,9 +9,12 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from flask import g
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 from planner.extensions import db
@@ -27,7 +31,7 @@ GUNICORN = Path(sys.executable).parent / "gunicorn"
 SECRET = "test-secret-key"  #: the key tests.helpers.make_app gives the test app, so that tokens match
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
-pytestmark = pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is not installed in this venv")
+under_gunicorn = pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is not installed in this venv")
 
 
 def invited_event(make_person, make_event, people: int, capacity: int) -> tuple[Event, dict[int, str]]:
@@ -115,6 +119,7 @@ def waiting_order(event_id: int) -> list[int]:
     return [inv.id for inv in sorted(rows, key=lambda inv: (inv.answered_at, inv.id))]
 
 
+@under_gunicorn
 def test_concurrent_answers_give_exactly_the_seats_there_are(app, make_person, make_event, tmp_path):
     capacity, people = 4, 24
     event, tokens = invited_event(make_person, make_event, people, capacity)
@@ -149,6 +154,7 @@ def test_concurrent_answers_give_exactly_the_seats_there_are(app, make_person, m
         server.close()
 
 
+@under_gunicorn
 def test_twenty_identical_posts_from_one_token_leave_one_answer(app, make_person, make_event, tmp_path):
     event, tokens = invited_event(make_person, make_event, 3, 2)
     token = tokens[min(tokens)]
@@ -166,3 +172,44 @@ def test_twenty_identical_posts_from_one_token_leave_one_answer(app, make_person
         assert db.session.scalar(select(func.count(Invitation.id)).where(Invitation.event_id == event.id)) == 3
     finally:
         server.close()
+
+
+@contextmanager
+def statements():
+    """Collect the SQL statements run inside the block, starting from an empty session as a real request does."""
+    db.session.expunge_all()
+    g.pop("_login_user", None)
+    executed = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        executed.append(statement)
+
+    sqlalchemy_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield executed
+    finally:
+        sqlalchemy_event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_the_rsvp_page_and_its_answer_cost_a_fixed_number_of_statements(app, client, make_person, make_event):
+    event, tokens = invited_event(make_person, make_event, 6, 1)
+    first, second, third = (tokens[i] for i in sorted(tokens)[:3])
+    for token, stored in ((first, Answer.YES), (second, Answer.WAITLIST), (third, Answer.WAITLIST)):
+        with statements() as shown:
+            page = client.get(f"/rsvp/{token}")
+        assert page.status_code == 200
+        # the invitation with its event, organiser and person; the published seating plan
+        assert len(shown) == 2, shown
+        csrf = CSRF.search(page.data.decode()).group(1)
+        with statements() as answered:
+            response = client.post(f"/rsvp/{token}", data={"csrf_token": csrf, "answer": "yes", "comment": ""})
+        assert response.status_code == 303
+        # the invitation; the lock (SELECT ... FOR UPDATE or a no-op UPDATE); the event and the invitation afresh;
+        # the seat count; the answer
+        assert len(answered) == 6, answered
+        with statements() as waiting:
+            page = client.get(f"/rsvp/{token}")
+        # a waiting invitee's page also counts who waits ahead
+        assert len(waiting) == (3 if stored == Answer.WAITLIST else 2), waiting
+    assert [inv.answer for inv in answers(event.id)][:3] == [Answer.YES, Answer.WAITLIST, Answer.WAITLIST]
+    assert "(position 2)" in page.data.decode()

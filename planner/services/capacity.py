@@ -59,7 +59,13 @@ def waitlist_position(session: Session, invitation: Invitation) -> int | None:
     """Return an invitation's place on its event's waiting list (1 = next), or None when it is not waiting."""
     if invitation.answer != Answer.WAITLIST or invitation.cancelled_at is not None:
         return None
-    return 1 + [waiting.id for waiting in waiting_list(session, invitation.event)].index(invitation.id)
+    ahead = (Invitation.answered_at < invitation.answered_at) | (
+        (Invitation.answered_at == invitation.answered_at) & (Invitation.id < invitation.id)
+    )
+    query = select(func.count(Invitation.id)).where(
+        Invitation.event_id == invitation.event_id, _active(), Invitation.answer == Answer.WAITLIST, ahead
+    )
+    return 1 + session.scalar(query)
 
 
 def yes_or_waitlist(session: Session, invitation: Invitation) -> Answer:

@@ -7,10 +7,10 @@ ordered by that stamp, follows the same order in which seats are given.
 from datetime import datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from ..errors import PlannerError
-from ..models import Answer, Invitation, utcnow
+from ..models import Answer, Event, Invitation, utcnow
 from ..tokens import TokenError, hash_token
 from .capacity import fill_free_seats, yes_or_waitlist
 from .events import is_open_for_answers
@@ -25,8 +25,11 @@ class AnswerError(PlannerError):
 
 
 def find_invitation(session: Session, token: str) -> Invitation:
-    """Return the invitation a token belongs to; raise TokenError when none does."""
-    invitation = session.scalar(select(Invitation).where(Invitation.token_hash == hash_token(token)))
+    """Return the invitation a token belongs to, with its event, organiser and person (one query); else raise TokenError."""
+    query = select(Invitation).where(Invitation.token_hash == hash_token(token)).options(
+        joinedload(Invitation.event).joinedload(Event.organiser), joinedload(Invitation.person)
+    )
+    invitation = session.scalar(query)
     if invitation is None:
         raise TokenError.invalid()
     return invitation
