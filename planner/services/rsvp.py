@@ -6,7 +6,7 @@ ordered by that stamp, follows the same order in which seats are given.
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..errors import PlannerError
@@ -20,16 +20,21 @@ from .mails import MailSettings
 ANSWERS = {"yes": Answer.YES, "no": Answer.NO, "maybe": Answer.MAYBE}
 
 
+#: built once, so that each lookup reuses its compiled form and cache key (the busiest query of the app)
+_BY_TOKEN = (
+    select(Invitation)
+    .where(Invitation.token_hash == bindparam("token_hash"))
+    .options(joinedload(Invitation.event).joinedload(Event.organiser), joinedload(Invitation.person))
+)
+
+
 class AnswerError(PlannerError):
     """An answer that cannot be recorded."""
 
 
 def find_invitation(session: Session, token: str) -> Invitation:
     """Return the invitation a token belongs to, with its event, organiser and person (one query); else raise TokenError."""
-    query = select(Invitation).where(Invitation.token_hash == hash_token(token)).options(
-        joinedload(Invitation.event).joinedload(Event.organiser), joinedload(Invitation.person)
-    )
-    invitation = session.scalar(query)
+    invitation = session.scalar(_BY_TOKEN, {"token_hash": hash_token(token)})
     if invitation is None:
         raise TokenError.invalid()
     return invitation
