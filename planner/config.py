@@ -19,6 +19,8 @@ def defaults(instance_path: str) -> dict:
         "BASE_URL": "http://127.0.0.1:5000",
         "LEVELS": list(DEFAULT_LEVELS),
         "LOOKBACK_DAYS": 180,
+        #: how long an automatic backfill offer holds its seat (an event or series can set its own)
+        "OFFER_HOURS": 48,
         "ENV": "development",
         "DEFAULT_TIMEZONE": "Europe/Berlin",
         "SEATING_SECONDS": 1.5,

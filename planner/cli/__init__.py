@@ -1,4 +1,4 @@
-"""Flask commands, one module per group: accounts, people, outbox, demo, mail, series, backup."""
+"""Flask commands, one module per group: accounts, people, outbox, demo, mail, series, backup, offers."""
 
 from flask import Flask
 
@@ -9,9 +9,10 @@ def register(app: Flask) -> None:
     from .backup import backup_command
     from .demo import demo_command
     from .mail import mail_cli
+    from .offers import offers_cli
     from .outbox import outbox_cli
     from .people import people_cli
     from .series import series_cli
 
-    for command in (organiser_cli, people_cli, outbox_cli, demo_command, mail_cli, series_cli, backup_command):
+    for command in (organiser_cli, people_cli, outbox_cli, demo_command, mail_cli, series_cli, backup_command, offers_cli):
         app.cli.add_command(command)
