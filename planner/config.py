@@ -27,6 +27,8 @@ def defaults(instance_path: str) -> dict:
         "ATTENTION_UNANSWERED_SHARE": 0.3,
         "REMINDER_HOUR": 9,
         "DIGEST_HOUR": 7,
+        #: how long an automatic backfill offer holds its seat (an event or series can set its own)
+        "OFFER_HOURS": 48,
         "ENV": "development",
         "DEFAULT_TIMEZONE": "Europe/Berlin",
         "SEATING_SECONDS": 1.5,

@@ -17,6 +17,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     true,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
@@ -181,6 +182,10 @@ class Series(db.Model):
     reminder_days: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     send_mode: Mapped[SendMode] = mapped_column(String(20), default=SendMode.REVIEW)
     planning_mode: Mapped[PlanningMode] = mapped_column(String(20), default=PlanningMode.FAIR)
+    #: copied to each round: a decline is refilled by itself (waiting list first, then an offer)
+    is_auto_backfill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: copied to each round: how long an offer holds its seat; None = the OFFER_HOURS setting
+    offer_hours: Mapped[int | None] = mapped_column(Integer)
     status: Mapped[SeriesStatus] = mapped_column(String(20), default=SeriesStatus.ACTIVE)
     organiser_id: Mapped[int] = mapped_column(ForeignKey("organiser.id"))
     #: the series this one continues (an edit of its rounds from a date on)
@@ -232,6 +237,10 @@ class Event(db.Model):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     planning_mode: Mapped[PlanningMode] = mapped_column(String(20), default=PlanningMode.FAIR)
+    #: when someone declines and nobody waits, the seat is offered to the replacement plan_round would add
+    is_auto_backfill: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: how long an offer holds its seat (never beyond the deadline); None = the OFFER_HOURS setting
+    offer_hours: Mapped[int | None] = mapped_column(Integer)
     series_id: Mapped[int | None] = mapped_column(ForeignKey("series.id"), index=True)
     #: the series date this round stands for (it keeps it when the round is moved to another day)
     occurrence_on: Mapped[date | None] = mapped_column(Date)
@@ -306,6 +315,8 @@ class Invitation(db.Model):
     bounce_reason: Mapped[str | None] = mapped_column(Text)
     #: marked by the organiser after the event: said yes but did not come
     is_no_show: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: an offer (an automatic replacement) holds its seat until then; unanswered, it is withdrawn and passed on
+    offer_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     event: Mapped[Event] = relationship(back_populates="invitations")

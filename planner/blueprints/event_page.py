@@ -13,6 +13,7 @@ from ..models import (
     Event,
     EventStatus,
     InboundMail,
+    Invitation,
     MailState,
     Organiser,
     OutgoingMail,
@@ -21,7 +22,7 @@ from ..models import (
     utcnow,
 )
 from ..outbox import pending_errors
-from ..services import backfill, planning, seating
+from ..services import backfill, offers, planning, seating
 from ..services.capacity import SeatCount, seat_count
 from ..services.reminders import event_reminders
 from ..services.replies import recent_inbound
@@ -79,6 +80,8 @@ class EventPage:
     answers: Counter
     seats: SeatCount | None
     replacements: backfill.BackfillState | None
+    #: automatic backfill offers (templates/events/_offers.html), newest first
+    offers: list[Invitation]
     inbound: list[InboundMail]
     seating_overview: seating.PlanOverview | None
     can_seat: bool
@@ -99,6 +102,7 @@ def event_page(session: Session, event: Event, organiser: Organiser) -> EventPag
         answers=Counter(invitation.answer for invitation in event.invitations),
         seats=None if is_draft else seat_count(session, event),
         replacements=None if is_draft else backfill.backfill_state(event, utcnow()),
+        offers=[] if is_draft else offers.event_offers(event),
         inbound=[] if is_draft else recent_inbound(session, event.id),
         seating_overview=seating.plan_overview(session, event) if event.status == EventStatus.SENT else None,
         can_seat=event.status == EventStatus.SENT,

@@ -68,26 +68,29 @@ def answer(token: str):
         return _page(invitation, form, 400)
     frees_seat = invitation.answer == Answer.YES and form.answer.data != "yes"
     try:
-        invitation = once_more_when_stale(db.session, lambda: _save(token, form))
+        saved, event_id = once_more_when_stale(db.session, lambda: _save(invitation, form))
     except PlannerError as error:
         db.session.rollback()
         flash(str(error), "error")
         return _page(_invitation(token), form, 409)
     if frees_seat and current_app.config["MAIL_SEND_AFTER_COMMIT"]:
-        deliver_event_mail(invitation.event_id)
-    if invitation.answer == Answer.WAITLIST:
+        deliver_event_mail(event_id)
+    if saved == Answer.WAITLIST:
         flash("Thank you. The event is full, so you are on the waiting list; you get a mail when a seat is free.", "info")
     else:
         flash("Thank you, your answer is saved. You can change it until the deadline.", "success")
     return redirect(url_for("rsvp.show", token=token), code=303)
 
 
-def _save(token: str, form: AnswerForm):
-    """Record and commit the answer, reading the invitation afresh (so a retry starts clean)."""
-    invitation = _invitation(token)
+def _save(invitation, form: AnswerForm) -> tuple[Answer, int]:
+    """Record and commit the answer (record_answer reads the invitation afresh under the lock, so a retry starts clean).
+
+    Return the answer stored and the event's id, taken before the commit expires them.
+    """
     record_answer(db.session, invitation, form.answer.data, utcnow(), form.comment.data, settings=mail_settings())
+    saved = (invitation.answer, invitation.event_id)
     db.session.commit()
-    return invitation
+    return saved
 
 
 @bp.get("/<token>/opt-out")

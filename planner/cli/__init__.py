@@ -1,4 +1,4 @@
-"""Flask commands, one module per group: accounts, people, outbox, demo, mail, series, backup, reminders, feedback."""
+"""Flask commands, one module per group: accounts, people, outbox, demo, mail, series, backup, reminders, feedback, offers."""
 
 from flask import Flask
 
@@ -10,11 +10,12 @@ def register(app: Flask) -> None:
     from .demo import demo_command
     from .feedback import feedback_cli
     from .mail import mail_cli
+    from .offers import offers_cli
     from .outbox import outbox_cli
     from .people import people_cli
     from .reminders import reminders_cli
     from .series import series_cli
 
     for command in (organiser_cli, people_cli, outbox_cli, demo_command, mail_cli, series_cli, backup_command, reminders_cli,
-                    feedback_cli):
+                    feedback_cli, offers_cli):
         app.cli.add_command(command)

@@ -19,11 +19,12 @@ from sqlalchemy.orm import Session
 from ..balance import replacement
 from ..errors import PlannerError
 from ..models import Answer, Event, Invitation, OutgoingMail, Person, ProposalEntry
+from ..rounds import plan_round
 from .events import is_open_for_answers, still_invited
 from .invites import invite_person
 from .locking import lock_event
 from .mails import MailSettings
-from .planning import REASON_LENGTH, candidate_pool
+from .planning import REASON_LENGTH, candidate_pool, turn_history
 
 IN_PLACE_OF = re.compile(r"^in place of .* <([^<>]+)>$")
 
@@ -134,10 +135,34 @@ def _replace(session, event, declined, settings, now, lookback_days) -> Replacem
     chosen = replacement(candidates, kept, declined.person_id, seed=event.id)
     if chosen is None:
         return None
-    newcomer, gone = pool.people[chosen], declined.person
-    reason = f"in place of {gone.name[: max(REASON_LENGTH - len(gone.email) - 16, 1)]} <{gone.email}>"
-    event.proposals.append(ProposalEntry(person=newcomer, reason=reason[:REASON_LENGTH]))
+    newcomer = pool.people[chosen]
+    record_replacement(event, declined.person, newcomer)
     mail = invite_person(session, event, newcomer, settings, stamp=now)
     session.flush()
     session.expire(event, ["invitations"])
     return Replacement(declined, newcomer, mail)
+
+
+def record_replacement(event: Event, gone: Person, newcomer: Person) -> None:
+    """Keep who replaced whom in the newcomer's proposal entry ("in place of Name <email>")."""
+    reason = f"in place of {gone.name[: max(REASON_LENGTH - len(gone.email) - 16, 1)]} <{gone.email}>"
+    event.proposals.append(ProposalEntry(person=newcomer, reason=reason[:REASON_LENGTH]))
+
+
+def fair_replacement(session: Session, event: Event, now: datetime, *, lookback_days: int) -> Person | None:
+    """Return the one person plan_round adds to the standing invitees (as must) at k = their number + 1, or None.
+
+    Everyone ever invited to the event (also who declined or was withdrawn) and everyone excluded is left out.
+    """
+    pool = candidate_pool(session, event, now, lookback_days=lookback_days)
+    invited = {invitation.person_id for invitation in event.invitations}
+    kept = [inv.person_id for inv in still_invited(event) if inv.answer != Answer.NO and inv.person_id in pool.people]
+    candidates = [c for c in pool.candidates if c.id in kept or c.id not in invited]
+    if len(candidates) <= len(kept):
+        return None
+    today = now.date()
+    turns = turn_history(session, pool, today)
+    chosen = plan_round(candidates, len(kept) + 1, today=today, invited_on=turns.invited_on, met_on=turns.met_on,
+                        joined_on=turns.joined_on, must=kept, seed=event.id)
+    added = [person_id for person_id in chosen if person_id not in kept]
+    return pool.people[added[0]] if added else None

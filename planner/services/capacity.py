@@ -12,7 +12,7 @@ the capacity below the yes answers takes no seat back: new yes answers wait unti
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from ..models import Answer, Event, EventStatus, Invitation
@@ -37,15 +37,24 @@ def _active():
     return Invitation.cancelled_at.is_(None)
 
 
+#: built once (every answer counts the seats): the compiled form and cache key are reused
+_SEATS = (
+    select(Invitation.answer, func.count(Invitation.id))
+    .where(Invitation.event_id == bindparam("event_id"), _active(), Invitation.answer.in_([Answer.YES, Answer.WAITLIST]))
+    .group_by(Invitation.answer)
+)
+_AHEAD = select(func.count(Invitation.id)).where(
+    Invitation.event_id == bindparam("event_id"),
+    _active(),
+    Invitation.answer == Answer.WAITLIST,
+    (Invitation.answered_at < bindparam("answered_at"))
+    | ((Invitation.answered_at == bindparam("answered_at")) & (Invitation.id < bindparam("id"))),
+)
+
+
 def seat_count(session: Session, event: Event) -> SeatCount:
     """Count the event's seats taken and the invitations waiting, from the database."""
-    counts = dict(
-        session.execute(
-            select(Invitation.answer, func.count(Invitation.id))
-            .where(Invitation.event_id == event.id, _active(), Invitation.answer.in_([Answer.YES, Answer.WAITLIST]))
-            .group_by(Invitation.answer)
-        ).all()
-    )
+    counts = dict(session.execute(_SEATS, {"event_id": event.id}).all())
     return SeatCount(event.capacity, counts.get(Answer.YES, 0), counts.get(Answer.WAITLIST, 0))
 
 
@@ -59,7 +68,8 @@ def waitlist_position(session: Session, invitation: Invitation) -> int | None:
     """Return an invitation's place on its event's waiting list (1 = next), or None when it is not waiting."""
     if invitation.answer != Answer.WAITLIST or invitation.cancelled_at is not None:
         return None
-    return 1 + [waiting.id for waiting in waiting_list(session, invitation.event)].index(invitation.id)
+    values = {"event_id": invitation.event_id, "answered_at": invitation.answered_at, "id": invitation.id}
+    return 1 + session.scalar(_AHEAD, values)
 
 
 def yes_or_waitlist(session: Session, invitation: Invitation) -> Answer:

@@ -99,6 +99,19 @@ def queue_invitation(session: Session, invitation: Invitation, settings: MailSet
     return queue_mail(session, message, event_id=event.id, invitation=invitation)
 
 
+def queue_offer(session: Session, invitation: Invitation, settings: MailSettings, *, stamp: datetime) -> OutgoingMail:
+    """Queue an offer: the invitation mail (with its METHOD:REQUEST) saying until when the seat is held."""
+    event, person = invitation.event, invitation.person
+    addresses = invitation_addresses(invitation, settings)
+    ics = build_request(_event_info(event, addresses), _attendee(invitation), stamp=stamp)
+    values = _values(event, person, addresses, held_until=local(invitation.offer_expires_at, event))
+    message = _assemble(
+        invitation, _subject("A seat for you:", event), settings, stamp=stamp,
+        bodies=_bodies(settings, "offer", values), calendar=calendar_part(ics, "REQUEST"),
+    )
+    return queue_mail(session, message, event_id=event.id, invitation=invitation)
+
+
 def queue_change(
     session: Session, invitation: Invitation, settings: MailSettings, now: datetime, *, kind: str, changes: Sequence[str] = ()
 ) -> OutgoingMail:

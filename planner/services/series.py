@@ -155,6 +155,7 @@ def create_round(session: Session, series: Series, day: date, now: datetime, uid
     event.occurrence_on = day
     event.planning_mode = series.planning_mode
     event.reminder_days = series.reminder_days
+    event.is_auto_backfill, event.offer_hours = series.is_auto_backfill, series.offer_hours
     session.flush()
     return event
 
@@ -283,6 +284,7 @@ def _restyle(event: Event, series: Series, now: datetime) -> None:
     event.title, event.description, event.location = draft.title, draft.description, draft.location
     event.kind, event.capacity, event.timezone = draft.kind, draft.capacity, draft.timezone
     event.planning_mode = series.planning_mode
+    event.is_auto_backfill, event.offer_hours = series.is_auto_backfill, series.offer_hours
     event.starts_at, event.ends_at, event.rsvp_deadline_at = check_draft(draft, now)
 
 

@@ -1,0 +1,219 @@
+"""RSVP answers under load: the app under gunicorn (2 workers) against a bare Flask endpoint, same gunicorn, same database.
+
+    python bench/rsvp_load.py [--clients 300] [--concurrency 8] [--postgres postgresql+psycopg://...]
+
+Each client GETs its RSVP page (real token) and POSTs its answer; the reference client GETs and
+POSTs the bare endpoint (bench/bare_app.py: one indexed read and one insert per request). The
+table gives requests/s, p50 and p99 latency, errors, whether every answer was stored exactly
+once, and the app's throughput as a share of the bare endpoint's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, select, text  # noqa: E402
+
+from planner.app import create_app  # noqa: E402
+from planner.extensions import db  # noqa: E402
+from planner.mailer import mail_settings  # noqa: E402
+from planner.models import Answer, EventKind, Invitation, Person, ProposalEntry  # noqa: E402
+from planner.services.accounts import create_organiser  # noqa: E402
+from planner.services.events import EventDraft, create_event  # noqa: E402
+from planner.services.invites import send_invites  # noqa: E402
+from planner.tokens import derived_token  # noqa: E402
+from tests.smtp_server import free_port  # noqa: E402
+
+SECRET = "bench-secret-key"
+GUNICORN = Path(sys.executable).parent / "gunicorn"
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+@dataclass
+class Result:
+    label: str
+    requests: int
+    seconds: float
+    latencies: list[float]
+    errors: int
+    stored_once: bool
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+
+def prepare(database_url: str, instance: Path, clients: int) -> list[tuple[str, str]]:
+    """Build a fresh schema with one sent event of `clients` invitees (half the seats); return (token, hash) pairs."""
+    app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": database_url,
+                      "INSTANCE_PATH": str(instance), "MAIL_MAILBOX_DIR": str(instance / "mailbox")})
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+        db.create_all()
+        with db.engine.begin() as connection:
+            connection.execute(text("CREATE TABLE bare_hit (id INTEGER PRIMARY KEY "
+                                    + ("GENERATED ALWAYS AS IDENTITY" if db.engine.dialect.name == "postgresql" else "")
+                                    + ", invitation_id INTEGER NOT NULL)"))
+        organiser = create_organiser(db.session, "bench@example.com", "Ben Bench", "correct horse battery")
+        db.session.add_all(Person(email=f"p{i}@example.com", name=f"Person {i}", department=f"D{i % 5}", level=i % 4)
+                           for i in range(clients))
+        day = date.today() + timedelta(days=14)
+        draft = EventDraft(kind=EventKind.LUNCH, title="Load lunch", description="", location="Canteen", day=day,
+                           start=datetime.strptime("12:00", "%H:%M").time(), end=datetime.strptime("13:00", "%H:%M").time(),
+                           timezone="Europe/Berlin", capacity=clients // 2, rsvp_deadline=None)
+        event = create_event(db.session, organiser.id, draft, "planner.bench")
+        for person in db.session.scalars(select(Person).order_by(Person.id)):
+            event.proposals.append(ProposalEntry(person=person, reason="bench"))
+        send_invites(db.session, event, mail_settings())
+        db.session.commit()
+        pairs = [(derived_token(SECRET, inv.token_seed), inv.token_hash) for inv in event.invitations]
+        db.session.remove()
+        db.engine.dispose()
+    return pairs
+
+
+class Gunicorn:
+    """gunicorn (deploy/gunicorn.conf.py, 2 workers) serving `target` on a free port."""
+
+    def __init__(self, target: str, database_url: str, instance: Path, port: int):
+        self.port = port
+        environment = {**os.environ, "PLANNER_INSTANCE_PATH": str(instance), "PLANNER_SQLALCHEMY_DATABASE_URI": database_url,
+                       "PLANNER_SECRET_KEY": SECRET, "PLANNER_MAIL_SEND_AFTER_COMMIT": "false",
+                       "PLANNER_MAIL_MAILBOX_DIR": str(instance / "mailbox"), "BARE_DATABASE_URI": database_url,
+                       "PLANNER_BIND": f"127.0.0.1:{port}", "PLANNER_WORKERS": "2", "PLANNER_ACCESS_LOG": "/dev/null",
+                       "PYTHONPATH": str(ROOT)}
+        self.process = subprocess.Popen([str(GUNICORN), "-c", "deploy/gunicorn.conf.py", target], cwd=ROOT, env=environment,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            try:
+                request(port, "GET", "/healthz")
+                return
+            except OSError:
+                time.sleep(0.2)
+        self.close()
+        raise RuntimeError(f"gunicorn {target} did not start")
+
+    def close(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def request(port: int, method: str, path: str, body: str | None = None, cookie: str | None = None):
+    """One request on a fresh connection: (status, headers, body)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
+        if cookie:
+            headers["Cookie"] = cookie
+        connection.request(method, path, body=body, headers=headers)
+        response = connection.getresponse()
+        return response.status, response.headers, response.read().decode()
+    finally:
+        connection.close()
+
+
+def timed(port, method, path, body=None, cookie=None):
+    start = time.perf_counter()
+    status, headers, page = request(port, method, path, body, cookie)
+    return time.perf_counter() - start, status, headers, page
+
+
+def rsvp_client(port: int, token: str) -> list[tuple[float, bool]]:
+    """GET the page, POST yes: [(latency, ok), ...]."""
+    seconds, status, headers, page = timed(port, "GET", f"/rsvp/{token}")
+    if status != 200:
+        return [(seconds, False)]
+    cookie = headers["Set-Cookie"].split(";", 1)[0]
+    body = f"csrf_token={CSRF.search(page).group(1)}&answer=yes&comment="
+    posted, status, _, _ = timed(port, "POST", f"/rsvp/{token}", body, cookie)
+    return [(seconds, True), (posted, status == 303)]
+
+
+def bare_client(port: int, token_hash: str) -> list[tuple[float, bool]]:
+    """GET and POST the bare endpoint."""
+    return [(seconds, status == 200) for seconds, status, _, _ in
+            (timed(port, "GET", f"/bare/{token_hash}"), timed(port, "POST", f"/bare/{token_hash}", ""))]
+
+
+def load(label, port, client, keys, concurrency) -> Result:
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        runs = list(pool.map(lambda key: client(port, key), keys))
+    seconds = time.perf_counter() - start
+    samples = [sample for run in runs for sample in run]
+    return Result(label, len(samples), seconds, [s for s, _ in samples], sum(not ok for _, ok in samples), False)
+
+
+def stored(database_url: str, clients: int) -> tuple[bool, bool]:
+    """Whether every client's answer is stored once (half seated, half waiting) and every bare insert once."""
+    app = create_app({"TESTING": True, "SECRET_KEY": SECRET, "SQLALCHEMY_DATABASE_URI": database_url,
+                      "INSTANCE_PATH": tempfile.mkdtemp()})
+    with app.app_context():
+        counts = dict(db.session.execute(select(Invitation.answer, func.count()).group_by(Invitation.answer)).all())
+        answers = counts == {Answer.YES: clients // 2, Answer.WAITLIST: clients - clients // 2}
+        hits = db.session.execute(text("SELECT COUNT(*), COUNT(DISTINCT invitation_id) FROM bare_hit")).one()
+        db.engine.dispose()
+    return answers, tuple(hits) == (2 * clients, clients)
+
+
+def run(backend: str, database_url: str, clients: int, concurrency: int) -> list[Result]:
+    with tempfile.TemporaryDirectory() as folder:
+        instance = Path(folder)
+        database_url = database_url or f"sqlite:///{instance / 'bench.sqlite'}"
+        pairs = prepare(database_url, instance, clients)
+        results = []
+        for label, target, client, keys in (("bare endpoint", "bench.bare_app:app", bare_client, [h for _, h in pairs]),
+                                            ("RSVP GET+POST", "wsgi:app", rsvp_client, [t for t, _ in pairs])):
+            server = Gunicorn(target, database_url, instance, free_port())
+            try:
+                results.append(load(f"{backend}: {label}", server.port, client, keys, concurrency))
+            finally:
+                server.close()
+        answers, hits = stored(database_url, clients)
+        results[0].stored_once, results[1].stored_once = hits, answers
+        return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=300)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--postgres", default=os.environ.get("PLANNER_BENCH_DATABASE_URL"))
+    args = parser.parse_args()
+    backends = [("SQLite WAL", "")] + ([("PostgreSQL", args.postgres)] if args.postgres else [])
+    print(f"{args.clients} clients, {args.concurrency} at a time, gunicorn 2 workers")
+    print(f"{'row':<30} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'stored once':>12} {'vs bare':>8}")
+    for backend, url in backends:
+        bare, app = run(backend, url, args.clients, args.concurrency)
+        for result in (bare, app):
+            latencies = sorted(result.latencies)
+            p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+            print(f"{result.label:<30} {result.rate:>8.0f} {statistics.median(latencies) * 1000:>8.1f} {p99 * 1000:>8.1f} "
+                  f"{result.errors:>7} {'yes' if result.stored_once else 'NO':>12} {result.rate / bare.rate:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()

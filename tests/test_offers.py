@@ -1,0 +1,188 @@
+"""Automatic backfill: a decline with nobody waiting becomes an offer to the fairest replacement, held for a while."""
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from planner.extensions import db
+from planner.mailer import mail_settings
+from planner.models import Answer, Invitation, OutgoingMail, Person, ProposalEntry, utcnow
+from planner.services.invites import send_invites
+from planner.services.rsvp import record_answer
+from tests.helpers import calendar_of, csrf_from, parse_mail, rsvp_link
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def backfilling_event(make_person, make_event, *, invited=3, others=4, capacity=3, days_ahead=7, offer_hours=None):
+    """An event that backfills itself, sent to `invited` people of one department, with `others` of it left to offer to."""
+    people = [make_person(name=f"Invited {i}", department="Sales", level=1) for i in range(invited)]
+    [make_person(name=f"Other {i}", department="Sales", level=1) for i in range(others)]
+    event = make_event(capacity=capacity, days_ahead=days_ahead)
+    event.is_auto_backfill, event.offer_hours = True, offer_hours
+    for person in people:
+        event.proposals.append(ProposalEntry(person=person, reason="test"))
+    send_invites(db.session, event, mail_settings())
+    db.session.commit()
+    return event
+
+
+def answer(invitation_id: int, value: str, now=None) -> None:
+    invitation = db.session.get(Invitation, invitation_id)
+    record_answer(db.session, invitation, value, now or utcnow(), settings=mail_settings())
+    db.session.commit()
+
+
+def run(app, now=None) -> str:
+    args = ["offers", "expire"] + (["--now", now.isoformat()] if now else [])
+    result = app.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def invitations(event) -> list[Invitation]:
+    db.session.expire_all()
+    return list(db.session.scalars(select(Invitation).where(Invitation.event_id == event.id).order_by(Invitation.id)))
+
+
+def offers(event) -> list[Invitation]:
+    return [inv for inv in invitations(event) if inv.offer_expires_at is not None]
+
+
+def mails_to(invitation: Invitation) -> list:
+    query = select(OutgoingMail.raw).where(OutgoingMail.invitation_id == invitation.id).order_by(OutgoingMail.id)
+    raws = db.session.scalars(query)
+    return [parse_mail(raw) for raw in raws]
+
+
+def test_a_decline_with_nobody_waiting_is_offered_once_held_for_the_offer_hours(app, make_person, make_event):
+    event = backfilling_event(make_person, make_event)
+    first = invitations(event)[0]
+    answer(first.id, "no")
+    now = utcnow()
+    assert "0 offers expired, 1 offer made." in run(app, now)
+    [offer] = offers(event)
+    assert offer.person.name.startswith("Other") and offer.answer == Answer.PENDING
+    assert offer.offer_expires_at == now + timedelta(hours=48)
+    entry = db.session.scalar(select(ProposalEntry).where(ProposalEntry.person_id == offer.person_id))
+    assert entry.reason == f"in place of {first.person.name} <{first.person.email}>"
+    [mail] = mails_to(offer)
+    assert mail["Subject"].startswith("A seat for you:")
+    text = mail.get_body(preferencelist=("plain",)).get_content()
+    held = offer.offer_expires_at.astimezone(ZoneInfo(event.timezone))
+    assert f"held for you until {held:%d %B %Y, %H:%M} ({event.timezone})" in text
+    assert calendar_of(mail)[0] == "REQUEST", "an offer can be answered from the calendar too"
+    assert "0 offers expired, 0 offers made." in run(app, now), "a second run offers nothing more"
+    assert len(offers(event)) == 1
+
+
+def test_the_waiting_list_comes_before_any_offer(app, make_person, make_event):
+    event = backfilling_event(make_person, make_event, capacity=2)
+    first, second, third = invitations(event)
+    for invitation in (first, second, third):
+        answer(invitation.id, "yes")
+    assert invitations(event)[2].answer == Answer.WAITLIST
+    answer(first.id, "no")
+    assert invitations(event)[2].answer == Answer.YES, "the waiting person got the seat at the decline"
+    assert "0 offers made" in run(app)
+    assert offers(event) == []
+
+
+def test_an_unanswered_offer_expires_and_goes_to_the_next_person(app, make_person, make_event):
+    event = backfilling_event(make_person, make_event, offer_hours=6)
+    first = invitations(event)[0]
+    answer(first.id, "no")
+    now = utcnow()
+    run(app, now)
+    [offer] = offers(event)
+    assert offer.offer_expires_at == now + timedelta(hours=6)
+    assert "0 offers expired" in run(app, now + timedelta(hours=5)), "not before its time"
+    assert "1 offer expired, 1 offer made." in run(app, now + timedelta(hours=6, minutes=1))
+    expired, passed_on = offers(event)
+    assert expired.id == offer.id and expired.cancelled_at is not None
+    assert calendar_of(mails_to(expired)[-1])[0] == "CANCEL", "the calendar entry of an expired offer is withdrawn"
+    assert passed_on.cancelled_at is None and passed_on.person_id != expired.person_id
+    entry = db.session.scalar(select(ProposalEntry).where(ProposalEntry.person_id == passed_on.person_id))
+    assert entry.reason == f"in place of {first.person.name} <{first.person.email}>"
+
+
+def test_an_answered_offer_is_kept_and_answers_through_the_link(app, client, make_person, make_event):
+    event = backfilling_event(make_person, make_event)
+    answer(invitations(event)[0].id, "no")
+    now = utcnow()
+    run(app, now)
+    [offer] = offers(event)
+    link = rsvp_link(mails_to(offer)[0])
+    page = client.get(link)
+    assert client.post(link, data={"csrf_token": csrf_from(page.data), "answer": "yes"}).status_code == 303
+    assert "0 offers expired, 0 offers made." in run(app, now + timedelta(days=3))
+    [kept] = offers(event)
+    assert kept.answer == Answer.YES and kept.cancelled_at is None
+
+
+def test_an_offer_is_never_held_beyond_the_answer_deadline(app, make_person, make_event):
+    event = backfilling_event(make_person, make_event, days_ahead=2)
+    answer(invitations(event)[0].id, "no")
+    run(app)
+    [offer] = offers(event)
+    assert offer.offer_expires_at == event.rsvp_deadline_at
+
+
+def test_an_event_without_automatic_backfill_makes_no_offer(app, make_person, make_event):
+    event = backfilling_event(make_person, make_event)
+    event.is_auto_backfill = False
+    db.session.commit()
+    answer(invitations(event)[0].id, "no")
+    assert "0 offers made" in run(app)
+    assert offers(event) == []
+
+
+def test_the_offer_goes_to_whose_turn_it_is(app, make_person, make_event):
+    event = backfilling_event(make_person, make_event, others=0)
+    rested = make_person(name="Rested", department="Sales", level=1)
+    busy = make_person(name="Busy", department="Sales", level=1)
+    earlier = make_event(days_ahead=3, title="Earlier lunch")
+    earlier.proposals.append(ProposalEntry(person=busy, reason="test"))
+    send_invites(db.session, earlier, mail_settings())
+    db.session.commit()
+    answer(invitations(event)[0].id, "no")
+    run(app)
+    assert [offer.person_id for offer in offers(event)] == [rested.id]
+
+
+def test_the_event_page_lists_offers_and_their_expiry(app, client, login, make_person, make_event):
+    organiser = login()
+    people = [make_person(name=f"Invited {i}", department="Sales") for i in range(2)] + [make_person(name="Olga Offer")]
+    event = make_event(organiser=organiser, capacity=2)
+    event.is_auto_backfill = True
+    for person in people[:2]:
+        event.proposals.append(ProposalEntry(person=person, reason="test"))
+    send_invites(db.session, event, mail_settings())
+    db.session.commit()
+    answer(invitations(event)[0].id, "no")
+    run(app)
+    page = client.get(f"/events/{event.id}").data.decode()
+    [offer] = offers(event)
+    assert 'id="offer-list"' in page and "Olga Offer" in page
+    assert f"{offer.offer_expires_at.astimezone(ZoneInfo(event.timezone)):%d %b %Y, %H:%M}" in page
+
+
+def test_two_runs_at_once_make_one_offer(app, make_person, make_event, tmp_path):
+    event = backfilling_event(make_person, make_event)
+    answer(invitations(event)[0].id, "no")
+    environment = {**os.environ, "PLANNER_INSTANCE_PATH": str(tmp_path / "cli"),
+                   "PLANNER_SQLALCHEMY_DATABASE_URI": app.config["SQLALCHEMY_DATABASE_URI"],
+                   "PLANNER_SECRET_KEY": app.config["SECRET_KEY"], "PLANNER_MAIL_SEND_AFTER_COMMIT": "false"}
+    command = [sys.executable, "-m", "flask", "--app", "wsgi", "offers", "expire"]
+    runs = [subprocess.Popen(command, cwd=ROOT, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            for _ in range(2)]
+    outputs = [process.communicate(timeout=120)[0].decode() for process in runs]
+    assert all(process.returncode == 0 for process in runs), outputs
+    assert sorted("1 offer made" in output for output in outputs) == [False, True], outputs
+    assert len(offers(event)) == 1
+    assert db.session.scalar(select(Person).where(Person.id == offers(event)[0].person_id)).name.startswith("Other")
