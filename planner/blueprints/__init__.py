@@ -15,12 +15,13 @@ def register(app: Flask) -> None:
         mailbox,
         people,
         proposals,
+        questions,
         rsvp,
         seating,
         series,
     )
 
-    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health):
+    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health, questions):
         app.register_blueprint(module.bp)
     errors.register(app)
     app.add_url_rule("/", "index", lambda: redirect(url_for("events.index")))

@@ -22,6 +22,7 @@ from ..models import (
 from ..outbox import pending_errors
 from ..services import backfill, planning, seating
 from ..services.capacity import SeatCount, seat_count
+from ..services.needs import NeedsSection, needs_section
 from ..services.replies import recent_inbound
 
 
@@ -84,6 +85,7 @@ class EventPage:
     has_started: bool
     mail_problems: list[OutgoingMail]
     queued: int
+    needs: NeedsSection
 
 
 def event_page(session: Session, event: Event, organiser: Organiser) -> EventPage:
@@ -102,4 +104,5 @@ def event_page(session: Session, event: Event, organiser: Organiser) -> EventPag
         has_started=utcnow() >= event.starts_at,
         mail_problems=pending_errors(session, event.id),
         queued=session.scalar(queued),
+        needs=needs_section(session, event),
     )
