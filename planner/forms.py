@@ -311,6 +311,9 @@ class DayForm(FlaskForm):
 # Dietary and access needs, custom questions (the "Replies at scale" issue).
 
 
+NOTE_TOO_LONG = f"Write at most {NOTE_LENGTH} characters."
+
+
 class NeedsForm(FlaskForm):
     """A person's dietary and access needs, remembered for every event."""
 
@@ -321,8 +324,8 @@ class NeedsForm(FlaskForm):
         option_widget=CheckboxInput(),
         validate_choice=False,
     )
-    diet_note = TextAreaField("Other dietary requirements", validators=[Optional(), Length(max=NOTE_LENGTH)])
-    access_note = TextAreaField("Access needs", validators=[Optional(), Length(max=NOTE_LENGTH)])
+    diet_note = TextAreaField("Other dietary requirements", validators=[Optional(), Length(max=NOTE_LENGTH, message=NOTE_TOO_LONG)])
+    access_note = TextAreaField("Access needs", validators=[Optional(), Length(max=NOTE_LENGTH, message=NOTE_TOO_LONG)])
     #: on the RSVP page: the needs were on the form, so an answer saves them too
     needs_shown = HiddenField(default="1")
 

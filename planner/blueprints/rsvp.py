@@ -135,7 +135,7 @@ def needs_page(token: str):
 
 
 def _needs_page(invitation, form, status: int = 200):
-    page = render_template("rsvp/needs.html", invitation=invitation, event=invitation.event, form=form,
+    page = render_template("rsvp/needs.html", invitation=invitation, event=invitation.event, needs_form=form,
                            has_needs=not needs_of(db.session, invitation.person_id).is_empty)
     return page, status, PRIVATE_PAGE
 
