@@ -33,7 +33,7 @@ def _index(event_id: int, form: QuestionForm, status: int = 200):
 
 
 @bp.post("/<int:event_id>/questions")
-@refusal_goes_to("questions.index")
+@refusal_goes_to("questions.index", 303)
 def add(event_id: int):
     event = event_or_404(event_id)
     form = QuestionForm()
@@ -46,7 +46,7 @@ def add(event_id: int):
 
 
 @bp.route("/<int:event_id>/questions/<int:question_id>", methods=["GET", "POST"])
-@refusal_goes_to("questions.index")
+@refusal_goes_to("questions.index", 303)
 def edit(event_id: int, question_id: int):
     event = event_or_404(event_id)
     question = _question_or_404(event_id, question_id)
@@ -61,7 +61,7 @@ def edit(event_id: int, question_id: int):
 
 
 @bp.post("/<int:event_id>/questions/<int:question_id>/delete")
-@refusal_goes_to("questions.index")
+@refusal_goes_to("questions.index", 303)
 def delete(event_id: int, question_id: int):
     event = event_or_404(event_id)
     question = _question_or_404(event_id, question_id)
