@@ -228,6 +228,8 @@ class Event(db.Model):
     proposals: Mapped[list["ProposalEntry"]] = relationship(
         back_populates="event", order_by="ProposalEntry.id", cascade="all, delete-orphan"
     )
+    #: the custom questions, removed with a deleted draft
+    questions: Mapped[list["Question"]] = relationship(order_by="Question.id", cascade="all, delete-orphan")
 
 
 class ProposalEntry(db.Model):

@@ -198,3 +198,11 @@ def test_the_event_page_counts_the_answers_of_the_people_coming_per_choice(clien
     session_counts = page[page.index(f'id="question-counts-{sessions.id}"'):]
     assert "<span>Morning: 3</span> · <span>Afternoon: 0</span> · <span>Evening: 3</span>" in session_counts
     assert "<li>Zoe Text: I bring my laptop</li>" in page
+
+
+def test_a_draft_with_questions_can_still_be_deleted(client, login, make_event):
+    event = training(make_event, status=EventStatus.DRAFT, organiser=login())
+    assert add(client, event, label="Size?").status_code == 303
+    page = client.get(f"/events/{event.id}/delete")
+    response = client.post(f"/events/{event.id}/delete", data={"csrf_token": csrf_from(page.data)})
+    assert response.status_code == 302 and questions() == []

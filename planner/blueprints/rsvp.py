@@ -42,7 +42,7 @@ def _invitation(token: str):
 @bp.get("/<token>")
 def show(token: str):
     invitation = _invitation(token)
-    return _page(invitation, AnswerForm(), _needs_form(invitation))
+    return _page(invitation, AnswerForm(), _needs_form(invitation) if asks_needs(invitation.event) else None)
 
 
 def _needs_form(invitation) -> NeedsForm:
@@ -51,12 +51,14 @@ def _needs_form(invitation) -> NeedsForm:
     return NeedsForm(data={"diets": list(needs.diets), "diet_note": needs.diet_note, "access_note": needs.access_note})
 
 
-def _page(invitation, form, needs_form, status: int = 200, given: dict | None = None):
-    """Render the RSVP page; given holds the question answers just submitted (shown again after a refusal)."""
+def _page(invitation, form, needs_form: NeedsForm | None, status: int = 200, given: dict | None = None):
+    """Render the RSVP page; needs_form is shown on lunch and drinks pages while answers are open, given holds the
+    question answers just submitted (shown again after a refusal)."""
     event = invitation.event
     is_withdrawn = invitation.cancelled_at is not None
+    is_open = not is_withdrawn and is_open_for_answers(event, utcnow())
     questions = [] if is_withdrawn else questions_with_answers(db.session, invitation)
-    if given is not None:
+    if given is not None and is_open:
         questions = [(question, given.get(question.id, [])) for question, _ in questions]
     response = render_template(
         "rsvp/show.html",
@@ -64,10 +66,9 @@ def _page(invitation, form, needs_form, status: int = 200, given: dict | None = 
         event=event,
         form=form,
         needs_form=needs_form,
-        asks_needs=asks_needs(event),
         questions=questions,
         is_withdrawn=is_withdrawn,
-        is_open=not is_withdrawn and is_open_for_answers(event, utcnow()),
+        is_open=is_open,
         closed_on=closed_on(event) if is_late(event, utcnow()) else None,
         seat=your_table(db.session, invitation),
         waiting=waitlist_position(db.session, invitation),
@@ -78,31 +79,35 @@ def _page(invitation, form, needs_form, status: int = 200, given: dict | None = 
 @bp.post("/<token>")
 def answer(token: str):
     invitation = _invitation(token)
-    form, needs_form = AnswerForm(), NeedsForm()
+    form, needs_form = AnswerForm(), NeedsForm() if asks_needs(invitation.event) else None
     if invitation.cancelled_at is not None:
         flash("This invitation was withdrawn: there is nothing to answer.", "error")
         return _page(invitation, form, needs_form, 409)
     if is_late(invitation.event, utcnow()):
         flash(str(AnswersClosed(invitation.event)), "error")
-        return _page(invitation, form, _needs_form(invitation), 409)
+        return _page(invitation, form, None, 409)
     questions = [question for question, _ in questions_with_answers(db.session, invitation)]
     given = {question.id: request.form.getlist(f"q{question.id}") for question in questions}
     if not form.validate_on_submit():
         flash("Choose yes, no or maybe.", "error")
         return _page(invitation, form, needs_form, 400, given)
-    with_needs = "needs_shown" in request.form
+    with_needs = needs_form is not None and "needs_shown" in request.form
     if with_needs and not needs_form.validate():
         flash("Your needs could not be saved: " + " ".join(_errors(needs_form)), "error")
         return _page(invitation, form, needs_form, 400, given)
-    frees_seat = invitation.answer == Answer.YES and form.answer.data != "yes"
     try:
         answers = read_answers(questions, given, saying_yes=form.answer.data == "yes")
         needs = needs_form.to_needs() if with_needs else None
+    except PlannerError as error:
+        flash(str(error), "error")
+        return _page(invitation, form, needs_form, 400, given)
+    frees_seat = invitation.answer == Answer.YES and form.answer.data != "yes"
+    try:
         invitation = once_more_when_stale(db.session, lambda: _save(token, form, answers, needs))
     except PlannerError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return _page(_invitation(token), form, needs_form, 409 if isinstance(error, AnswersClosed) else 400, given)
+        return _page(_invitation(token), form, needs_form, 409, given)
     if frees_seat and current_app.config["MAIL_SEND_AFTER_COMMIT"]:
         deliver_event_mail(invitation.event_id)
     if invitation.answer == Answer.WAITLIST:

@@ -151,6 +151,8 @@ def read_answers(questions: Sequence[Question], submitted: Mapping[int, list[str
 
 def save_answers(session: Session, invitation: Invitation, answers: Mapping[int, list[str]]) -> None:
     """Store an invitation's answers (an empty answer deletes the stored one)."""
+    if not answers:
+        return
     query = select(QuestionAnswer).where(QuestionAnswer.invitation_id == invitation.id)
     stored = {row.question_id: row for row in session.scalars(query)}
     for question_id, values in answers.items():
