@@ -19,6 +19,8 @@ def defaults(instance_path: str) -> dict:
         "BASE_URL": "http://127.0.0.1:5000",
         "LEVELS": list(DEFAULT_LEVELS),
         "LOOKBACK_DAYS": 180,
+        "REMINDER_HOUR": 9,
+        "DIGEST_HOUR": 7,
         "ENV": "development",
         "DEFAULT_TIMEZONE": "Europe/Berlin",
         "SEATING_SECONDS": 1.5,

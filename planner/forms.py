@@ -78,6 +78,14 @@ class WhatAndWhenForm(FlaskForm):
     capacity = IntegerField(
         "Seats", validators=[InputRequired(message="Give the number of seats."), NumberRange(min=1, message="The capacity must be at least 1.")]
     )
+    reminder_days = IntegerField(
+        "Remind who has not answered (days before the deadline)", default=2,
+        validators=[Optional(), NumberRange(min=0, max=30, message="Remind from 0 (never) to 30 days before the deadline.")],
+    )
+
+    def reminder_days_given(self) -> int:
+        """Return the reminder days typed in, or the default of 2 when the field was left empty."""
+        return 2 if self.reminder_days.data is None else self.reminder_days.data
 
     def validate_title(self, field):
         _one_line(field, "The title")
@@ -125,6 +133,7 @@ class EventForm(WhatAndWhenForm):
             timezone=self.timezone.data,
             capacity=self.capacity.data,
             rsvp_deadline=self.rsvp_deadline.data,
+            reminder_days=self.reminder_days_given(),
         )
 
 
@@ -289,6 +298,7 @@ class SeriesForm(WhatAndWhenForm):
             pattern=self.pattern(),
             starts_on=self.starts_on.data,
             deadline_hours=self.deadline_hours.data,
+            reminder_days=self.reminder_days_given(),
             plan_days_ahead=self.plan_days_ahead.data,
             send_mode=SendMode(self.send_mode.data),
             planning_mode=PlanningMode(self.planning_mode.data),

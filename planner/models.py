@@ -50,6 +50,14 @@ class UTCDateTime(TypeDecorator):
         return value.astimezone(UTC)
 
 
+class DigestMode(enum.StrEnum):
+    """What an organiser hears about answers: nothing, one mail a day, or a mail per answer."""
+
+    OFF = "off"
+    DAILY = "daily"
+    EACH = "each"
+
+
 class Organiser(UserMixin, db.Model):
     """A person who logs in to plan events."""
 
@@ -60,6 +68,9 @@ class Organiser(UserMixin, db.Model):
     #: part of every session and remember cookie; raising it ends them all (logout, password change)
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    digest: Mapped[DigestMode] = mapped_column(String(20), default=DigestMode.DAILY, server_default="daily")
+    #: when the digest setting last changed: nothing older is reported
+    digest_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     def get_id(self) -> str:
         """Return the id Flask-Login keeps in cookies: the organiser's id and session version."""
@@ -165,6 +176,8 @@ class Series(db.Model):
     deadline_hours: Mapped[int] = mapped_column(Integer, default=48)
     #: each round is created and planned this many days before it starts
     plan_days_ahead: Mapped[int] = mapped_column(Integer, default=14)
+    #: each round reminds the unanswered this many days before its deadline (0: never)
+    reminder_days: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     send_mode: Mapped[SendMode] = mapped_column(String(20), default=SendMode.REVIEW)
     planning_mode: Mapped[PlanningMode] = mapped_column(String(20), default=PlanningMode.FAIR)
     status: Mapped[SeriesStatus] = mapped_column(String(20), default=SeriesStatus.ACTIVE)
@@ -208,6 +221,8 @@ class Event(db.Model):
     timezone: Mapped[str] = mapped_column(String(64))
     capacity: Mapped[int] = mapped_column(Integer)
     rsvp_deadline_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the unanswered are reminded this many days before the deadline (0: never)
+    reminder_days: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     #: the iCalendar SEQUENCE of the latest invitation sent
     sequence: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[EventStatus] = mapped_column(String(20), default=EventStatus.DRAFT)
@@ -382,6 +397,64 @@ class PairMeeting(db.Model):
     person_b_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
     met_on: Mapped[date] = mapped_column(Date)
+
+
+class ReminderKind(enum.StrEnum):
+    """Which reminder: to answer before the deadline, or (to a yes) that the event is tomorrow."""
+
+    UNANSWERED = "unanswered"
+    DAY_BEFORE = "day_before"
+
+
+class Reminder(db.Model):
+    """A reminder queued to one invitee, once per kind however many `reminders send` runs race."""
+
+    __table_args__ = (UniqueConstraint("invitation_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitation.id"), index=True)
+    kind: Mapped[ReminderKind] = mapped_column(String(20))
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    mail_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing_mail.id"))
+
+    invitation: Mapped[Invitation] = relationship()
+    mail: Mapped["OutgoingMail | None"] = relationship()
+
+
+class AlertKind(enum.StrEnum):
+    """What an alert tells the organiser: every seat is taken, or every invitee who can answer has."""
+
+    FULL = "full"
+    ALL_ANSWERED = "all_answered"
+
+
+class EventAlert(db.Model):
+    """An alert to the organiser that an event filled or that everyone answered, once per event and kind."""
+
+    __table_args__ = (UniqueConstraint("event_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
+    kind: Mapped[AlertKind] = mapped_column(String(20))
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: None when the organiser's digest is off: the alert is settled without a mail
+    mail_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing_mail.id"))
+
+
+class Digest(db.Model):
+    """A note to an organiser, once per key: the daily digest (key: the UTC date) or one answer (key: invitation and time)."""
+
+    __table_args__ = (UniqueConstraint("organiser_id", "kind", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(ForeignKey("organiser.id"), index=True)
+    #: "daily" or "answer"
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(100))
+    #: the digest reports what happened up to this moment; the next one starts here
+    covers_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    #: None when there was nothing to report
+    mail_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing_mail.id"))
 
 
 class PersonNeeds(db.Model):

@@ -26,6 +26,7 @@ MIGRATIONS = str(ROOT / "migrations")
 
 def migrated(app):
     """Build the schema the way production does: through the migrations."""
+    db.session.rollback()  # the test's session must hold no table lock while the schema is dropped
     db.drop_all()
     with db.engine.begin() as connection:
         connection.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
@@ -151,8 +152,8 @@ def test_a_backup_is_consistent_while_a_writer_is_busy_and_restores_every_row(ap
         make_person(email=f"kept{number}@example.com")
     busy = sqlite3.connect(db.engine.url.database)
     busy.execute("BEGIN IMMEDIATE")
-    busy.execute("INSERT INTO person (email, name, department, level, is_active, is_opted_out, created_at, updated_at) "
-                 "VALUES ('uncommitted@example.com', 'U', 'X', 0, 1, 0, '2026-01-01', '2026-01-01')")
+    busy.execute("UPDATE person SET name = 'Uncommitted' WHERE email = 'kept0@example.com'")
+    busy.execute("DELETE FROM person WHERE email = 'kept1@example.com'")
     target = tmp_path / "copy.sqlite"
     result = app.test_cli_runner().invoke(args=["backup", str(target)])
     busy.rollback()
@@ -163,6 +164,7 @@ def test_a_backup_is_consistent_while_a_writer_is_busy_and_restores_every_row(ap
     with restored.app_context():
         emails = set(db.session.scalars(select(Person.email)))
         assert emails == {f"kept{number}@example.com" for number in range(25)}
+        assert "Uncommitted" not in set(db.session.scalars(select(Person.name)))
         assert db.session.scalar(select(func.count(Person.id))) == 25
         db.engine.dispose()
     again = app.test_cli_runner().invoke(args=["backup", str(target)])

@@ -211,6 +211,7 @@ def test_the_series_page_counts_turns(client, login, monthly, staff):
     page = client.get(f"/series/{monthly.id}")
     assert b"2 of 16 people who can be invited have had a turn" in page.data
     assert b"Due next (14)" in page.data and b"Never invited to anything (14)" in page.data
+    assert b"Had a turn (2)" in page.data and first.proposals[0].person.name.encode() in page.data.split(b"Had a turn")[1]
 
 
 def test_two_series_runs_at_once_create_each_round_once(app, monthly, tmp_path):
@@ -229,3 +230,15 @@ def test_two_series_runs_at_once_create_each_round_once(app, monthly, tmp_path):
     assert [event.occurrence_on for event in rounds(monthly)] == [date(2031, 4, 1)]
     assert sum(output.count("created, waiting") for output, _ in outputs) == 1
     assert db.session.scalar(select(func.count(OutgoingMail.id))) == 0
+
+
+def test_rounds_planned_together_propose_different_people(app, make_organiser, make_person):
+    for number in range(12):
+        make_person(department=["Sales", "Legal", "Finance"][number % 3], level=number % 2)
+    organiser = make_organiser(email="together@example.com")
+    series = series_service.create_series(db.session, organiser.id, draft(plan_days_ahead=45), at(date(2031, 1, 1)))
+    db.session.commit()
+    run(app, at(date(2031, 2, 20)))
+    first, second = rounds(series)
+    chosen = [{entry.person_id for entry in event.proposals} for event in (first, second)]
+    assert len(chosen[0]) == len(chosen[1]) == 4 and chosen[0].isdisjoint(chosen[1])

@@ -1,7 +1,7 @@
 """Dietary and access needs remembered per person, custom questions per event and their answers
 
 Revision ID: needs0001
-Revises: series0001
+Revises: remind0001
 Create Date: 2026-12-01 22:14:02.915955
 
 """
@@ -13,7 +13,7 @@ import planner.models  # noqa: F401  (custom column types)
 
 # revision identifiers, used by Alembic.
 revision = 'needs0001'
-down_revision = 'series0001'
+down_revision = 'remind0001'
 branch_labels = None
 depends_on = None
 

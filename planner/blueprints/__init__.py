@@ -6,6 +6,7 @@ from flask import Flask, redirect, url_for
 def register(app: Flask) -> None:
     """Attach every blueprint, the error pages and the front page."""
     from . import (
+        account,
         attendance,
         auth,
         changes,
@@ -21,7 +22,9 @@ def register(app: Flask) -> None:
         series,
     )
 
-    for module in (auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health, questions):
+    for module in (
+        account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health, questions
+    ):
         app.register_blueprint(module.bp)
     errors.register(app)
     app.add_url_rule("/", "index", lambda: redirect(url_for("events.index")))

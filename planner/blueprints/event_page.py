@@ -17,12 +17,14 @@ from ..models import (
     Organiser,
     OutgoingMail,
     Person,
+    Reminder,
     utcnow,
 )
 from ..outbox import pending_errors
 from ..services import backfill, planning, seating
 from ..services.capacity import SeatCount, seat_count
 from ..services.needs import NeedsSection, needs_section
+from ..services.reminders import event_reminders
 from ..services.replies import recent_inbound
 
 
@@ -85,6 +87,7 @@ class EventPage:
     has_started: bool
     mail_problems: list[OutgoingMail]
     queued: int
+    reminders: list[Reminder]
     needs: NeedsSection
 
 
@@ -104,5 +107,6 @@ def event_page(session: Session, event: Event, organiser: Organiser) -> EventPag
         has_started=utcnow() >= event.starts_at,
         mail_problems=pending_errors(session, event.id),
         queued=session.scalar(queued),
+        reminders=[] if is_draft else event_reminders(session, event.id),
         needs=needs_section(session, event),
     )

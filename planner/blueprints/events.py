@@ -15,7 +15,6 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
-from ..errors import PlannerError
 from ..extensions import db
 from ..forms import (
     DEADLINE_FORMAT,
@@ -42,7 +41,7 @@ from ..services.locking import once_more_when_stale
 from ..services.planning import MODE_SENTENCES
 from ..text import plural
 from .event_page import event_page
-from .views import event_or_404, organisers_only, refusal_goes_to
+from .views import committed_or_shown, event_or_404, organisers_only, refusal_goes_to
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 organisers_only(bp)
@@ -64,13 +63,8 @@ def new():
         _fill(form, draft_for(EventKind(kind), date.today(), current_app.config["DEFAULT_TIMEZONE"]))
     elif form.validate_on_submit():
         draft = with_default_deadline(form.to_draft(), date.today(), form.shown_default())
-        try:
-            event = create_event(db.session, current_user.id, draft, current_app.config["REPLY_DOMAIN"])
-        except PlannerError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
+        event = committed_or_shown(form, lambda: create_event(db.session, current_user.id, draft, current_app.config["REPLY_DOMAIN"]))
+        if event is not None:
             flash("Event created. Next: propose who to invite.", "success")
             return redirect(url_for("events.detail", event_id=event.id))
     status = 400 if request.method == "POST" else 200
@@ -99,6 +93,7 @@ def _fill(form: EventForm, draft: EventDraft) -> None:
     form.end.data = draft.end
     form.timezone.data = draft.timezone
     form.capacity.data = draft.capacity
+    form.reminder_days.data = draft.reminder_days
     form.rsvp_deadline.data = draft.rsvp_deadline
     form.shown_deadline.data = draft.rsvp_deadline.strftime(DEADLINE_FORMAT) if draft.rsvp_deadline else ""
 

@@ -39,9 +39,7 @@ def propose_invitees(event_id: int):
     seed = int(seed_text) if seed_text.isdigit() else event.id
     lookback_days = _lookback_days()
     entries = planning.propose(db.session, event, utcnow(), lookback_days=lookback_days, seed=seed)
-    db.session.commit()
-    flash(f"Proposed {plural(len(entries), 'person', 'people')} (look-back {plural(lookback_days, 'day')}).", "success")
-    return _back(event)
+    return _saved(event, f"Proposed {plural(len(entries), 'person', 'people')} (look-back {plural(lookback_days, 'day')}).")
 
 
 @bp.post("/<int:event_id>/planning-mode")
@@ -53,8 +51,13 @@ def planning_mode(event_id: int):
         abort(400)
     mode = PlanningMode(form.mode.data)
     planning.set_mode(db.session, event, mode)
+    return _saved(event, f"{planning.MODE_SENTENCES[mode]} Propose again to apply it.")
+
+
+def _saved(event: Event, message: str):
+    """Commit a proposal setting, flash what was done, and go back to the event."""
     db.session.commit()
-    flash(f"{planning.MODE_SENTENCES[mode]} Propose again to apply it.", "success")
+    flash(message, "success")
     return _back(event)
 
 
@@ -116,9 +119,7 @@ def must(event_id: int):
     person_id = _person_id()
     is_must = request.form.get("is_must") == "1"
     entry = planning.set_must(db.session, event, person_id, is_must)
-    db.session.commit()
-    flash(f"{entry.person.name} {'must attend' if is_must else 'is no longer a must'}.", "success")
-    return _back(event)
+    return _saved(event, f"{entry.person.name} {'must attend' if is_must else 'is no longer a must'}.")
 
 
 @bp.post("/<int:event_id>/allow")
@@ -126,6 +127,4 @@ def must(event_id: int):
 def allow(event_id: int):
     event = event_or_404(event_id)
     planning.allow_again(db.session, event, _person_id())
-    db.session.commit()
-    flash("New proposals may choose this person again.", "success")
-    return _back(event)
+    return _saved(event, "New proposals may choose this person again.")

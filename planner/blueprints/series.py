@@ -7,7 +7,6 @@ from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from ..errors import PlannerError
 from ..extensions import db
 from ..forms import ActionForm, DayForm, SeriesForm
 from ..mailer import deliver_after_commit, mail_settings
@@ -18,7 +17,7 @@ from ..services.changes import cancel_event
 from ..services.events import KIND_DEFAULTS, zone
 from ..services.turns import funnels, series_turns
 from ..text import plural
-from .views import organisers_only, refusal_goes_to
+from .views import committed_or_shown, organisers_only, refusal_goes_to
 
 bp = Blueprint("series", __name__, url_prefix="/series")
 
@@ -51,16 +50,11 @@ def new():
     if request.method == "GET":
         return render_template("series/new.html", form=_new_form())
     form = SeriesForm()
-    if form.validate_on_submit():
-        try:
-            series = series_service.create_series(db.session, current_user.id, form.to_draft(), utcnow())
-        except PlannerError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash("Series created. Its rounds are planned as their dates come near; plan the first now if you like.", "success")
-            return redirect(url_for("series.show", series_id=series.id))
+    series = form.validate_on_submit() and committed_or_shown(
+        form, lambda: series_service.create_series(db.session, current_user.id, form.to_draft(), utcnow()))
+    if series:
+        flash("Series created. Its rounds are planned as their dates come near; plan the first now if you like.", "success")
+        return redirect(url_for("series.show", series_id=series.id))
     return render_template("series/new.html", form=form), 400
 
 
@@ -180,17 +174,11 @@ def edit(series_id: int):
     if request.method == "GET":
         return render_template("series/edit.html", series=series, form=_prefilled(series))
     form = SeriesForm()
-    if form.validate_on_submit():
-        try:
-            successor = series_service.edit_from(db.session, series, form.to_draft(), form.from_day.data or date.today(),
-                                                 utcnow())
-        except PlannerError as error:
-            db.session.rollback()
-            form.form_errors.append(str(error))
-        else:
-            db.session.commit()
-            flash("The series is changed from that date on; earlier rounds keep their settings.", "success")
-            return redirect(url_for("series.show", series_id=successor.id))
+    successor = form.validate_on_submit() and committed_or_shown(
+        form, lambda: series_service.edit_from(db.session, series, form.to_draft(), form.from_day.data or date.today(), utcnow()))
+    if successor:
+        flash("The series is changed from that date on; earlier rounds keep their settings.", "success")
+        return redirect(url_for("series.show", series_id=successor.id))
     return render_template("series/edit.html", series=series, form=form), 400
 
 

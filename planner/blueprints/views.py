@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from functools import wraps
+from typing import TypeVar
 
 from flask import Blueprint, abort, flash, redirect, url_for
 from flask_login import login_required
@@ -9,6 +10,8 @@ from flask_login import login_required
 from ..errors import PlannerError
 from ..extensions import db
 from ..models import Event, Invitation
+
+T = TypeVar("T")
 
 
 def organisers_only(bp: Blueprint) -> None:
@@ -46,3 +49,15 @@ def refusal_goes_to(endpoint: str, code: int = 302, *, key: str = "event_id") ->
         return refusing
 
     return decorate
+
+
+def committed_or_shown(form, action: Callable[[], T]) -> T | None:
+    """Run the service call of a submitted form and commit; on a PlannerError roll back, show it on the form, return None."""
+    try:
+        result = action()
+    except PlannerError as error:
+        db.session.rollback()
+        form.form_errors.append(str(error))
+        return None
+    db.session.commit()
+    return result

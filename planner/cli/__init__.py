@@ -1,4 +1,4 @@
-"""Flask commands, one module per group: accounts, people, outbox, demo, mail, series, backup."""
+"""Flask commands, one module per group: accounts, people, outbox, demo, mail, series, backup, reminders."""
 
 from flask import Flask
 
@@ -11,7 +11,8 @@ def register(app: Flask) -> None:
     from .mail import mail_cli
     from .outbox import outbox_cli
     from .people import people_cli
+    from .reminders import reminders_cli
     from .series import series_cli
 
-    for command in (organiser_cli, people_cli, outbox_cli, demo_command, mail_cli, series_cli, backup_command):
+    for command in (organiser_cli, people_cli, outbox_cli, demo_command, mail_cli, series_cli, backup_command, reminders_cli):
         app.cli.add_command(command)

@@ -45,7 +45,7 @@ def preview_update(session: Session, event: Event, draft: EventDraft, now: datet
     values = {
         "kind": draft.kind, "title": draft.title.strip(), "description": draft.description.strip(),
         "location": draft.location.strip(), "starts_at": starts_at, "ends_at": ends_at, "timezone": draft.timezone,
-        "capacity": draft.capacity, "rsvp_deadline_at": deadline,
+        "capacity": draft.capacity, "rsvp_deadline_at": deadline, "reminder_days": draft.reminder_days,
     }
     changes = _describe(event, values)
     promoted = next_in_line(session, event, capacity=draft.capacity)

@@ -48,6 +48,8 @@ class EventDraft:
     timezone: str
     capacity: int
     rsvp_deadline: datetime | None  # naive, in the event's timezone
+    #: remind who has not answered this many days before the deadline (0: no reminder)
+    reminder_days: int = 2
 
 
 def draft_for(kind: EventKind, today: date, timezone: str) -> EventDraft:
@@ -116,6 +118,7 @@ def create_event(session: Session, organiser_id: int, draft: EventDraft, uid_dom
         timezone=draft.timezone,
         capacity=draft.capacity,
         rsvp_deadline_at=deadline,
+        reminder_days=draft.reminder_days,
         status=EventStatus.DRAFT,
         organiser_id=organiser_id,
     )

@@ -1,4 +1,5 @@
-"""Every message to an invitee: invitation, update, cancellation, un-invitation and "A seat is free", composed and queued.
+"""Every message: to an invitee (invitation, update, cancellation, un-invitation, "A seat is free", reminders) and to an
+organiser (answer notice, daily digest, alert), composed and queued.
 
 Addresses: an invitation stores a random seed; its RSVP link and its calendar reply address
 (the ORGANIZER, rsvp+<token>@reply domain) are rebuilt from that seed and the secret key
@@ -21,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from ..ical import AttendeeInfo, EventInfo, build_cancel, build_request, calendar_part
 from ..mail import wire_bytes
-from ..models import Event, Invitation, OutgoingMail, Person
+from ..models import Event, Invitation, Organiser, OutgoingMail, Person
 from ..text import one_line
 from ..tokens import (
     derived_reply_token,
@@ -35,6 +36,9 @@ from .events import local
 #: the kinds of follow-up that change a calendar, and the word their subject starts with
 CHANGE_SUBJECTS = {"update": "Updated", "cancel": "Cancelled", "uninvite": "Cancelled"}
 SEAT_LEAD = "A seat is free: you are in —"
+#: the word each reminder's subject starts with, by ReminderKind value
+REMINDER_LEADS = {"unanswered": "Reminder: please answer —", "day_before": "Tomorrow:"}
+ALERT_LEADS = {"full": "Full:", "all_answered": "Everyone has answered:"}
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,66 @@ def queue_seat_mail(session: Session, invitation: Invitation, settings: MailSett
         bodies=_bodies(settings, "seat", _values(event, invitation.person, addresses)),
     )
     return queue_mail(session, message, event_id=event.id, invitation=invitation)
+
+
+def queue_reminder(
+    session: Session, invitation: Invitation, settings: MailSettings, now: datetime, *, kind: str, table=None
+) -> OutgoingMail:
+    """Queue a reminder (text and HTML, no calendar part): "unanswered" asks for an answer, "day_before" gives the
+    time, place and (a seating.YourTable, when a plan is published) the table."""
+    event = invitation.event
+    addresses = invitation_addresses(invitation, settings)
+    message = _assemble(
+        invitation, _subject(REMINDER_LEADS[kind], event), settings, stamp=now,
+        bodies=_bodies(settings, f"reminder_{kind}", _values(event, invitation.person, addresses, table=table)),
+    )
+    message["X-Planner-Kind"] = f"reminder_{kind}"
+    return queue_mail(session, message, event_id=event.id, invitation=invitation)
+
+
+def queue_answer_notice(session: Session, invitation: Invitation, settings: MailSettings, now: datetime) -> OutgoingMail:
+    """Queue the organiser's mail about one new answer (their digest setting is "each")."""
+    event = invitation.event
+    subject = one_line(f"{invitation.person.name} answered {invitation.answer}: {event.title}")
+    values = {"invitation": invitation, "event": event, "starts": local(event.starts_at, event), **_links(settings, event)}
+    message = _to_organiser(event.organiser, subject, settings, now, bodies=_bodies(settings, "digest_answer", values))
+    return queue_mail(session, message, event_id=event.id)
+
+
+def queue_digest(session: Session, organiser: Organiser, summaries: Sequence, settings: MailSettings, now: datetime,
+                 *, since: datetime) -> OutgoingMail:
+    """Queue an organiser's daily digest: per event (services.digest.EventSummary), what happened since `since`."""
+    values = {"organiser": organiser, "summaries": summaries, "since": since, "base_url": settings.base_url.rstrip("/")}
+    subject = f"Your Team Planner digest: {sum(summary.size for summary in summaries)} news"
+    message = _to_organiser(organiser, subject, settings, now, bodies=_bodies(settings, "digest_daily", values))
+    return queue_mail(session, message, event_id=None)
+
+
+def queue_alert(session: Session, event: Event, kind: str, settings: MailSettings, now: datetime, *, counts) -> OutgoingMail:
+    """Queue the organiser's alert that an event is full ("full") or that everyone answered ("all_answered")."""
+    values = {"event": event, "kind": kind, "counts": counts, "starts": local(event.starts_at, event), **_links(settings, event)}
+    message = _to_organiser(event.organiser, _subject(ALERT_LEADS[kind], event), settings, now,
+                            bodies=_bodies(settings, f"alert_{kind}", values))
+    return queue_mail(session, message, event_id=event.id)
+
+
+def _links(settings: MailSettings, event: Event) -> dict:
+    return {"event_url": f"{settings.base_url.rstrip('/')}/events/{event.id}"}
+
+
+def _to_organiser(organiser: Organiser, subject: str, settings: MailSettings, stamp: datetime, *,
+                  bodies: tuple[str, str]) -> EmailMessage:
+    """A multipart/alternative mail (text and HTML) from the planner to one organiser."""
+    message = EmailMessage()
+    message["Subject"] = one_line(subject)
+    message["From"] = formataddr((one_line(settings.sender_name), settings.sender))
+    message["To"] = formataddr((one_line(organiser.name), organiser.email))
+    message["Date"] = format_datetime(stamp)
+    message["Message-ID"] = make_msgid(domain=settings.reply_domain)
+    message["Auto-Submitted"] = "auto-generated"
+    message.set_content(bodies[0])
+    message.add_alternative(bodies[1], subtype="html")
+    return message
 
 
 def queue_mail(

@@ -204,7 +204,7 @@ def propose(session: Session, event: Event, now: datetime, *, lookback_days: int
     today = now.date()
     with balance_refusals():
         if event.planning_mode == PlanningMode.FAIR:
-            turns = turn_history(session, pool, today)
+            turns = turn_history(session, pool, today, event)
             chosen = plan_round(pool.candidates, event.capacity, today=today, invited_on=turns.invited_on,
                                 met_on=turns.met_on, joined_on=turns.joined_on, must=must, seed=seed)
             reasons = fair_reasons(pool, turns, today)
@@ -249,8 +249,12 @@ class TurnHistory:
     joined_on: dict[int, date]
 
 
-def turn_history(session: Session, pool: Pool, today: date) -> TurnHistory:
-    """Read the past year's invitations and meetings of the pool's people (three queries, columns only)."""
+def turn_history(session: Session, pool: Pool, today: date, event: Event) -> TurnHistory:
+    """Read the past year's invitations and meetings of the pool's people (four queries, columns only).
+
+    A place in the proposal of another upcoming draft (a series round planned at the same time) counts as a turn
+    taken today, so that two rounds planned together do not propose the same people.
+    """
     since = today - timedelta(days=YEAR_DAYS)
     start = datetime.combine(since, datetime.min.time(), tzinfo=UTC)
     invited_on: dict[int, list[date]] = {}
@@ -260,6 +264,14 @@ def turn_history(session: Session, pool: Pool, today: date) -> TurnHistory:
     for person_id, created_at in rows:
         if person_id in pool.people:
             invited_on.setdefault(person_id, []).append(_as_date(created_at))
+    pending = session.scalars(
+        select(ProposalEntry.person_id)
+        .join(Event, Event.id == ProposalEntry.event_id)
+        .where(Event.status == EventStatus.DRAFT, Event.id != event.id, Event.starts_at > datetime.now(UTC))
+    )
+    for person_id in pending:
+        if person_id in pool.people:
+            invited_on.setdefault(person_id, []).append(today)
     met = session.execute(
         select(PairMeeting.person_a_id, PairMeeting.person_b_id, func.max(PairMeeting.met_on))
         .where(PairMeeting.met_on > since)

@@ -53,6 +53,7 @@ class SeriesDraft:
     pattern: Pattern
     starts_on: date
     deadline_hours: int = 48
+    reminder_days: int = 2
     plan_days_ahead: int = 14
     send_mode: SendMode = SendMode.REVIEW
     planning_mode: PlanningMode = PlanningMode.FAIR
@@ -63,7 +64,8 @@ def draft_of(series: Series) -> dict:
     return {
         "kind": EventKind(series.kind), "title": series.title, "description": series.description,
         "location": series.location, "capacity": series.capacity, "start": series.start_time, "end": series.end_time,
-        "timezone": series.timezone, "deadline_hours": series.deadline_hours, "plan_days_ahead": series.plan_days_ahead,
+        "timezone": series.timezone, "deadline_hours": series.deadline_hours, "reminder_days": series.reminder_days,
+        "plan_days_ahead": series.plan_days_ahead,
         "send_mode": SendMode(series.send_mode), "planning_mode": PlanningMode(series.planning_mode),
     }
 
@@ -95,7 +97,8 @@ def create_series(session: Session, organiser_id: int, draft: SeriesDraft, now: 
     series = Series(
         kind=draft.kind, title=draft.title.strip(), description=draft.description.strip(), location=draft.location.strip(),
         capacity=draft.capacity, start_time=draft.start, end_time=draft.end, timezone=draft.timezone, rrule=rrule,
-        starts_on=draft.starts_on, deadline_hours=draft.deadline_hours, plan_days_ahead=draft.plan_days_ahead,
+        starts_on=draft.starts_on, deadline_hours=draft.deadline_hours, reminder_days=draft.reminder_days,
+        plan_days_ahead=draft.plan_days_ahead,
         send_mode=draft.send_mode, planning_mode=draft.planning_mode, status=SeriesStatus.ACTIVE, organiser_id=organiser_id,
     )
     session.add(series)
@@ -151,6 +154,7 @@ def create_round(session: Session, series: Series, day: date, now: datetime, uid
     event.series_id = series.id
     event.occurrence_on = day
     event.planning_mode = series.planning_mode
+    event.reminder_days = series.reminder_days
     session.flush()
     return event
 

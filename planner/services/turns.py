@@ -31,6 +31,7 @@ class Turns:
 
     eligible: int
     had_turn: int
+    had_turn_people: list[Person]
     due: list[Person]
     due_count: int
     never_invited: list[Person]
@@ -73,13 +74,19 @@ def series_turns(session: Session, series_ids: list[int], today: date) -> Turns:
     eligible = list(session.execute(select(Person.id, Person.name).where(*_eligible(today)).order_by(Person.name)))
     fewest = min((turns.get(person_id, 0) for person_id, _ in eligible), default=0)
     due_ids = [person_id for person_id, _ in eligible if turns.get(person_id, 0) == fewest]
+    had_ids = [person_id for person_id, _ in eligible if turns.get(person_id, 0) > 0]
     ever = select(Invitation.id).where(Invitation.person_id == Person.id, Invitation.cancelled_at.is_(None)).exists()
     never = select(Person).where(*_eligible(today), ~ever)
     return Turns(
         eligible=len(eligible),
-        had_turn=sum(1 for person_id, _ in eligible if turns.get(person_id, 0) > 0),
-        due=list(session.scalars(select(Person).where(Person.id.in_(due_ids[:SHOWN])).order_by(Person.name))),
+        had_turn=len(had_ids),
+        had_turn_people=_people(session, had_ids[:SHOWN]),
+        due=_people(session, due_ids[:SHOWN]),
         due_count=len(due_ids),
         never_invited=list(session.scalars(never.order_by(Person.name).limit(SHOWN))),
         never_count=session.scalar(select(func.count()).select_from(never.subquery())),
     )
+
+
+def _people(session: Session, ids: list[int]) -> list[Person]:
+    return list(session.scalars(select(Person).where(Person.id.in_(ids)).order_by(Person.name))) if ids else []
