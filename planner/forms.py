@@ -16,6 +16,7 @@ from wtforms import (
     PasswordField,
     SelectChoice,
     SelectField,
+    SelectMultipleField,
     StringField,
     TextAreaField,
     TimeField,
@@ -30,10 +31,13 @@ from wtforms.validators import (
     Optional,
     ValidationError,
 )
+from wtforms.widgets import CheckboxInput, ListWidget
 
-from .models import EventKind, PlanningMode, SendMode
+from .models import EventKind, PlanningMode, QuestionKind, SendMode
 from .recurrence import ORDINALS, WEEKDAY_NAMES, Pattern
 from .services.events import EventDraft
+from .services.needs import DIETS, NOTE_LENGTH, Needs, check_needs
+from .services.questions import CHOICE_LENGTH, LABEL_LENGTH, MAX_CHOICES, QUESTION_KINDS, QuestionDraft
 from .services.series import SeriesDraft
 from .text import control_problem
 
@@ -312,3 +316,70 @@ class DayForm(FlaskForm):
 
     day = DateField(validators=[InputRequired(message="Choose a date.")])
     new_day = DateField("Move to", validators=[Optional()])
+
+
+# Dietary and access needs, custom questions (the "Replies at scale" issue).
+
+
+NOTE_TOO_LONG = f"Write at most {NOTE_LENGTH} characters."
+
+
+class NeedsForm(FlaskForm):
+    """A person's dietary and access needs, remembered for every event."""
+
+    diets = SelectMultipleField(
+        "Dietary requirements",
+        choices=[SelectChoice(code, label) for code, label in DIETS.items()],
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+        validate_choice=False,
+    )
+    diet_note = TextAreaField("Other dietary requirements", validators=[Optional(), Length(max=NOTE_LENGTH, message=NOTE_TOO_LONG)])
+    access_note = TextAreaField("Access needs", validators=[Optional(), Length(max=NOTE_LENGTH, message=NOTE_TOO_LONG)])
+    #: on the RSVP page: the needs were on the form, so an answer saves them too
+    needs_shown = HiddenField(default="1")
+
+    def validate_diets(self, field):
+        unknown = [code for code in field.data or [] if code not in DIETS]
+        if unknown:
+            raise ValidationError("Tick the dietary choices offered, or describe yours in the text below.")
+
+    def validate_diet_note(self, field):
+        _plain_text(field, "The dietary requirements")
+
+    def validate_access_note(self, field):
+        _plain_text(field, "The access needs")
+
+    def to_needs(self) -> Needs:
+        """Return the submitted needs, cleaned; raise NeedsError when they cannot be stored."""
+        return check_needs(self.diets.data or [], self.diet_note.data, self.access_note.data)
+
+
+def _plain_text(field, name: str) -> None:
+    problem = control_problem(field.data or "", multiline=True)
+    if problem:
+        raise ValidationError(f"{name} {problem}: write plain text.")
+
+
+class QuestionForm(FlaskForm):
+    """One custom question of an event: its words, kind, choices and whether it must be answered."""
+
+    label = StringField("Question", validators=[DataRequired(message="Write the question."), Length(max=LABEL_LENGTH)])
+    kind = SelectField("Answered with", choices=[SelectChoice(kind.value, label) for kind, label in QUESTION_KINDS.items()])
+    choices = TextAreaField(
+        "Choices, one per line", validators=[Optional(), Length(max=MAX_CHOICES * (CHOICE_LENGTH + 2))]
+    )
+    is_required = BooleanField("Required when saying yes")
+
+    def validate_label(self, field):
+        _one_line(field, "The question")
+
+    def validate_choices(self, field):
+        problem = control_problem(field.data or "", multiline=True)
+        if problem:
+            raise ValidationError(f"The choices {problem}.")
+
+    def to_draft(self) -> QuestionDraft:
+        """Return the submitted question for the services."""
+        kind = QuestionKind(self.kind.data)
+        return QuestionDraft(self.label.data or "", kind, self.choices.data or "", bool(self.is_required.data))

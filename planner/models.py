@@ -255,6 +255,8 @@ class Event(db.Model):
     proposals: Mapped[list["ProposalEntry"]] = relationship(
         back_populates="event", order_by="ProposalEntry.id", cascade="all, delete-orphan"
     )
+    #: the custom questions, removed with a deleted draft
+    questions: Mapped[list["Question"]] = relationship(order_by="Question.id", cascade="all, delete-orphan")
 
 
 class ProposalEntry(db.Model):
@@ -520,3 +522,50 @@ class CalendarFeed(db.Model):
     token_seed: Mapped[str] = mapped_column(String(64))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+class PersonNeeds(db.Model):
+    """A person's dietary and access needs, remembered for every event and shown only to organisers."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), unique=True)
+    #: the common diets ticked, comma-separated codes (planner.services.needs.DIETS)
+    diets: Mapped[str] = mapped_column(String(200), default="")
+    diet_note: Mapped[str] = mapped_column(Text, default="")
+    access_note: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class QuestionKind(enum.StrEnum):
+    TEXT = "text"
+    ONE = "one"
+    SEVERAL = "several"
+
+
+class Question(db.Model):
+    """A question the organiser asks the invitees of one event."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
+    label: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[QuestionKind] = mapped_column(String(20))
+    #: the choices of a one- or several-choice question, one per line
+    choices: Mapped[str] = mapped_column(Text, default="")
+    is_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    answers: Mapped[list["QuestionAnswer"]] = relationship(cascade="all, delete-orphan")
+
+    @property
+    def choice_list(self) -> list[str]:
+        """Return the choices, one per line, in order."""
+        return [line for line in self.choices.split("\n") if line]
+
+
+class QuestionAnswer(db.Model):
+    """One invitation's answer to one question: the text, or the chosen choices one per line."""
+
+    __table_args__ = (UniqueConstraint("question_id", "invitation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    question_id: Mapped[int] = mapped_column(ForeignKey("question.id"), index=True)
+    invitation_id: Mapped[int] = mapped_column(ForeignKey("invitation.id"), index=True)
+    value: Mapped[str] = mapped_column(Text, default="")

@@ -21,13 +21,14 @@ def register(app: Flask) -> None:
         mailbox,
         people,
         proposals,
+        questions,
         rsvp,
         seating,
         series,
     )
 
     for module in (account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
-                   dashboard, analytics, exports, feeds):
+                   dashboard, analytics, exports, feeds, questions):
         app.register_blueprint(module.bp)
     for extra in (feedback.bp, feedback.results_bp, feeds.settings_bp):
         app.register_blueprint(extra)

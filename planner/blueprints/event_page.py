@@ -24,6 +24,7 @@ from ..models import (
 from ..outbox import pending_errors
 from ..services import backfill, offers, planning, seating
 from ..services.capacity import SeatCount, seat_count
+from ..services.needs import NeedsSection, needs_section
 from ..services.reminders import event_reminders
 from ..services.replies import recent_inbound
 
@@ -90,6 +91,7 @@ class EventPage:
     mail_problems: list[OutgoingMail]
     queued: int
     reminders: list[Reminder]
+    needs: NeedsSection
 
 
 def event_page(session: Session, event: Event, organiser: Organiser) -> EventPage:
@@ -110,4 +112,5 @@ def event_page(session: Session, event: Event, organiser: Organiser) -> EventPag
         mail_problems=pending_errors(session, event.id),
         queued=session.scalar(queued),
         reminders=[] if is_draft else event_reminders(session, event.id),
+        needs=needs_section(session, event),
     )

@@ -7,19 +7,22 @@ from flask import (
     flash,
     redirect,
     render_template,
+    request,
     url_for,
 )
 
 from ..errors import PlannerError
 from ..extensions import db
-from ..forms import ActionForm, AnswerForm
+from ..forms import ActionForm, AnswerForm, NeedsForm
 from ..mailer import deliver_event_mail, mail_settings
 from ..models import Answer, utcnow
 from ..services.availability import opt_out
 from ..services.capacity import waitlist_position
 from ..services.events import is_open_for_answers
 from ..services.locking import once_more_when_stale
-from ..services.rsvp import find_invitation, record_answer
+from ..services.needs import asks_needs, clear_needs, needs_of, save_needs
+from ..services.questions import questions_with_answers, read_answers, save_answers
+from ..services.rsvp import AnswersClosed, closed_on, find_invitation, is_late, record_answer
 from ..services.seating import your_table
 from ..tokens import TokenError
 
@@ -39,17 +42,34 @@ def _invitation(token: str):
 @bp.get("/<token>")
 def show(token: str):
     invitation = _invitation(token)
-    return _page(invitation, AnswerForm())
+    return _page(invitation, AnswerForm(), _needs_form(invitation) if asks_needs(invitation.event) else None)
 
 
-def _page(invitation, form, status: int = 200):
+def _needs_form(invitation) -> NeedsForm:
+    """The needs form filled with what the person told us before."""
+    needs = needs_of(db.session, invitation.person_id)
+    return NeedsForm(data={"diets": list(needs.diets), "diet_note": needs.diet_note, "access_note": needs.access_note})
+
+
+def _page(invitation, form, needs_form: NeedsForm | None, status: int = 200, given: dict | None = None):
+    """Render the RSVP page; needs_form is shown on lunch and drinks pages while answers are open, given holds the
+    question answers just submitted (shown again after a refusal)."""
+    event = invitation.event
+    is_withdrawn = invitation.cancelled_at is not None
+    is_open = not is_withdrawn and is_open_for_answers(event, utcnow())
+    questions = [] if is_withdrawn else questions_with_answers(db.session, invitation)
+    if given is not None and is_open:
+        questions = [(question, given.get(question.id, [])) for question, _ in questions]
     response = render_template(
         "rsvp/show.html",
         invitation=invitation,
-        event=invitation.event,
+        event=event,
         form=form,
-        is_withdrawn=invitation.cancelled_at is not None,
-        is_open=invitation.cancelled_at is None and is_open_for_answers(invitation.event, utcnow()),
+        needs_form=needs_form,
+        questions=questions,
+        is_withdrawn=is_withdrawn,
+        is_open=is_open,
+        closed_on=closed_on(event) if is_late(event, utcnow()) else None,
         seat=your_table(db.session, invitation),
         waiting=waitlist_position(db.session, invitation),
     )
@@ -59,20 +79,35 @@ def _page(invitation, form, status: int = 200):
 @bp.post("/<token>")
 def answer(token: str):
     invitation = _invitation(token)
-    form = AnswerForm()
+    form, needs_form = AnswerForm(), NeedsForm() if asks_needs(invitation.event) else None
     if invitation.cancelled_at is not None:
         flash("This invitation was withdrawn: there is nothing to answer.", "error")
-        return _page(invitation, form, 409)
+        return _page(invitation, form, needs_form, 409)
+    if is_late(invitation.event, utcnow()):
+        flash(str(AnswersClosed(invitation.event)), "error")
+        return _page(invitation, form, None, 409)
+    questions = [question for question, _ in questions_with_answers(db.session, invitation)]
+    given = {question.id: request.form.getlist(f"q{question.id}") for question in questions}
     if not form.validate_on_submit():
         flash("Choose yes, no or maybe.", "error")
-        return _page(invitation, form, 400)
+        return _page(invitation, form, needs_form, 400, given)
+    with_needs = needs_form is not None and "needs_shown" in request.form
+    if with_needs and not needs_form.validate():
+        flash("Your needs could not be saved: " + " ".join(_errors(needs_form)), "error")
+        return _page(invitation, form, needs_form, 400, given)
+    try:
+        answers = read_answers(questions, given, saying_yes=form.answer.data == "yes")
+        needs = needs_form.to_needs() if with_needs else None
+    except PlannerError as error:
+        flash(str(error), "error")
+        return _page(invitation, form, needs_form, 400, given)
     frees_seat = invitation.answer == Answer.YES and form.answer.data != "yes"
     try:
-        saved, event_id = once_more_when_stale(db.session, lambda: _save(invitation, form))
+        saved, event_id = once_more_when_stale(db.session, lambda: _save(invitation, form, answers, needs))
     except PlannerError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return _page(_invitation(token), form, 409)
+        return _page(_invitation(token), form, needs_form, 409, given)
     if frees_seat and current_app.config["MAIL_SEND_AFTER_COMMIT"]:
         deliver_event_mail(event_id)
     if saved == Answer.WAITLIST:
@@ -82,15 +117,57 @@ def answer(token: str):
     return redirect(url_for("rsvp.show", token=token), code=303)
 
 
-def _save(invitation, form: AnswerForm) -> tuple[Answer, int]:
-    """Record and commit the answer (record_answer reads the invitation afresh under the lock, so a retry starts clean).
+def _errors(form) -> list[str]:
+    return [error for errors in form.errors.values() for error in errors]
 
-    Return the answer stored and the event's id, taken before the commit expires them.
-    """
+
+def _save(invitation, form: AnswerForm, answers: dict, needs) -> tuple[Answer, int]:
+    """Record and commit the answer, the question answers and the needs (record_answer reads the invitation afresh
+    under the lock, so a retry starts clean); return the answer stored and the event's id, taken before the commit."""
     record_answer(db.session, invitation, form.answer.data, utcnow(), form.comment.data, settings=mail_settings())
+    save_answers(db.session, invitation, answers)
+    if needs is not None:
+        save_needs(db.session, invitation.person_id, needs)
     saved = (invitation.answer, invitation.event_id)
     db.session.commit()
     return saved
+
+
+@bp.get("/<token>/needs")
+def needs_page(token: str):
+    invitation = _invitation(token)
+    return _needs_page(invitation, _needs_form(invitation))
+
+
+def _needs_page(invitation, form, status: int = 200):
+    page = render_template("rsvp/needs.html", invitation=invitation, event=invitation.event, needs_form=form,
+                           has_needs=not needs_of(db.session, invitation.person_id).is_empty)
+    return page, status, PRIVATE_PAGE
+
+
+@bp.post("/<token>/needs")
+def save_needs_page(token: str):
+    invitation = _invitation(token)
+    form = NeedsForm()
+    if request.form.get("action") == "clear":
+        if not ActionForm().validate_on_submit():
+            abort(400)
+        clear_needs(db.session, invitation.person_id)
+        db.session.commit()
+        flash("Your dietary and access needs are forgotten.", "success")
+        return redirect(url_for("rsvp.needs_page", token=token), code=303)
+    if not form.validate_on_submit():
+        flash("Your needs could not be saved: " + " ".join(_errors(form)), "error")
+        return _needs_page(invitation, form, 400)
+    try:
+        save_needs(db.session, invitation.person_id, form.to_needs())
+    except PlannerError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _needs_page(invitation, form, 400)
+    db.session.commit()
+    flash("Your dietary and access needs are saved for every event.", "success")
+    return redirect(url_for("rsvp.needs_page", token=token), code=303)
 
 
 @bp.get("/<token>/opt-out")

@@ -20,7 +20,7 @@ from ..models import Event, InboundMail, Invitation, OutgoingMail, Person
 from ..text import control_problem, one_line
 from ..tokens import TokenError, hash_reply_token
 from .mails import MailSettings
-from .rsvp import AnswerError, record_answer
+from .rsvp import AnswerError, closed_on, is_late, record_answer
 
 APPLIED, IGNORED, REJECTED = "applied", "ignored", "rejected"
 #: a calendar's PARTSTAT as the answer words record_answer takes
@@ -165,6 +165,8 @@ def _apply_reply(
     if reply.sequence < latest:
         reason = f"outdated: the reply is for SEQUENCE {reply.sequence}, the invitation is at {latest}"
         return Outcome(IGNORED, reason, invitation)
+    if is_late(event, now):
+        return Outcome(IGNORED, f"late: answers closed on {closed_on(event)}", invitation)
     answer = PARTSTAT_ANSWERS[reply.partstat]
     try:
         changed = record_answer(session, invitation, answer, now, _text(reply.comment, COMMENT_LENGTH), settings=settings)

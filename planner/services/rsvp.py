@@ -10,10 +10,10 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..errors import PlannerError
-from ..models import Answer, Event, Invitation, utcnow
+from ..models import Answer, Event, EventStatus, Invitation, utcnow
 from ..tokens import TokenError, hash_token
 from .capacity import fill_free_seats, yes_or_waitlist
-from .events import is_open_for_answers
+from .events import is_open_for_answers, local
 from .locking import lock_event
 from .mails import MailSettings
 
@@ -32,6 +32,29 @@ class AnswerError(PlannerError):
     """An answer that cannot be recorded."""
 
 
+class AnswersClosed(AnswerError):
+    """An answer that came after the event's answer deadline."""
+
+    def __init__(self, event: Event):
+        self.closed_on = closed_on(event)
+        super().__init__(f"Answers for this event are closed. They closed on {self.closed_on}; your answer stays as it was.")
+
+
+def answers_close_at(event: Event) -> datetime:
+    """Return when answers close: the deadline, or the start when there is none."""
+    return event.rsvp_deadline_at or event.starts_at
+
+
+def closed_on(event: Event) -> str:
+    """Return the moment answers close, in the event's timezone, as people read it."""
+    return f"{local(answers_close_at(event), event).strftime('%d %B %Y, %H:%M')} ({event.timezone})"
+
+
+def is_late(event: Event, now: datetime) -> bool:
+    """Tell whether an answer given now to a sent event comes after its deadline."""
+    return event.status == EventStatus.SENT and now >= answers_close_at(event)
+
+
 def find_invitation(session: Session, token: str) -> Invitation:
     """Return the invitation a token belongs to, with its event, organiser and person (one query); else raise TokenError."""
     invitation = session.scalar(_BY_TOKEN, {"token_hash": hash_token(token)})
@@ -45,8 +68,8 @@ def record_answer(
 ) -> bool:
     """Set an invitation's answer (a yes when the event is full waits for a seat); return whether it changed.
 
-    Raise AnswerError when the answer came (now) after the deadline. The answer is stamped when the
-    event lock is granted. A yes that turns into no or maybe gives its seat to the oldest waiting
+    Raise AnswersClosed when the answer came (now) after the deadline, AnswerError when it cannot be given.
+    The answer is stamped when the event lock is granted. A yes that turns into no or maybe gives its seat to the oldest waiting
     invitation, whose mail is queued.
     """
     if answer not in ANSWERS:
@@ -56,6 +79,8 @@ def record_answer(
     session.refresh(invitation)
     if invitation.cancelled_at is not None:
         raise AnswerError("This invitation was withdrawn.")
+    if is_late(invitation.event, now):
+        raise AnswersClosed(invitation.event)
     if not is_open_for_answers(invitation.event, now):
         raise AnswerError("Answers for this event are closed.")
     old = invitation.answer
