@@ -82,6 +82,11 @@ class WhatAndWhenForm(FlaskForm):
         "Remind who has not answered (days before the deadline)", default=2,
         validators=[Optional(), NumberRange(min=0, max=30, message="Remind from 0 (never) to 30 days before the deadline.")],
     )
+    is_auto_backfill = BooleanField("Refill a declined seat by itself (the waiting list first, then an offer)")
+    offer_hours = IntegerField(
+        "An offer holds its seat for (hours; empty: the default)",
+        validators=[Optional(), NumberRange(min=1, max=720, message="An offer holds its seat from 1 to 720 hours.")],
+    )
 
     def reminder_days_given(self) -> int:
         """Return the reminder days typed in, or the default of 2 when the field was left empty."""
@@ -134,6 +139,8 @@ class EventForm(WhatAndWhenForm):
             capacity=self.capacity.data,
             rsvp_deadline=self.rsvp_deadline.data,
             reminder_days=self.reminder_days_given(),
+            is_auto_backfill=self.is_auto_backfill.data,
+            offer_hours=self.offer_hours.data,
         )
 
 
@@ -299,6 +306,8 @@ class SeriesForm(WhatAndWhenForm):
             starts_on=self.starts_on.data,
             deadline_hours=self.deadline_hours.data,
             reminder_days=self.reminder_days_given(),
+            is_auto_backfill=self.is_auto_backfill.data,
+            offer_hours=self.offer_hours.data,
             plan_days_ahead=self.plan_days_ahead.data,
             send_mode=SendMode(self.send_mode.data),
             planning_mode=PlanningMode(self.planning_mode.data),

@@ -16,8 +16,8 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
-    true,
     false,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 

@@ -3,7 +3,7 @@
 import os
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from planner.extensions import db
 from planner.mailer import mail_settings
-from planner.models import Answer, Invitation, OutgoingMail, Person, ProposalEntry, utcnow
+from planner.models import Answer, Event, Invitation, OutgoingMail, Person, ProposalEntry, Series, utcnow
 from planner.services.invites import send_invites
 from planner.services.rsvp import record_answer
 from tests.helpers import calendar_of, csrf_from, parse_mail, rsvp_link
@@ -186,3 +186,28 @@ def test_two_runs_at_once_make_one_offer(app, make_person, make_event, tmp_path)
     assert sorted("1 offer made" in output for output in outputs) == [False, True], outputs
     assert len(offers(event)) == 1
     assert db.session.scalar(select(Person).where(Person.id == offers(event)[0].person_id)).name.startswith("Other")
+
+
+def test_the_organiser_turns_automatic_backfill_on_for_an_event_and_a_series(client, login):
+    login()
+    page = client.get("/events/new?kind=lunch")
+    data = {
+        "csrf_token": csrf_from(page.data), "kind": "lunch", "title": "Refilled lunch", "description": "", "location": "",
+        "day": (date.today() + timedelta(days=10)).isoformat(), "start": "12:00", "end": "13:00",
+        "timezone": "Europe/Berlin", "capacity": "8", "rsvp_deadline": "", "is_auto_backfill": "y", "offer_hours": "24",
+    }
+    assert client.post("/events/new", data=data).status_code == 302
+    event = db.session.scalar(select(Event).where(Event.title == "Refilled lunch"))
+    assert event.is_auto_backfill and event.offer_hours == 24
+    refused = client.post("/events/new", data={**data, "offer_hours": "0"})
+    assert refused.status_code == 400 and b"from 1 to 720 hours" in refused.data
+    series_page = client.get("/series/new")
+    series_data = {
+        "csrf_token": csrf_from(series_page.data), "kind": "lunch", "title": "Refilled series", "start": "12:00", "end": "13:00",
+        "timezone": "Europe/Berlin", "capacity": "4", "frequency": "weekly", "interval": "1", "weekday": "2", "nth": "1",
+        "month_day": "1", "starts_on": (date.today() + timedelta(days=3)).isoformat(), "ends": "never", "deadline_hours": "48",
+        "plan_days_ahead": "14", "send_mode": "review", "planning_mode": "fair", "is_auto_backfill": "y",
+    }
+    assert client.post("/series/new", data=series_data).status_code == 302
+    series = db.session.scalar(select(Series).where(Series.title == "Refilled series"))
+    assert series.is_auto_backfill and series.offer_hours is None

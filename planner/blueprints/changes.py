@@ -28,7 +28,7 @@ def _prefilled(event: Event) -> EventForm:
         "kind": event.kind, "title": event.title, "description": event.description, "location": event.location,
         "day": starts.date(), "start": starts.time(), "end": ends.time(), "timezone": event.timezone,
         "capacity": event.capacity, "rsvp_deadline": deadline.replace(tzinfo=None) if deadline else None,
-        "reminder_days": event.reminder_days,
+        "reminder_days": event.reminder_days, "is_auto_backfill": event.is_auto_backfill, "offer_hours": event.offer_hours,
     })
 
 

@@ -46,6 +46,7 @@ def preview_update(session: Session, event: Event, draft: EventDraft, now: datet
         "kind": draft.kind, "title": draft.title.strip(), "description": draft.description.strip(),
         "location": draft.location.strip(), "starts_at": starts_at, "ends_at": ends_at, "timezone": draft.timezone,
         "capacity": draft.capacity, "rsvp_deadline_at": deadline, "reminder_days": draft.reminder_days,
+        "is_auto_backfill": draft.is_auto_backfill, "offer_hours": draft.offer_hours,
     }
     changes = _describe(event, values)
     promoted = next_in_line(session, event, capacity=draft.capacity)

@@ -50,6 +50,10 @@ class EventDraft:
     rsvp_deadline: datetime | None  # naive, in the event's timezone
     #: remind who has not answered this many days before the deadline (0: no reminder)
     reminder_days: int = 2
+    #: refill a decline by itself: the waiting list first, then an offer to whose turn it is
+    is_auto_backfill: bool = False
+    #: how long such an offer holds its seat; None: the OFFER_HOURS setting
+    offer_hours: int | None = None
 
 
 def draft_for(kind: EventKind, today: date, timezone: str) -> EventDraft:
@@ -119,6 +123,8 @@ def create_event(session: Session, organiser_id: int, draft: EventDraft, uid_dom
         capacity=draft.capacity,
         rsvp_deadline_at=deadline,
         reminder_days=draft.reminder_days,
+        is_auto_backfill=draft.is_auto_backfill,
+        offer_hours=draft.offer_hours,
         status=EventStatus.DRAFT,
         organiser_id=organiser_id,
     )

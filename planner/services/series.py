@@ -54,6 +54,8 @@ class SeriesDraft:
     starts_on: date
     deadline_hours: int = 48
     reminder_days: int = 2
+    is_auto_backfill: bool = False
+    offer_hours: int | None = None
     plan_days_ahead: int = 14
     send_mode: SendMode = SendMode.REVIEW
     planning_mode: PlanningMode = PlanningMode.FAIR
@@ -65,6 +67,7 @@ def draft_of(series: Series) -> dict:
         "kind": EventKind(series.kind), "title": series.title, "description": series.description,
         "location": series.location, "capacity": series.capacity, "start": series.start_time, "end": series.end_time,
         "timezone": series.timezone, "deadline_hours": series.deadline_hours, "reminder_days": series.reminder_days,
+        "is_auto_backfill": series.is_auto_backfill, "offer_hours": series.offer_hours,
         "plan_days_ahead": series.plan_days_ahead,
         "send_mode": SendMode(series.send_mode), "planning_mode": PlanningMode(series.planning_mode),
     }
@@ -98,7 +101,7 @@ def create_series(session: Session, organiser_id: int, draft: SeriesDraft, now: 
         kind=draft.kind, title=draft.title.strip(), description=draft.description.strip(), location=draft.location.strip(),
         capacity=draft.capacity, start_time=draft.start, end_time=draft.end, timezone=draft.timezone, rrule=rrule,
         starts_on=draft.starts_on, deadline_hours=draft.deadline_hours, reminder_days=draft.reminder_days,
-        plan_days_ahead=draft.plan_days_ahead,
+        is_auto_backfill=draft.is_auto_backfill, offer_hours=draft.offer_hours, plan_days_ahead=draft.plan_days_ahead,
         send_mode=draft.send_mode, planning_mode=draft.planning_mode, status=SeriesStatus.ACTIVE, organiser_id=organiser_id,
     )
     session.add(series)
