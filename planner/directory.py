@@ -9,8 +9,6 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
 
-from email_validator import EmailNotValidError, validate_email
-
 from .errors import PlannerError
 from .text import control_problem
 
@@ -264,6 +262,8 @@ def _read_row(line: int, record: dict, ladder: list[str]) -> PersonRow:
     for column, limit in LIMITS.items():
         if len(values[column]) > limit:
             raise ValueError(f"{column} has {len(values[column])} characters; at most {limit} fit")
+    from email_validator import EmailNotValidError, validate_email  # imported here: it loads dnspython, which commands skip
+
     try:
         email = validate_email(values["email"], check_deliverability=False).normalized.lower()
     except EmailNotValidError as error:

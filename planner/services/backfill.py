@@ -134,7 +134,7 @@ def _replace(session, event, declined, settings, now, lookback_days) -> Replacem
     chosen = replacement(candidates, kept, declined.person_id, seed=event.id)
     if chosen is None:
         return None
-    newcomer, gone = pool.people[chosen], declined.person
+    newcomer, gone = session.get(Person, chosen), declined.person
     reason = f"in place of {gone.name[: max(REASON_LENGTH - len(gone.email) - 16, 1)]} <{gone.email}>"
     event.proposals.append(ProposalEntry(person=newcomer, reason=reason[:REASON_LENGTH]))
     mail = invite_person(session, event, newcomer, settings, stamp=now)
