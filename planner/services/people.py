@@ -107,7 +107,7 @@ def write_rows(session: Session, rows: list[PersonRow], *, deactivate_missing: b
     if deactivate_missing:
         updates += [{"id": person.id, "is_active": False, "updated_at": now} for person in preview.missing]
     if inserts:
-        session.execute(insert(Person), inserts)
+        session.execute(insert(Person.__table__), inserts)  # Core: one executemany, no ORM bookkeeping per row
     for batch in _same_keys(updates):
         session.execute(update(Person), batch)
     if updates:
