@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import Row, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ..balance import Candidate, best_deviation, deviation, replacement, targets
@@ -49,22 +49,13 @@ class History:
     last_invited: date | None
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
-    """What the planner reads of one person in a pool: the columns, not the record."""
-
-    id: int
-    department: str
-    level: int
-    joined_on: date | None
-
-
 @dataclass(frozen=True)
 class Pool:
     """The people a proposal chooses from, as balance candidates."""
 
     candidates: list[Candidate]
-    people: dict[int, Member]
+    #: each pool member's row of MEMBER_COLUMNS (id, department, level, joined_on): the columns, not the record
+    people: dict[int, Row]
     history: dict[int, History]
 
 
@@ -100,21 +91,21 @@ def number(value: float) -> str:
 MEMBER_COLUMNS = (Person.id, Person.department, Person.level, Person.joined_on)
 
 
-def eligible_people(session: Session, day: date) -> list[Member]:
+def eligible_people(session: Session, day: date) -> list[Row]:
     """Return the people who can be invited to an event on day (active, not opted out, not on leave), columns only."""
     query = select(*MEMBER_COLUMNS).where(
         Person.is_active.is_(True),
         Person.is_opted_out.is_(False),
         or_(Person.on_leave_until.is_(None), Person.on_leave_until < day),
     )
-    return [Member(*row) for row in session.execute(query.order_by(Person.id))]
+    return list(session.execute(query.order_by(Person.id)))
 
 
-def members(session: Session, person_ids: Collection[int]) -> list[Member]:
+def members(session: Session, person_ids: Collection[int]) -> list[Row]:
     """Return the planner's columns of these people, in one statement."""
     if not person_ids:
         return []
-    return [Member(*row) for row in session.execute(select(*MEMBER_COLUMNS).where(Person.id.in_(list(person_ids))))]
+    return list(session.execute(select(*MEMBER_COLUMNS).where(Person.id.in_(list(person_ids)))))
 
 
 def unavailability(person: Person, day: date) -> str | None:
@@ -203,7 +194,7 @@ def candidate_pool(session: Session, event: Event, now: datetime, *, lookback_da
     return Pool(candidates, people, history)
 
 
-def _candidate(person: Member, history: History | None) -> Candidate:
+def _candidate(person: Row, history: History | None) -> Candidate:
     return Candidate(
         id=person.id,
         department=person.department,
