@@ -1,19 +1,28 @@
 """The application factory."""
 
 import os
+import sys
+import threading
 from pathlib import Path
 
 from flask import Flask
 
 from .config import load_config
-from .extensions import csrf, db, login_manager, migrate
+from .extensions import csrf, db, login_manager
 from .security import add_security_headers, check_production_settings, trust_proxies
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+#: the command groups that need neither the web pages nor the migrations: `flask mail ingest` starts without them
+LIGHT_COMMANDS = frozenset({"mail", "outbox", "series", "people", "organiser", "backup"})
+
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build a configured application: settings, extensions, blueprints and commands."""
+    """Build a configured application: settings, extensions, blueprints and commands.
+
+    Under a light `flask` command (see LIGHT_COMMANDS) the migrations are left out and the blueprints
+    are registered on the first request instead, so that the command starts quickly.
+    """
     app = Flask(
         __name__,
         instance_path=os.environ.get("PLANNER_INSTANCE_PATH") or str(PROJECT_ROOT / "instance"),
@@ -28,15 +37,55 @@ def create_app(test_config: dict | None = None) -> Flask:
     trust_proxies(app)
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     csrf.init_app(app)
     login_manager.init_app(app)
     app.after_request(add_security_headers)
 
-    from . import auth_loader, blueprints, cli, filters
+    from . import auth_loader, cli, filters
 
     auth_loader.init_app(app)
-    blueprints.register(app)
-    cli.register(app)
     filters.register(app)
+    if is_light_command():
+        register_web_on_first_request(app)
+    else:
+        init_migrations(app)
+        register_web(app)
+    cli.register(app)
     return app
+
+
+def is_light_command(argv: list[str] | None = None) -> bool:
+    """Tell whether this process is a `flask` command of a light group (the first words of its arguments say)."""
+    if os.environ.get("FLASK_RUN_FROM_CLI") != "true":
+        return False
+    words = [word for word in (sys.argv[1:] if argv is None else argv) if not word.startswith("-")]
+    return bool(LIGHT_COMMANDS.intersection(words[:3]))
+
+
+def init_migrations(app: Flask) -> None:
+    """Add Flask-Migrate (Alembic) and its `flask db` commands."""
+    from flask_migrate import Migrate
+
+    Migrate(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+
+
+def register_web(app: Flask) -> None:
+    """Register the blueprints, the error pages and the front page."""
+    from . import blueprints
+
+    blueprints.register(app)
+
+
+def register_web_on_first_request(app: Flask) -> None:
+    """Register the web part when the first request comes (a light command that serves one still answers it)."""
+    inner = app.wsgi_app
+    lock = threading.Lock()
+
+    def first_request(environ, start_response):
+        with lock:
+            if app.wsgi_app is first_request:
+                register_web(app)
+                app.wsgi_app = inner
+        return inner(environ, start_response)
+
+    app.wsgi_app = first_request

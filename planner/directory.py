@@ -8,8 +8,7 @@ import unicodedata
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date
-
-from email_validator import EmailNotValidError, validate_email
+from functools import lru_cache
 
 from .errors import PlannerError
 from .text import control_problem
@@ -108,6 +107,8 @@ class DirectoryError(PlannerError):
 
 def fold(text: str) -> str:
     """Return text for accent- and case-insensitive matching: "Tomás Ørsted" becomes "tomas orsted"."""
+    if text.isascii():  # nothing to decompose or translate
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char)).translate(_FOLD_LETTERS)
 
@@ -252,6 +253,30 @@ def _check_header(line: int, header: list[str]) -> None:
         )
 
 
+#: an unquoted ASCII local part (RFC 5322 dot-atom), which email_validator accepts as it is
+_DOT_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*\Z")
+
+
+def normal_email(address: str) -> str:
+    """Return an address validated and normalised by email_validator, lower-case; its domain is checked once per file.
+
+    Raise email_validator's EmailNotValidError when it is not a valid address.
+    """
+    local, at, domain = address.rpartition("@")
+    if at and len(local) <= 64 and _DOT_ATOM.match(local):
+        return f"{local}@{_domain(domain)}".lower()
+    from email_validator import validate_email
+
+    return validate_email(address, check_deliverability=False).normalized.lower()
+
+
+@lru_cache(maxsize=1024)
+def _domain(domain: str) -> str:
+    from email_validator import validate_email
+
+    return validate_email(f"a@{domain}", check_deliverability=False).domain
+
+
 def _read_row(line: int, record: dict, ladder: list[str]) -> PersonRow:
     values = {column: record.get(column, "").strip() for column in REQUIRED + OPTIONAL}
     for column, value in values.items():
@@ -264,8 +289,10 @@ def _read_row(line: int, record: dict, ladder: list[str]) -> PersonRow:
     for column, limit in LIMITS.items():
         if len(values[column]) > limit:
             raise ValueError(f"{column} has {len(values[column])} characters; at most {limit} fit")
+    from email_validator import EmailNotValidError  # imported here: it loads dnspython, which commands skip
+
     try:
-        email = validate_email(values["email"], check_deliverability=False).normalized.lower()
+        email = normal_email(values["email"])
     except EmailNotValidError as error:
         raise ValueError(f"bad email {values['email']!r}: {error}") from None
     if len(email) > EMAIL_MAX:

@@ -1,9 +1,8 @@
-"""Flask extensions, created unbound and initialised in create_app."""
+"""Flask extensions, created unbound and initialised in create_app (Flask-Migrate there too, only when needed)."""
 
 import sqlite3
 
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
@@ -37,7 +36,6 @@ def tune_sqlite(dbapi_connection, _record) -> None:
 
 
 db = SQLAlchemy(model_class=Base)
-migrate = Migrate(render_as_batch=True)
 csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"

@@ -1,7 +1,8 @@
 """Shared fixtures: an app per test on SQLite (and PostgreSQL when configured), factories, a real SMTP server."""
 
 import os
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -105,7 +106,7 @@ def make_event(make_organiser):
 
     def make(organiser=None, capacity=4, title="Team lunch", days_ahead=7, timezone="Europe/Berlin", deadline=True):
         organiser = organiser or make_organiser(email=f"org{datetime.now().timestamp()}@example.com")
-        day = date.today() + timedelta(days=days_ahead)
+        day = datetime.now(ZoneInfo(timezone)).date() + timedelta(days=days_ahead)  # the event's own today
         draft = EventDraft(
             kind=EventKind.LUNCH,
             title=title,

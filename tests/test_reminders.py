@@ -30,7 +30,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 def at(days: int, hour: int) -> datetime:
     """A moment on the event's wall clock, `days` after today (the test event is on today + 7, answers by today + 6 00:00)."""
-    return datetime.combine(date.today() + timedelta(days=days), clock(hour), tzinfo=BERLIN)
+    return datetime.combine(datetime.now(BERLIN).date() + timedelta(days=days), clock(hour), tzinfo=BERLIN)
 
 
 def send(app, *args: str) -> str:

@@ -1,21 +1,47 @@
-"""Flask commands, one module per group: accounts, people, outbox, demo, mail, series, backup, reminders, feedback, offers."""
+"""Flask commands, one module per group: accounts, people, outbox, demo, mail, series, backup, reminders, feedback, offers.
+
+Each module is imported only when its command runs (or when the commands are listed), so that
+`flask mail ingest` loads what it needs and nothing else.
+"""
+
+from importlib import import_module
 
 from flask import Flask
+from flask.cli import AppGroup
+
+#: command name -> (module in this package, the click command in it)
+COMMANDS = {
+    "organiser": ("accounts", "organiser_cli"),
+    "people": ("people", "people_cli"),
+    "outbox": ("outbox", "outbox_cli"),
+    "demo": ("demo", "demo_command"),
+    "mail": ("mail", "mail_cli"),
+    "series": ("series", "series_cli"),
+    "backup": ("backup", "backup_command"),
+    "reminders": ("reminders", "reminders_cli"),
+    "feedback": ("feedback", "feedback_cli"),
+    "offers": ("offers", "offers_cli"),
+}
+
+
+class LazyCommands(AppGroup):
+    """The app's command group: a project command's module is imported when that command is looked up."""
+
+    def get_command(self, ctx, name):
+        """Return a command, importing the module of a project command on first use."""
+        if name in COMMANDS and name not in self.commands:
+            module, attribute = COMMANDS[name]
+            self.add_command(getattr(import_module(f"{__name__}.{module}"), attribute), name)
+        return super().get_command(ctx, name)
+
+    def list_commands(self, ctx):
+        """Return every command name, the project's ones without importing them."""
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
 
 
 def register(app: Flask) -> None:
-    """Add the project's commands to the flask CLI."""
-    from .accounts import organiser_cli
-    from .backup import backup_command
-    from .demo import demo_command
-    from .feedback import feedback_cli
-    from .mail import mail_cli
-    from .offers import offers_cli
-    from .outbox import outbox_cli
-    from .people import people_cli
-    from .reminders import reminders_cli
-    from .series import series_cli
-
-    for command in (organiser_cli, people_cli, outbox_cli, demo_command, mail_cli, series_cli, backup_command, reminders_cli,
-                    feedback_cli, offers_cli):
-        app.cli.add_command(command)
+    """Add the project's commands to the flask CLI (keeping any command added before)."""
+    lazy = LazyCommands(app.cli.name)
+    for name, command in app.cli.commands.items():
+        lazy.add_command(command, name)
+    app.cli = lazy

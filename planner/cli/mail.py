@@ -9,7 +9,6 @@ from flask.cli import AppGroup
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 
 from ..extensions import db
-from ..inbound import serve_forever
 from ..mailer import mail_settings
 from ..models import utcnow
 from ..services.locking import once_more_when_stale
@@ -86,5 +85,7 @@ def ingest_command(file, recipients: tuple[str, ...]) -> None:
 @click.option("--port", default=2525, show_default=True, type=int)
 def serve_command(host: str, port: int) -> None:
     """Run an SMTP listener that applies every message it receives (a database error answers 451) until SIGINT or SIGTERM."""
+    from ..inbound import serve_forever  # aiosmtpd and asyncio: only this command needs them
+
     click.echo(f"Listening for replies on {host}:{port} (Ctrl-C or SIGTERM stops).")
     serve_forever(host, port, inbound_handler(current_app._get_current_object()))

@@ -135,7 +135,7 @@ def _replace(session, event, declined, settings, now, lookback_days) -> Replacem
     chosen = replacement(candidates, kept, declined.person_id, seed=event.id)
     if chosen is None:
         return None
-    newcomer = pool.people[chosen]
+    newcomer = session.get(Person, chosen)
     record_replacement(event, declined.person, newcomer)
     mail = invite_person(session, event, newcomer, settings, stamp=now)
     session.flush()
@@ -165,4 +165,4 @@ def fair_replacement(session: Session, event: Event, now: datetime, *, lookback_
     chosen = plan_round(candidates, len(kept) + 1, today=today, invited_on=turns.invited_on, met_on=turns.met_on,
                         joined_on=turns.joined_on, must=kept, seed=event.id)
     added = [person_id for person_id in chosen if person_id not in kept]
-    return pool.people[added[0]] if added else None
+    return session.get(Person, added[0]) if added else None

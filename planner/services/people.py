@@ -5,11 +5,11 @@ import io
 import json
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session, contains_eager
 
-from ..directory import DirectoryError, PersonRow, StaffFile, fold, read_people_csv
-from ..models import Event, Invitation, Person, StagedImport
+from ..directory import DirectoryError, PersonRow, StaffFile, fold, read_people_csv, search_key
+from ..models import Event, Invitation, Person, StagedImport, utcnow
 from ..text import safe_cell
 
 TRACKED = ("name", "department", "level", "joined_on", "is_active")
@@ -35,7 +35,10 @@ class ImportPreview:
     new: list[PersonRow] = field(default_factory=list)
     changed: list[tuple[PersonRow, dict]] = field(default_factory=list)
     unchanged: int = 0
-    missing: list[Person] = field(default_factory=list)
+    #: the directory's rows (id, email, name and the tracked columns) of active people not in the file
+    missing: list[Row] = field(default_factory=list)
+    #: each listed person's id, by email (filled by the preview for the write)
+    ids: dict[str, int] = field(default_factory=dict, repr=False)
 
 
 def stage_import(session: Session, organiser_id: int, filename: str, data: bytes, ladder: list[str]) -> StagedImport:
@@ -53,14 +56,16 @@ def staged_file(staged: StagedImport) -> StaffFile:
 
 
 def preview_import(session: Session, rows: list[PersonRow]) -> ImportPreview:
-    """Compare rows with the directory: new people, changed fields, active people missing from the file."""
-    existing = {person.email: person for person in session.scalars(select(Person))}
+    """Compare rows with the directory (read once, columns only): new people, changed fields, active people missing."""
+    columns = (Person.id, Person.email, Person.name) + tuple(getattr(Person, name) for name in TRACKED if name != "name")
+    existing = {person.email: person for person in session.execute(select(*columns))}
     preview = ImportPreview()
     for row in rows:
         person = existing.pop(row.email, None)
         if person is None:
             preview.new.append(row)
             continue
+        preview.ids[row.email] = person.id
         changes = {
             name: (getattr(person, name), getattr(row, name))
             for name in TRACKED
@@ -87,21 +92,40 @@ def apply_import(session: Session, staged: StagedImport, *, deactivate_missing: 
 
 
 def write_rows(session: Session, rows: list[PersonRow], *, deactivate_missing: bool) -> ImportPreview:
-    """Create or update a person per row, optionally deactivating active people not in rows."""
-    preview = preview_import(session, rows)
-    by_email = {person.email: person for person in session.scalars(select(Person))}
-    for row in rows:
-        person = by_email.get(row.email)
-        if person is None:
-            person = Person(email=row.email)
-            session.add(person)
-        for name in TRACKED:
-            setattr(person, name, getattr(row, name))
-    if deactivate_missing:
-        for person in preview.missing:
-            person.is_active = False
+    """Create or update a person per row, optionally deactivating active people not in rows.
+
+    The directory is read once (the preview's columns); new people are inserted and changed ones
+    updated in bulk, a few statements whatever the number of rows.
+    """
     session.flush()
+    preview = preview_import(session, rows)
+    now = utcnow()
+    inserts = [
+        {**_fields(row), "email": row.email, "is_opted_out": False, "created_at": now, "updated_at": now} for row in preview.new
+    ]
+    updates = [{**_fields(row), "id": preview.ids[row.email], "updated_at": now} for row, _ in preview.changed]
+    if deactivate_missing:
+        updates += [{"id": person.id, "is_active": False, "updated_at": now} for person in preview.missing]
+    if inserts:
+        session.execute(insert(Person.__table__), inserts)  # Core: one executemany, no ORM bookkeeping per row
+    for batch in _same_keys(updates):
+        session.execute(update(Person), batch)
+    if updates:
+        for person in [item for item in session.identity_map.values() if isinstance(item, Person)]:
+            session.expire(person)
     return preview
+
+
+def _fields(row: PersonRow) -> dict:
+    return {**{name: getattr(row, name) for name in TRACKED}, "search_key": search_key(row.name, row.email)}
+
+
+def _same_keys(updates: list[dict]) -> list[list[dict]]:
+    """Group bulk-update rows by their set of columns (each group is one executemany)."""
+    groups: dict[tuple, list[dict]] = {}
+    for values in updates:
+        groups.setdefault(tuple(sorted(values)), []).append(values)
+    return list(groups.values())
 
 
 def search_people(

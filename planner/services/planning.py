@@ -9,12 +9,12 @@ bring them back); "exclude" also records an EventExclusion, so no new proposal b
 
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import Row, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from ..balance import Candidate, best_deviation, deviation, replacement, targets
@@ -54,7 +54,8 @@ class Pool:
     """The people a proposal chooses from, as balance candidates."""
 
     candidates: list[Candidate]
-    people: dict[int, Person]
+    #: each pool member's row of MEMBER_COLUMNS (id, department, level, joined_on): the columns, not the record
+    people: dict[int, Row]
     history: dict[int, History]
 
 
@@ -87,14 +88,24 @@ def number(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-def eligible_people(session: Session, day: date) -> list[Person]:
-    """Return the people who can be invited to an event on day: active, not opted out, not on leave."""
-    query = select(Person).where(
+MEMBER_COLUMNS = (Person.id, Person.department, Person.level, Person.joined_on)
+
+
+def eligible_people(session: Session, day: date) -> list[Row]:
+    """Return the people who can be invited to an event on day (active, not opted out, not on leave), columns only."""
+    query = select(*MEMBER_COLUMNS).where(
         Person.is_active.is_(True),
         Person.is_opted_out.is_(False),
         or_(Person.on_leave_until.is_(None), Person.on_leave_until < day),
     )
-    return list(session.scalars(query.order_by(Person.id)))
+    return list(session.execute(query.order_by(Person.id)))
+
+
+def members(session: Session, person_ids: Collection[int]) -> list[Row]:
+    """Return the planner's columns of these people, in one statement."""
+    if not person_ids:
+        return []
+    return list(session.execute(select(*MEMBER_COLUMNS).where(Person.id.in_(list(person_ids)))))
 
 
 def unavailability(person: Person, day: date) -> str | None:
@@ -108,8 +119,10 @@ def unavailability(person: Person, day: date) -> str | None:
     return None
 
 
-def invitation_history(session: Session, now: datetime, lookback_days: int) -> dict[int, History]:
-    """Return each invited person's invitation count inside the window and last invitation date.
+def invitation_history(
+    session: Session, now: datetime, lookback_days: int, *, person_id: int | None = None
+) -> dict[int, History]:
+    """Return each invited person's (or one person's) invitation count inside the window and last invitation date.
 
     Invitations the organiser cancelled (un-invited) do not count.
     """
@@ -117,6 +130,8 @@ def invitation_history(session: Session, now: datetime, lookback_days: int) -> d
         raise PlanningError("The look-back window must be at least one day.")
     since = now - timedelta(days=lookback_days)
     sent = Invitation.cancelled_at.is_(None)
+    if person_id is not None:
+        sent = sent & (Invitation.person_id == person_id)
     recent = dict(
         session.execute(
             select(Invitation.person_id, func.count(Invitation.id))
@@ -172,14 +187,14 @@ def candidate_pool(session: Session, event: Event, now: datetime, *, lookback_da
     history = invitation_history(session, now, lookback_days)
     excluded = excluded_ids(session, event)
     people = {person.id: person for person in eligible_people(session, event_day(event)) if person.id not in excluded}
-    for entry in event.proposals:
-        if keep or entry.is_must:
-            people.setdefault(entry.person_id, entry.person)
+    kept = {entry.person_id for entry in event.proposals if keep or entry.is_must}
+    for member in members(session, kept - people.keys()):
+        people[member.id] = member
     candidates = [_candidate(person, history.get(person.id)) for person in people.values()]
     return Pool(candidates, people, history)
 
 
-def _candidate(person: Person, history: History | None) -> Candidate:
+def _candidate(person: Row, history: History | None) -> Candidate:
     return Candidate(
         id=person.id,
         department=person.department,
@@ -211,15 +226,17 @@ def propose(session: Session, event: Event, now: datetime, *, lookback_days: int
         else:
             chosen = balanced_select(pool.candidates, event.capacity, must=must, seed=seed, mode=event.planning_mode)
             reasons = {person_id: reason(pool.history.get(person_id), today) for person_id in chosen}
-    kept = {entry.person_id: entry for entry in event.proposals if entry.is_must}
-    for entry in list(event.proposals):
-        if not entry.is_must:
-            event.proposals.remove(entry)
+    kept = set(must)
     session.flush()
-    for person_id in chosen:
-        if person_id not in kept:
-            event.proposals.append(ProposalEntry(person=pool.people[person_id], reason=reasons[person_id][:REASON_LENGTH]))
-    session.flush()
+    session.execute(delete(ProposalEntry).where(ProposalEntry.event_id == event.id, ProposalEntry.is_must.is_(False)))
+    rows = [
+        {"event_id": event.id, "person_id": person_id, "reason": reasons[person_id][:REASON_LENGTH], "is_must": False}
+        for person_id in chosen
+        if person_id not in kept
+    ]
+    if rows:
+        session.execute(insert(ProposalEntry), rows)
+    session.expire(event, ["proposals"])
     return list(event.proposals)
 
 
@@ -278,7 +295,7 @@ def turn_history(session: Session, pool: Pool, today: date, event: Event) -> Tur
         .group_by(PairMeeting.person_a_id, PairMeeting.person_b_id)
     )
     met_on = {frozenset((a, b)): day for a, b, day in met if a in pool.people and b in pool.people}
-    joined_on = {person.id: person.joined_on for person in pool.people.values() if person.joined_on is not None}
+    joined_on = {member.id: member.joined_on for member in pool.people.values() if member.joined_on is not None}
     return TurnHistory(invited_on, met_on, joined_on)
 
 
@@ -312,7 +329,7 @@ def fair_reasons(pool: Pool, turns: TurnHistory, today: date) -> dict[int, str]:
 def proposal_balance(session: Session, event: Event, now: datetime, *, lookback_days: int) -> Balance:
     """Measure the current proposal against the targets of its pool."""
     pool = candidate_pool(session, event, now, lookback_days=lookback_days)
-    chosen = [entry.person for entry in event.proposals]
+    chosen = [pool.people[entry.person_id] for entry in event.proposals]
     selected = [person.id for person in chosen]
     with balance_refusals():
         department_targets, level_targets = targets(pool.candidates, len(selected))
@@ -342,7 +359,7 @@ def add_person(
     if problem:
         raise PlanningError(problem)
     _lift_exclusion(session, event, person.id)
-    history = invitation_history(session, now, lookback_days).get(person.id)
+    history = invitation_history(session, now, lookback_days, person_id=person.id).get(person.id)
     why = "must" if is_must else f"added by hand; {reason(history, now.date())}"
     entry = ProposalEntry(person=person, is_must=is_must, reason=why)
     event.proposals.append(entry)
@@ -377,7 +394,7 @@ def replace_person(session: Session, event: Event, person_id: int, now: datetime
     event.proposals.remove(entry)
     session.flush()
     why = f"{reason(pool.history.get(newcomer), now.date())}; in place of {gone.name}"
-    added = ProposalEntry(person=pool.people[newcomer], reason=why[:REASON_LENGTH])
+    added = ProposalEntry(person_id=newcomer, reason=why[:REASON_LENGTH])
     event.proposals.append(added)
     session.flush()
     return added

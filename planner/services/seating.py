@@ -14,7 +14,7 @@ from itertools import combinations
 
 import numpy as np
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from .. import mixing, tables
 from ..errors import PlannerError
@@ -211,21 +211,29 @@ def make_plan(session: Session, event: Event, settings: SeatingSettings, seed: i
 
 def current_plan(session: Session, event: Event) -> SeatingPlan | None:
     """Return the event's newest plan (its unpublished one if there is one), or None."""
-    return session.scalar(select(SeatingPlan).where(SeatingPlan.event_id == event.id).order_by(SeatingPlan.id.desc()).limit(1))
+    query = select(SeatingPlan).where(SeatingPlan.event_id == event.id).order_by(SeatingPlan.id.desc()).limit(1)
+    return session.scalar(query.options(_with_seats()))
 
 
 def plan_overview(session: Session, event: Event) -> PlanOverview | None:
     """Return how many tables and people the event's newest plan has and whether it is published, or None."""
-    plan = current_plan(session, event)
+    plan = session.scalar(select(SeatingPlan).where(SeatingPlan.event_id == event.id).order_by(SeatingPlan.id.desc()).limit(1))
     if plan is None:
         return None
+    seated = session.scalar(select(func.count(Seat.id)).where(Seat.plan_id == plan.id))
     word = table_word(SeatingSettings.from_json(plan.settings))
-    return PlanOverview(len(limits_of(plan)), len(plan.seats), word, plan.published_at is not None)
+    return PlanOverview(len(limits_of(plan)), seated, word, plan.published_at is not None)
 
 
 def published_plan(session: Session, event: Event) -> SeatingPlan | None:
     """Return the plan attendees see, or None."""
-    return session.scalar(select(SeatingPlan).where(SeatingPlan.event_id == event.id, SeatingPlan.published_at.is_not(None)))
+    query = select(SeatingPlan).where(SeatingPlan.event_id == event.id, SeatingPlan.published_at.is_not(None))
+    return session.scalar(query.options(_with_seats()))
+
+
+def _with_seats():
+    """Load a plan's seats and their people with it (two more statements, whatever the number of seats)."""
+    return selectinload(SeatingPlan.seats).joinedload(Seat.person)
 
 
 def limits_of(plan: SeatingPlan) -> list[tuple[int, int]]:

@@ -4,7 +4,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..models import Answer, Event, Invitation, Person
@@ -62,31 +62,37 @@ def _eligible(today: date):
 
 
 def series_turns(session: Session, series_ids: list[int], today: date) -> Turns:
-    """Count turns in these series' rounds for everyone eligible today; due = the eligible with the fewest turns."""
-    turns = dict(
-        session.execute(
-            select(Invitation.person_id, func.count(Invitation.id))
-            .join(Event, Event.id == Invitation.event_id)
-            .where(Event.series_id.in_(series_ids), Invitation.cancelled_at.is_(None))
-            .group_by(Invitation.person_id)
-        ).all()
-    ) if series_ids else {}
-    eligible = list(session.execute(select(Person.id, Person.name).where(*_eligible(today)).order_by(Person.name)))
-    fewest = min((turns.get(person_id, 0) for person_id, _ in eligible), default=0)
-    due_ids = [person_id for person_id, _ in eligible if turns.get(person_id, 0) == fewest]
-    had_ids = [person_id for person_id, _ in eligible if turns.get(person_id, 0) > 0]
+    """Count turns in these series' rounds for everyone eligible today; due = the eligible with the fewest turns.
+
+    Counted in SQL (six statements), so the page does not read the whole directory.
+    """
+    per_person = (
+        select(Invitation.person_id.label("person_id"), func.count(Invitation.id).label("turns"))
+        .join(Event, Event.id == Invitation.event_id)
+        .where(Event.series_id.in_(series_ids), Invitation.cancelled_at.is_(None))
+        .group_by(Invitation.person_id)
+        .subquery()
+    )
+    eligible = (
+        select(Person.id.label("id"), func.coalesce(per_person.c.turns, 0).label("turns"))
+        .outerjoin(per_person, per_person.c.person_id == Person.id)
+        .where(*_eligible(today))
+        .subquery()
+    )
+    count, had_turn, fewest = session.execute(
+        select(func.count(), func.coalesce(func.sum(case((eligible.c.turns > 0, 1), else_=0)), 0), func.min(eligible.c.turns))
+    ).one()
+    fewest = fewest or 0
+    due = select(Person).join(eligible, eligible.c.id == Person.id).where(eligible.c.turns == fewest)
+    had = select(Person).join(eligible, eligible.c.id == Person.id).where(eligible.c.turns > 0)
     ever = select(Invitation.id).where(Invitation.person_id == Person.id, Invitation.cancelled_at.is_(None)).exists()
     never = select(Person).where(*_eligible(today), ~ever)
     return Turns(
-        eligible=len(eligible),
-        had_turn=len(had_ids),
-        had_turn_people=_people(session, had_ids[:SHOWN]),
-        due=_people(session, due_ids[:SHOWN]),
-        due_count=len(due_ids),
+        eligible=count,
+        had_turn=had_turn,
+        had_turn_people=list(session.scalars(had.order_by(Person.name).limit(SHOWN))),
+        due=list(session.scalars(due.order_by(Person.name).limit(SHOWN))),
+        due_count=session.scalar(select(func.count()).select_from(due.subquery())),
         never_invited=list(session.scalars(never.order_by(Person.name).limit(SHOWN))),
         never_count=session.scalar(select(func.count()).select_from(never.subquery())),
     )
-
-
-def _people(session: Session, ids: list[int]) -> list[Person]:
-    return list(session.scalars(select(Person).where(Person.id.in_(ids)).order_by(Person.name))) if ids else []
