@@ -12,7 +12,6 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vCalAddress, vText, vUri
-from icalendar.parser import Contentline, Parameters
 
 PRODID = "-//Team Planner//EN"
 UTC_ZONES = {"UTC", "Etc/UTC", "Etc/GMT", "GMT"}
@@ -53,7 +52,7 @@ class CalendarTemplate:
     """One event's calendar for one method and stamp, folded once; render() adds each invitation's own lines."""
 
     chunks: tuple[bytes | str, ...]  # folded constant lines, or the name of a PER_INVITATION property
-    organizer_name: str
+    organizer: str  # the ORGANIZER line up to its address: "ORGANIZER;CN=...:"
     description: str
     has_url: bool
 
@@ -61,9 +60,9 @@ class CalendarTemplate:
         """Return the whole calendar for one attendee whose calendar replies go to organizer_email."""
         if (url is not None) != self.has_url:
             raise ValueError("an invitation has a URL exactly when its event's template was built with one")
-        own = _per_invitation(organizer_email, self.organizer_name, attendee, self.description, url)
-        lines = {name: _fold(Contentline.from_parts(name, getattr(value, "params", Parameters()), value))
-                 for name, value in own.items()}
+        own = _per_invitation(organizer_email, "", attendee, self.description, url)
+        lines = {name: _fold(_line(name, value)) for name, value in own.items() if name != "ORGANIZER"}
+        lines["ORGANIZER"] = _fold(self.organizer + own["ORGANIZER"])
         return b"".join(chunk if isinstance(chunk, bytes) else lines.get(chunk, b"") for chunk in self.chunks)
 
 
@@ -127,7 +126,15 @@ def _template(method: str, event: EventInfo, stamp: datetime, *, status: str | N
             chunks[-1] += calendar.content_line(name, value).to_ical() + b"\r\n"
         else:
             chunks.append(calendar.content_line(name, value).to_ical() + b"\r\n")
-    return CalendarTemplate(tuple(chunks), event.organizer_name, event.description.strip(), event.url is not None)
+    organizer = _line("ORGANIZER", _address("", event.organizer_name))
+    return CalendarTemplate(tuple(chunks), organizer.removesuffix("mailto:"), event.description.strip(), event.url is not None)
+
+
+def _line(name: str, value) -> str:
+    """One unfolded content line, as icalendar's Contentline.from_parts writes it."""
+    params = getattr(value, "params", None)
+    text = params.to_ical().decode("utf-8") if params else ""
+    return f"{name};{text}:{value.to_ical().decode('utf-8')}" if text else f"{name}:{value.to_ical().decode('utf-8')}"
 
 
 def _fold(line: str) -> bytes:

@@ -44,6 +44,7 @@ class Skeleton:
         for head, body in zip(self.part_heads, bodies):
             out.append(head)
             out.append(_text(body) if isinstance(body, str) else _base64(body))
+            out.append(b"\r\n")  # the line break before a boundary belongs to the boundary
         out.append(self.closing)
         return b"".join(out)
 
@@ -53,7 +54,7 @@ def skeleton(headers: Sequence[tuple[str, str | None]], parts: Sequence[tuple[st
     boundary = f"==============={secrets.randbits(63):019d}=="
     lines: list[bytes | str] = [name if value is None else _header(name, value) for name, value in headers]
     lines.append(b"MIME-Version: 1.0\r\n")
-    lines.append(_header("Content-Type", f'multipart/alternative; boundary="{boundary}"') + b"\r\n")
+    lines.append(_header("Content-Type", f'multipart/alternative; boundary="{boundary}"') + b"\r\n")  # and a blank line
     heads = []
     for content_type, params in parts:
         encoding = "quoted-printable" if content_type.startswith("text/") and content_type != "text/calendar" else "base64"
@@ -106,8 +107,12 @@ def _fold_header(name: str, value: str) -> bytes:
 
 def _text(body: str) -> bytes:
     """A text body as quoted-printable UTF-8 with CRLF line ends (line breaks read as email.contentmanager does)."""
-    lines = body.encode("utf-8").splitlines()
-    return binascii.b2a_qp(b"\r\n".join(lines) + b"\r\n")
+    data = body.encode("utf-8")
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    return binascii.b2a_qp(data.replace(b"\n", b"\r\n"))
 
 
 def _base64(data: bytes) -> bytes:

@@ -10,6 +10,7 @@ calendar parameters pass through planner.text.one_line, so a stored line break n
 nor adds a header. Mail leaves the outbox after the caller commits.
 """
 
+import operator
 import re
 import threading
 from collections import OrderedDict
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, make_msgid
+from functools import lru_cache
 
 from jinja2 import Environment
 from markupsafe import escape
@@ -80,7 +82,13 @@ def invitation_addresses(invitation: Invitation, settings: MailSettings) -> Invi
 
 
 def _tokens(seed: str, settings: MailSettings) -> tuple[str, str]:
-    return derived_token(settings.secret_key, seed), derived_reply_token(settings.secret_key, seed)
+    return _derived(settings.secret_key, seed)
+
+
+@lru_cache(maxsize=4096)
+def _derived(secret_key: str | bytes, seed: str) -> tuple[str, str]:
+    """The RSVP and reply tokens of a seed (remembered: a mail is composed right after its tokens are issued)."""
+    return derived_token(secret_key, seed), derived_reply_token(secret_key, seed)
 
 
 def _addresses(token: str, reply_token: str, settings: MailSettings) -> InvitationAddresses:
@@ -262,9 +270,8 @@ def event_mail(event: Event, settings: MailSettings, kind: str, stamp: datetime,
     """Return the event's mail of this kind as of now, built on first use and remembered while nothing in it changes."""
     name = _KINDS[kind][1]
     key = (
-        kind, stamp, changes, settings, event.organiser.name, event.organiser.email,
+        kind, stamp, changes, settings, event.organiser.name, event.organiser.email, _event_columns(event),
         settings.templates.get_template(f"email/{name}.txt"), settings.templates.get_template(f"email/{name}.html"),
-        *(getattr(event, column.key) for column in Event.__mapper__.column_attrs),
     )
     with _LOCK:
         found = _BUILT.get(key)
@@ -281,6 +288,8 @@ def event_mail(event: Event, settings: MailSettings, kind: str, stamp: datetime,
 
 _BUILT: OrderedDict[tuple, EventMail] = OrderedDict()
 _LOCK = threading.Lock()
+#: every column of an event: a mail is rebuilt when any of them changes
+_event_columns = operator.attrgetter(*(column.key for column in Event.__mapper__.column_attrs))
 
 
 def _build_event_mail(event: Event, settings: MailSettings, kind: str, stamp: datetime, changes: tuple[str, ...]) -> EventMail:
