@@ -18,12 +18,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jinja2 import DictLoader, Environment
+from sqlalchemy import select
 
+from planner.config import sends_at_once
 from planner.extensions import db
 from planner.ical import PRODID, AttendeeInfo, EventInfo, build_cancel, build_request, calendar_part, request_template
 from planner.mail import WIRE_POLICY
 from planner.mailer import mail_settings
-from planner.models import Event, Invitation, Organiser
+from planner.models import Event, Invitation, MailState, Organiser, OutgoingMail
 from planner.services.events import local
 from planner.services.mails import (
     MailSettings,
@@ -34,7 +36,7 @@ from planner.services.mails import (
     queue_seat_mail,
 )
 from planner.text import one_line
-from tests.helpers import assert_conformant, parse_mail
+from tests.helpers import assert_conformant, log_in, make_app, parse_mail, propose_and_send, staff
 
 NAMES = [
     "Zoë Müller",
@@ -282,3 +284,25 @@ def test_a_calendar_template_renders_only_with_the_kind_of_url_it_was_built_for(
     bare = request_template(EventInfo(**{**EVENT.__dict__, "url": None}), stamp=STAMP)
     with pytest.raises(ValueError, match="URL"):
         bare.render(AttendeeInfo("zoe@example.org", "Zoë"), organizer_email="rsvp+x@planner.example.com", url="https://x.test/")
+
+
+def test_a_request_leaves_smtp_delivery_to_the_outbox_worker(database_url, tmp_path, smtp_server, make_person, make_event):
+    app = make_app(database_url, tmp_path, MAIL_TRANSPORT="smtp", SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port)
+    with app.app_context():
+        client = app.test_client()
+        organiser = log_in(client)
+        staff(make_person, 3)
+        assert propose_and_send(client, make_event(organiser=organiser, capacity=3)).status_code == 302
+        assert smtp_server.messages == []
+        assert set(db.session.scalars(select(OutgoingMail.state))) == {MailState.QUEUED}
+        result = app.test_cli_runner().invoke(args=["outbox", "work", "--once"])
+        assert result.exit_code == 0 and "3 sent" in result.output and len(smtp_server.messages) == 3
+        db.session.remove()
+        db.engine.dispose()
+
+
+def test_the_mailbox_and_the_setting_deliver_at_once():
+    assert not sends_at_once({"MAIL_SEND_AFTER_COMMIT": False, "MAIL_TRANSPORT": "smtp"})
+    assert not sends_at_once({"MAIL_SEND_AFTER_COMMIT": "False", "MAIL_TRANSPORT": "smtp"})
+    assert sends_at_once({"MAIL_SEND_AFTER_COMMIT": True, "MAIL_TRANSPORT": "smtp"})
+    assert sends_at_once({"MAIL_SEND_AFTER_COMMIT": False, "MAIL_TRANSPORT": "Mailbox"})
