@@ -37,6 +37,10 @@ def defaults(instance_path: str) -> dict:
         "MAIL_FROM_NAME": "Team Planner",
         "MAIL_SEND_AFTER_COMMIT": False,
         "OUTBOX_LEASE_SECONDS": 60,
+        "LOG_FORMAT": "text",
+        "METRICS_ENABLED": False,
+        "METRICS_TOKEN": None,
+        "METRICS_PATH": "/metrics",
         "REPLY_DOMAIN": "planner.example.com",
         "SMTP_HOST": "localhost",
         "SMTP_PORT": 25,
@@ -81,7 +85,7 @@ def mailbox_shown(config) -> bool:
 
 
 def sends_at_once(config) -> bool:
-    """Whether a request delivers the mail it queued itself (MAIL_SEND_AFTER_COMMIT, or the local mailbox) or leaves it to the outbox worker."""
+    """Whether a request sends the mail it queued (MAIL_SEND_AFTER_COMMIT, or the mailbox) or leaves it to the outbox worker."""
     return config["MAIL_SEND_AFTER_COMMIT"] is True or str(config["MAIL_TRANSPORT"]).lower() == "mailbox"
 
 

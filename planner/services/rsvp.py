@@ -10,6 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import PlannerError
+from ..metrics import count_answer
 from ..models import Answer, Invitation, utcnow
 from ..tokens import TokenError, hash_token
 from .capacity import fill_free_seats, yes_or_waitlist
@@ -61,6 +62,8 @@ def record_answer(
     if comment is not None:
         invitation.comment = comment[:1000]
     session.flush()
+    if old != new:
+        count_answer(new)
     if old == Answer.YES and new != Answer.YES:
         fill_free_seats(session, invitation.event, settings, stamp)
     return True
