@@ -41,8 +41,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     login_manager.init_app(app)
     app.after_request(add_security_headers)
 
-    from . import auth_loader, cli, filters
+    from . import auth_loader, cli, filters, logging_setup, metrics
 
+    logging_setup.init_app(app)
+    metrics.init_app(app)
     auth_loader.init_app(app)
     filters.register(app)
     if is_light_command():

@@ -46,8 +46,12 @@ def defaults(instance_path: str) -> dict:
         "MAIL_MAILBOX_DIR": str(Path(instance_path) / "mailbox"),
         "MAIL_FROM": "planner@localhost",
         "MAIL_FROM_NAME": "Team Planner",
-        "MAIL_SEND_AFTER_COMMIT": True,
+        "MAIL_SEND_AFTER_COMMIT": False,
         "OUTBOX_LEASE_SECONDS": 60,
+        "LOG_FORMAT": "text",
+        "METRICS_ENABLED": False,
+        "METRICS_TOKEN": None,
+        "METRICS_PATH": "/metrics",
         "REPLY_DOMAIN": "planner.example.com",
         "SMTP_HOST": "localhost",
         "SMTP_PORT": 25,
@@ -89,6 +93,11 @@ def mailbox_shown(config) -> bool:
     if str(config["MAIL_TRANSPORT"]).lower() != "mailbox":
         return False
     return config["DEMO_MAILBOX"] is True or bool(config.get("DEBUG"))
+
+
+def sends_at_once(config) -> bool:
+    """Whether a request sends the mail it queued (MAIL_SEND_AFTER_COMMIT, or the mailbox) or leaves it to the outbox worker."""
+    return config["MAIL_SEND_AFTER_COMMIT"] is True or str(config["MAIL_TRANSPORT"]).lower() == "mailbox"
 
 
 def instance_secret_key(instance_path: str) -> str:

@@ -11,7 +11,7 @@ from email.message import Message, MIMEPart
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, vCalAddress
+from icalendar import Calendar, Event, Timezone, vCalAddress, vText, vUri
 
 PRODID = "-//Team Planner//EN"
 UTC_ZONES = {"UTC", "Etc/UTC", "Etc/GMT", "GMT"}
@@ -43,16 +43,50 @@ class AttendeeInfo:
     partstat: str = "NEEDS-ACTION"
 
 
+#: the properties each invitation has of its own: its reply address, its attendee, its link (in the description too)
+PER_INVITATION = ("ORGANIZER", "ATTENDEE", "DESCRIPTION", "URL")
+
+
+@dataclass(frozen=True)
+class CalendarTemplate:
+    """One event's calendar for one method and stamp, folded once; render() adds each invitation's own lines."""
+
+    chunks: tuple[bytes | str, ...]  # folded constant lines, or the name of a PER_INVITATION property
+    organizer: str  # the ORGANIZER line up to its address: "ORGANIZER;CN=...:"
+    description: str
+    has_url: bool
+
+    def render(self, attendee: AttendeeInfo, *, organizer_email: str, url: str | None) -> bytes:
+        """Return the whole calendar for one attendee whose calendar replies go to organizer_email."""
+        if (url is not None) != self.has_url:
+            raise ValueError("an invitation has a URL exactly when its event's template was built with one")
+        own = _per_invitation(organizer_email, "", attendee, self.description, url)
+        lines = {name: _fold(_line(name, value)) for name, value in own.items() if name != "ORGANIZER"}
+        lines["ORGANIZER"] = _fold(self.organizer + own["ORGANIZER"])
+        return b"".join(chunk if isinstance(chunk, bytes) else lines.get(chunk, b"") for chunk in self.chunks)
+
+
+def request_template(event: EventInfo, *, stamp: datetime) -> CalendarTemplate:
+    """Return the METHOD:REQUEST calendar of an event, ready for each attendee (event.organizer_email, url: any)."""
+    return _template("REQUEST", event, stamp, status="CONFIRMED")
+
+
+def cancel_template(event: EventInfo, *, stamp: datetime, whole_event: bool = True) -> CalendarTemplate:
+    """Return the METHOD:CANCEL calendar of an event (whole_event=False: one attendee is uninvited), ready for each."""
+    return _template("CANCEL", event, stamp, status="CANCELLED" if whole_event else None)
+
+
 def build_request(event: EventInfo, attendee: AttendeeInfo, *, stamp: datetime) -> bytes:
     """Return a METHOD:REQUEST calendar inviting one attendee to the event."""
-    return _build("REQUEST", event, attendee, stamp, status="CONFIRMED")
+    return request_template(event, stamp=stamp).render(attendee, organizer_email=event.organizer_email, url=event.url)
 
 
 def build_cancel(
     event: EventInfo, attendee: AttendeeInfo, *, stamp: datetime, whole_event: bool = True
 ) -> bytes:
     """Return a METHOD:CANCEL calendar: the event is off, or (whole_event=False) this attendee is uninvited."""
-    return _build("CANCEL", event, attendee, stamp, status="CANCELLED" if whole_event else None)
+    template = cancel_template(event, stamp=stamp, whole_event=whole_event)
+    return template.render(attendee, organizer_email=event.organizer_email, url=event.url)
 
 
 @dataclass(frozen=True)
@@ -117,8 +151,8 @@ def calendar_part(ics: bytes, method: str) -> MIMEPart:
     return part
 
 
-def _build(method: str, event: EventInfo, attendee: AttendeeInfo, stamp: datetime,
-           *, status: str | None) -> bytes:
+def _template(method: str, event: EventInfo, stamp: datetime, *, status: str | None) -> CalendarTemplate:
+    """Serialise the calendar once, leaving a slot where each PER_INVITATION property goes in canonical order."""
     _check(event, stamp)
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -128,8 +162,43 @@ def _build(method: str, event: EventInfo, attendee: AttendeeInfo, stamp: datetim
     zone = None if event.timezone in UTC_ZONES else ZoneInfo(event.timezone)
     if zone is not None:
         calendar.add_component(_vtimezone(event.timezone, event.starts_at, event.ends_at, zone))
-    calendar.add_component(_vevent(event, attendee, stamp, zone or timezone.utc, status))
-    return calendar.to_ical()
+    calendar.add_component(_vevent(event, stamp, zone or timezone.utc, status))
+    chunks: list[bytes | str] = []
+    component = None
+    for name, value in calendar.property_items():
+        if name in ("BEGIN", "END"):
+            component = value if name == "BEGIN" else None
+        if component == b"VEVENT" and name in PER_INVITATION:
+            chunks.append(name)
+        elif chunks and isinstance(chunks[-1], bytes):
+            chunks[-1] += calendar.content_line(name, value).to_ical() + b"\r\n"
+        else:
+            chunks.append(calendar.content_line(name, value).to_ical() + b"\r\n")
+    organizer = _line("ORGANIZER", _address("", event.organizer_name))
+    return CalendarTemplate(tuple(chunks), organizer.removesuffix("mailto:"), event.description.strip(), event.url is not None)
+
+
+def _line(name: str, value) -> str:
+    """One unfolded content line, as icalendar's Contentline.from_parts writes it."""
+    params = getattr(value, "params", None)
+    text = params.to_ical().decode("utf-8") if params else ""
+    return f"{name};{text}:{value.to_ical().decode('utf-8')}" if text else f"{name}:{value.to_ical().decode('utf-8')}"
+
+
+def _fold(line: str) -> bytes:
+    """Fold a content line as icalendar does (at most 74 octets a part, no part ends in a lone \\ or ^), with its CRLF."""
+    data = line.encode("utf-8")
+    parts, start = [], 0
+    while len(data) - start > 74:
+        end = start + 74
+        while data[end] & 0xC0 == 0x80:  # inside a multi-byte character: it goes to the next part
+            end -= 1
+        if data[end - 1] in b"\\^":
+            end -= 1
+        parts.append(data[start:end])
+        start = end
+    parts.append(data[start:])
+    return b"\r\n ".join(parts) + b"\r\n"
 
 
 def _check(event: EventInfo, stamp: datetime) -> None:
@@ -142,31 +211,40 @@ def _check(event: EventInfo, stamp: datetime) -> None:
         raise ValueError("an invitation needs a SUMMARY (RFC 5546 section 3.2.2)")
 
 
-def _vevent(event: EventInfo, attendee: AttendeeInfo, stamp: datetime, zone, status) -> Event:
+def _vevent(event: EventInfo, stamp: datetime, zone, status) -> Event:
+    """The event's own properties, and stand-ins for the PER_INVITATION ones (they only fix the canonical order)."""
     vevent = Event()
     vevent.add("uid", event.uid)
     vevent.add("dtstamp", stamp.astimezone(timezone.utc))
     vevent.add("sequence", event.sequence)
-    vevent.add("organizer", _address(event.organizer_email, event.organizer_name))
-    vevent.add("attendee", _address(
-        attendee.email, attendee.name,
-        ROLE="REQ-PARTICIPANT", PARTSTAT=attendee.partstat, RSVP="TRUE",
-    ))
+    for name, value in _per_invitation("stand-in@invalid", "", AttendeeInfo("stand-in@invalid", ""), "-", "-").items():
+        vevent.add(name, value)
     vevent.add("dtstart", event.starts_at.astimezone(zone))
     vevent.add("dtend", event.ends_at.astimezone(zone))
     vevent.add("summary", event.summary)
-    description = event.description.strip()
-    if event.url and event.url not in description:
-        description = f"{description}\n\n{event.url}".strip()
-    for name, value in (("description", description), ("location", event.location.strip())):
-        if value:
-            vevent.add(name, value)
-    if event.url:
-        vevent.add("url", event.url)
+    location = event.location.strip()
+    if location:
+        vevent.add("location", location)
     if status:
         vevent.add("status", status)
     vevent.add("transp", "OPAQUE")
     return vevent
+
+
+def _per_invitation(organizer_email: str, organizer_name: str, attendee: AttendeeInfo,
+                    description: str, url: str | None) -> dict[str, object]:
+    """What differs between invitations: ORGANIZER (the reply address), ATTENDEE, DESCRIPTION with the link, URL."""
+    values: dict[str, object] = {
+        "ORGANIZER": _address(organizer_email, organizer_name),
+        "ATTENDEE": _address(attendee.email, attendee.name, ROLE="REQ-PARTICIPANT", PARTSTAT=attendee.partstat, RSVP="TRUE"),
+    }
+    if url and url not in description:
+        description = f"{description}\n\n{url}".strip()
+    if description:
+        values["DESCRIPTION"] = vText(description)
+    if url:
+        values["URL"] = vUri(url)
+    return values
 
 
 def _address(address: str, name: str, **params: str) -> vCalAddress:

@@ -2,6 +2,7 @@
 
 from flask import current_app, flash
 
+from .config import sends_at_once
 from .extensions import db
 from .mail import transport_from_config
 from .outbox import DeliveryReport, deliver, lease_from_config
@@ -41,6 +42,6 @@ def deliver_now(event_id: int) -> None:
 
 
 def deliver_after_commit(event_id: int) -> None:
-    """Send the mail an action just queued, unless MAIL_SEND_AFTER_COMMIT leaves it to the outbox worker."""
-    if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
+    """Send the mail an action just queued when config.sends_at_once says so; otherwise the outbox worker sends it."""
+    if sends_at_once(current_app.config):
         deliver_now(event_id)

@@ -7,6 +7,7 @@ it has not sent as soon as it is interrupted, and when it dies its claim runs ou
 when any worker may take the messages again.
 """
 
+import logging
 import time
 import uuid
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from sqlalchemy import ColumnElement, Row, case, select, update
 from sqlalchemy.orm import Session
 
 from .mail import MailConfigError, PermanentMailError, TemporaryMailError, retry_delay
+from .metrics import count_mail_outcome
 from .models import MailState, OutgoingMail, utcnow
 
 DEFAULT_LEASE = timedelta(seconds=60)
@@ -26,6 +28,7 @@ DEFAULT_LEASE = timedelta(seconds=60)
 COMMIT_EVERY = 20
 COMMIT_SECONDS = 2.0
 READY = (MailState.QUEUED, MailState.RETRY)
+log = logging.getLogger("planner.outbox")
 
 
 @dataclass
@@ -68,7 +71,8 @@ def _release(session: Session, now: datetime, claim: ColumnElement[bool]) -> int
     return result.rowcount
 
 
-CLAIMED_COLUMNS = (OutgoingMail.id, OutgoingMail.raw, OutgoingMail.sender, OutgoingMail.recipient, OutgoingMail.attempts)
+CLAIMED_COLUMNS = (OutgoingMail.id, OutgoingMail.raw, OutgoingMail.sender, OutgoingMail.recipient, OutgoingMail.attempts,
+                   OutgoingMail.message_id)
 
 
 def claim_batch(session: Session, now: datetime, limit: int, *, event_id: int | None = None,
@@ -130,18 +134,28 @@ def _send_batch(run: "_Run", transport, batch: list[Row]) -> None:
         try:
             transport.send(mail.raw, sender=mail.sender, recipients=[mail.recipient])
         except MailConfigError as error:
-            run.put_back(batch[position:], str(error))
+            run.put_back(batch[position:], error)
             return
         except TemporaryMailError as error:
-            run.retry(mail, str(error))
+            run.retry(mail, error)
             if not transport.is_connected:
-                run.put_back(batch[position + 1 :], str(error))
+                run.put_back(batch[position + 1 :], error)
                 return
         except PermanentMailError as error:
             run.record(mail.id, state=MailState.FAILED, attempts=mail.attempts + 1, last_error=str(error)[:2000])
             run.report.failed += 1
+            outcome(mail, MailState.FAILED, mail.attempts + 1, error)
         else:
             run.sent.append(mail.id)
+            outcome(mail, MailState.SENT, mail.attempts + 1)
+
+
+def outcome(mail: Row, state: MailState, attempts: int, error: Exception | None = None) -> None:
+    """Log what became of one message (one JSON line with LOG_FORMAT = "json") and count it for the metrics."""
+    count_mail_outcome(state)
+    fields = {"message_id": mail.message_id, "state": str(state), "attempts": attempts,
+              "error_class": type(error).__name__ if error else None}
+    log.log(logging.WARNING if error else logging.INFO, "mail %s", state, extra=fields)
 
 
 @dataclass
@@ -210,24 +224,28 @@ class _Run:
             .execution_options(synchronize_session=False)
         )
 
-    def put_back(self, mails: list[Row], error: str) -> None:
+    def put_back(self, mails: list[Row], error: Exception) -> None:
         """Return untried messages to the queue without counting an attempt (the server, not they, failed)."""
         later = utcnow() + timedelta(minutes=1)
         for mail in mails:
             if mail.id in self.held:
-                self.record(mail.id, state=MailState.RETRY, last_error=error[:2000], next_attempt_at=later)
+                self.record(mail.id, state=MailState.RETRY, last_error=str(error)[:2000], next_attempt_at=later)
                 self.report.retry += 1
-        self.report.errors.append(error)
+                outcome(mail, MailState.RETRY, mail.attempts, error)
+        self.report.errors.append(str(error))
 
-    def retry(self, mail: Row, error: str) -> None:
+    def retry(self, mail: Row, error: Exception) -> None:
         """Count a failed attempt: retry after the back-off delay, or fail when the retries are used up."""
         attempts = mail.attempts + 1
         delay = retry_delay(attempts)
+        state = MailState.RETRY if delay is not None else MailState.FAILED
+        outcome(mail, state, attempts, error)
         if delay is None:
-            self.record(mail.id, state=MailState.FAILED, attempts=attempts, last_error=error[:2000])
+            self.record(mail.id, state=MailState.FAILED, attempts=attempts, last_error=str(error)[:2000])
             self.report.failed += 1
             return
-        self.record(mail.id, state=MailState.RETRY, attempts=attempts, last_error=error[:2000], next_attempt_at=utcnow() + delay)
+        self.record(mail.id, state=MailState.RETRY, attempts=attempts, last_error=str(error)[:2000],
+                    next_attempt_at=utcnow() + delay)
         self.report.retry += 1
 
 

@@ -57,9 +57,10 @@ def smtp_server():
 
 @pytest.fixture
 def smtp_app(database_url, tmp_path, smtp_server):
-    """An application that sends mail to the test SMTP server."""
+    """An application that sends mail to the test SMTP server right after each request commits."""
     app = make_app(
-        database_url, tmp_path, MAIL_TRANSPORT="smtp", SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, SMTP_TIMEOUT=5
+        database_url, tmp_path, MAIL_TRANSPORT="smtp", SMTP_HOST=smtp_server.host, SMTP_PORT=smtp_server.port, SMTP_TIMEOUT=5,
+        MAIL_SEND_AFTER_COMMIT=True,
     )
     with app.app_context():
         yield app

@@ -246,7 +246,8 @@ def assert_conformant(message, method: str, sequence: int):
     unfolded = ics.replace(b"\r\n ", b"").decode()
     for name in ("ORGANIZER", "ATTENDEE"):
         common_name = vevent[name].params["CN"]
-        allowed = [f'CN="{common_name}"'] + ([] if re.search(r"[,;:]", common_name) else [f"CN={common_name}"])
+        wire = common_name.replace("^", "^^").replace('"', "^'")  # RFC 6868 escapes
+        allowed = [f'CN="{wire}"'] + ([] if re.search(r"[,;:]", common_name) else [f"CN={wire}"])
         assert any(form in unfolded for form in allowed), f"{name} CN must be quoted when it holds , ; or :"
     zones = {str(tz["TZID"]) for tz in calendar.walk("VTIMEZONE")}
     assert {str(vevent[p].params["TZID"]) for p in ("DTSTART", "DTEND") if "TZID" in vevent[p].params} <= zones

@@ -11,6 +11,7 @@ from flask import (
     url_for,
 )
 
+from ..config import sends_at_once
 from ..errors import PlannerError
 from ..extensions import db
 from ..forms import ActionForm, AnswerForm, NeedsForm
@@ -108,7 +109,7 @@ def answer(token: str):
         db.session.rollback()
         flash(str(error), "error")
         return _page(_invitation(token), form, needs_form, 409, given)
-    if frees_seat and current_app.config["MAIL_SEND_AFTER_COMMIT"]:
+    if frees_seat and sends_at_once(current_app.config):
         deliver_event_mail(event_id)
     if saved == Answer.WAITLIST:
         flash("Thank you. The event is full, so you are on the waiting list; you get a mail when a seat is free.", "info")

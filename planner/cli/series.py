@@ -7,6 +7,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import IntegrityError
 
+from ..config import sends_at_once
 from ..extensions import db
 from ..mailer import deliver_event_mail, mail_settings
 from ..models import Event, Series, utcnow
@@ -75,7 +76,7 @@ def run_command(now_text: str | None) -> None:
             click.echo(f"{outcome.series.title}: round on {day:%Y-%m-%d} created, {state}.")
             if outcome.problem:
                 click.echo(f"  {outcome.problem}", err=True)
-            if outcome.is_sent and current_app.config["MAIL_SEND_AFTER_COMMIT"]:
+            if outcome.is_sent and sends_at_once(current_app.config):
                 deliver_event_mail(outcome.event.id)
     recorded = 0
     for event_id in events_to_record(db.session, now):

@@ -10,6 +10,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..errors import PlannerError
+from ..metrics import count_answer
 from ..models import Answer, Event, EventStatus, Invitation, utcnow
 from ..tokens import TokenError, hash_token
 from .capacity import fill_free_seats, yes_or_waitlist
@@ -94,6 +95,8 @@ def record_answer(
     if comment is not None:
         invitation.comment = comment[:1000]
     session.flush()
+    if old != new:
+        count_answer(new)
     if old == Answer.YES and new != Answer.YES:
         fill_free_seats(session, invitation.event, settings, stamp)
     return True

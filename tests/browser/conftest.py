@@ -53,6 +53,7 @@ def live_server(tmp_path):
             SMTP_HOST=smtp.host,
             SMTP_PORT=smtp.port,
             SMTP_TIMEOUT=5,
+            MAIL_SEND_AFTER_COMMIT=True,
         )
         server = LiveServer(app, smtp).start()
         yield server
