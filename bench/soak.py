@@ -121,10 +121,15 @@ def main() -> int:
     try:
         wait_until(lambda: healthy(port), "the web app answering", SETUP_SECONDS)
         with app.app_context():
+            kills = {"web": 0, "outbox": 0, "web_at": None, "outbox_at": None}
+            killer = threading.Thread(target=kill_an_outbox_worker, daemon=True,
+                                      args=(options, smtp, workers, kills, outbox_command, environment, outbox_log))
+            killer.start()
             started = time.monotonic()
             message_ids = send(options.invitations)
             queued_seconds = time.monotonic() - started
-            tally, kills = run_clients(options, port, smtp, web, workers, outbox_command, environment, outbox_log)
+            tally = run_clients(options, port, smtp, web, kills)
+            killer.join(options.max_seconds)
             wait_until(lambda: all_sent(), "every message sent", options.max_seconds)
             elapsed = time.monotonic() - started
             return report(options, tally, kills, smtp, message_ids, queued_seconds, elapsed)
@@ -175,13 +180,23 @@ def send(count: int) -> set[str]:
     return {mail.message_id for mail in queued}
 
 
-def run_clients(options, port, smtp, web, workers, outbox_command, environment, outbox_log):
+def kill_an_outbox_worker(options, smtp, workers, kills, outbox_command, environment, outbox_log) -> None:
+    """SIGKILL an outbox worker while the mail is going out (a quarter delivered), then start it again."""
+    deadline = time.monotonic() + options.max_seconds
+    while len(smtp.messages) < options.invitations // 4 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    workers[0].send_signal(signal.SIGKILL)
+    workers[0].wait()
+    kills.update(outbox=1, outbox_at=len(smtp.messages))
+    workers[0] = subprocess.Popen(outbox_command, cwd=ROOT, env=environment, stdout=outbox_log, stderr=outbox_log)
+
+
+def run_clients(options, port, smtp, web, kills):
     """Let the clients answer every invitation as its mail arrives; kill a web and an outbox worker on the way."""
     tally = Tally()
     queues = [[] for _ in range(options.clients)]
     conditions = [threading.Condition() for _ in range(options.clients)]
     finished = threading.Event()
-    kills = {"web": 0, "outbox": 0, "web_at": None, "outbox_at": None}
 
     def dispatch():
         seen, position, shown = set(), 0, time.monotonic()
@@ -197,11 +212,6 @@ def run_clients(options, port, smtp, web, workers, outbox_command, environment, 
                         queues[slot].append(token)
                         conditions[slot].notify()
             position = len(messages)
-            if kills["outbox"] == 0 and position >= options.invitations // 4:
-                workers[0].send_signal(signal.SIGKILL)
-                workers[0].wait()
-                kills.update(outbox=1, outbox_at=position)
-                workers[0] = subprocess.Popen(outbox_command, cwd=ROOT, env=environment, stdout=outbox_log, stderr=outbox_log)
             answered = len(tally.last)
             if kills["web"] == 0 and answered >= options.invitations * 3 // 10:
                 os.kill(web_worker_pids(web.pid)[0], signal.SIGKILL)
@@ -245,7 +255,7 @@ def run_clients(options, port, smtp, web, workers, outbox_command, environment, 
         thread.start()
     for thread in [dispatcher, *threads]:
         thread.join(options.max_seconds)
-    return tally, kills
+    return tally
 
 
 def rsvp_token(received) -> str:
