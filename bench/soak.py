@@ -202,8 +202,9 @@ def run_clients(options, port, smtp, web, kills):
         seen, position, shown = set(), 0, time.monotonic()
         deadline = time.monotonic() + options.max_seconds
         while len(tally.last) < options.invitations and time.monotonic() < deadline:
-            messages = smtp.messages
-            for received in messages[position:]:
+            arrived = smtp.messages[position:]  # a snapshot: the server may append meanwhile
+            position += len(arrived)
+            for received in arrived:
                 token = rsvp_token(received)
                 if token not in seen:
                     seen.add(token)
@@ -211,7 +212,6 @@ def run_clients(options, port, smtp, web, kills):
                     with conditions[slot]:
                         queues[slot].append(token)
                         conditions[slot].notify()
-            position = len(messages)
             answered = len(tally.last)
             if kills["web"] == 0 and answered >= options.invitations * 3 // 10:
                 os.kill(web_worker_pids(web.pid)[0], signal.SIGKILL)
