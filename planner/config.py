@@ -33,6 +33,8 @@ def defaults(instance_path: str) -> dict:
         "DEFAULT_TIMEZONE": "Europe/Berlin",
         "SEATING_SECONDS": 1.5,
         "FEEDBACK_WINDOW_DAYS": 7,
+        #: run a queued seating search right after the request's commit (no worker needed); None: only for the mailbox demo
+        "SEATING_INLINE": None,
         "READY_OUTBOX_MINUTES": 30,
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_MAX_FAILURES_PER_IP": 50,
@@ -84,6 +86,8 @@ def load_config(app: Flask, test_config: dict | None) -> None:
         app.config["REMEMBER_COOKIE_SECURE"] = True
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = instance_secret_key(app.instance_path)
+    if app.config["SEATING_INLINE"] is None:
+        app.config["SEATING_INLINE"] = str(app.config["MAIL_TRANSPORT"]).lower() == "mailbox"
     if (Path(app.instance_path) / DEMO_MARKER).is_file():
         app.config["DEMO_MAILBOX"] = True
 

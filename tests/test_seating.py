@@ -29,7 +29,9 @@ FAST = 0.2
 
 @pytest.fixture
 def fast(app):
+    """Short searches, run right after the request that queued them (as in the demo)."""
     app.config["SEATING_SECONDS"] = FAST
+    app.config["SEATING_INLINE"] = True
     return app
 
 

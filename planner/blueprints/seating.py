@@ -1,4 +1,6 @@
-"""Seating plans for an event: make, re-run, adjust, publish, print, and record who met."""
+"""Seating plans for an event: make (a background job), re-run, adjust, publish, print, and record who met."""
+
+import json
 
 from flask import (
     Blueprint,
@@ -10,10 +12,12 @@ from flask import (
     url_for,
 )
 
+from .. import jobs
 from ..errors import PlannerError
 from ..extensions import db
 from ..forms import ActionForm, MoveSeatForm, SeatingForm
-from ..models import Event, SeatingPlan, utcnow
+from ..models import Event, JobState, SeatingPlan, utcnow
+from ..outbox import lease_from_config
 from ..services import seating
 from ..services.events import event_day
 from ..services.seating import SeatingSettings
@@ -22,6 +26,8 @@ from .views import event_or_404, organisers_only, refusal_goes_to
 
 bp = Blueprint("seating", __name__, url_prefix="/events/<int:event_id>/seating")
 organisers_only(bp)
+#: while a plan search is queued or running, the page reloads itself this often (a meta refresh, no JavaScript)
+REFRESH_SECONDS = 2
 
 
 def _plan(event: Event, plan_id: int) -> SeatingPlan | None:
@@ -46,12 +52,16 @@ def show(event_id: int):
 def _page(event: Event, plan: SeatingPlan | None, form: SeatingForm, status: int = 200):
     summary = seating.plan_summary(plan) if plan is not None else None
     published = seating.published_plan(db.session, event)
+    job = seating.plan_job(db.session, event)
     return (
         render_template(
             "seating/show.html",
             event=event,
             summary=summary,
             published=published,
+            working=job is not None and job.state in (JobState.QUEUED, JobState.RUNNING),
+            job_error=job.error if job is not None and job.state == JobState.FAILED else None,
+            refresh_seconds=REFRESH_SECONDS,
             form=form,
             action=ActionForm(),
             can_record=seating.has_started(event, utcnow()),
@@ -110,13 +120,21 @@ def create(event_id: int):
     )
     seed = form.seed.data or 0
     try:
-        plan = seating.make_plan(db.session, event, settings, seed, current_app.config["SEATING_SECONDS"])
+        job = seating.queue_plan(db.session, event, settings, seed, current_app.config["SEATING_SECONDS"])
     except PlannerError as error:
         db.session.rollback()
         flash(str(error), "error")
         return _page(event, seating.current_plan(db.session, event), form, 409)
     db.session.commit()
-    flash(f"Seated {plural(len(plan.seats), 'person', 'people')} (seed {seed}).", "success")
+    if not current_app.config["SEATING_INLINE"]:
+        flash(f"Making the plan with seed {seed}: this page shows it as soon as it is ready.", "success")
+        return redirect(url_for("seating.show", event_id=event.id), code=303)
+    job = jobs.run_one(db.session, lease=lease_from_config(current_app.config), job_id=job.id)
+    if job is not None and job.state == JobState.DONE:
+        seated = json.loads(job.result)["seated"]
+        flash(f"Seated {plural(seated, 'person', 'people')} (seed {seed}).", "success")
+    elif job is not None and job.state == JobState.FAILED:
+        flash(job.error, "error")
     return redirect(url_for("seating.show", event_id=event.id), code=303)
 
 

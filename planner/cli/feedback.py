@@ -5,6 +5,7 @@ from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy.exc import IntegrityError
 
+from ..config import sends_at_once
 from ..extensions import db
 from ..mailer import deliver_event_mail, mail_settings
 from ..models import FeedbackMailKind, Invitation
@@ -45,7 +46,7 @@ def send_command(now_text: str | None) -> None:
         sent = [send_one(invitation_id, kind, now) for invitation_id in invitation_ids]
         events.update(event_id for event_id in sent if event_id is not None)
         counts[kind] = sum(event_id is not None for event_id in sent)
-    if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
+    if sends_at_once(current_app.config):
         for event_id in sorted(events):
             deliver_event_mail(event_id)
     click.echo(f"{counts[FeedbackMailKind.REQUEST]} feedback requests and {counts[FeedbackMailKind.REMINDER]} reminders queued.")

@@ -4,6 +4,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ..config import sends_at_once
 from ..extensions import db
 from ..mailer import deliver_event_mail, mail_settings
 from ..models import Invitation
@@ -23,7 +24,7 @@ def expire_command(now_text: str | None) -> None:
     report = run_offers(
         db.session, mail_settings(), now, default_hours=config["OFFER_HOURS"], lookback_days=config["LOOKBACK_DAYS"]
     )
-    if config["MAIL_SEND_AFTER_COMMIT"]:
+    if sends_at_once(config):
         touched = {db.session.get(Invitation, invitation_id).event_id for invitation_id in report.expired + report.offered}
         for event_id in sorted(touched):
             deliver_event_mail(event_id)

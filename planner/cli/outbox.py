@@ -1,4 +1,4 @@
-"""`flask outbox send` (cron) and `flask outbox work` (a long-running worker): deliver queued mail."""
+"""`flask outbox send` (cron) and `flask outbox work` (a long-running worker): deliver queued mail, run background jobs."""
 
 import signal
 import sys
@@ -9,11 +9,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from .. import jobs
 from ..extensions import db
 from ..mail import MailConfigError, transport_from_config
 from ..outbox import DeliveryReport, deliver, lease_from_config
 
-outbox_cli = AppGroup("outbox", help="Deliver queued mail.")
+outbox_cli = AppGroup("outbox", help="Deliver queued mail and run background jobs (seating plans).")
 
 
 @outbox_cli.command("send")
@@ -30,20 +31,33 @@ def send_command(limit: int) -> None:
 
 
 @outbox_cli.command("work")
-@click.option("--interval", default=10.0, show_default=True, help="Seconds to wait when nothing is due.")
+@click.option("--interval", default=2.0, show_default=True, help="Seconds to wait when nothing is due.")
 @click.option("--once", is_flag=True, help="Stop when nothing is due.")
 @click.option("--batch", default=100, show_default=True, help="Messages claimed at a time.")
-def work_command(interval: float, once: bool, batch: int) -> None:
-    """Keep delivering mail as it becomes due (several workers may run at once)."""
+@click.option("--jobs/--no-jobs", "with_jobs", default=True, show_default=True, help="Also run background jobs (seating plans).")
+def work_command(interval: float, once: bool, batch: int, with_jobs: bool) -> None:
+    """Keep delivering mail and running background jobs as they become due (several workers may run at once)."""
     with stopping_on_sigterm():
         while True:
+            ran = run_due_jobs() if with_jobs else 0
             report = deliver_due(batch)
+            if ran:
+                click.echo(f"{ran} job{'' if ran == 1 else 's'} run")
             if report.sent or report.retry or report.failed:
                 click.echo(str(report))
-            if not (report.sent or report.retry or report.failed):
+            if not (ran or report.sent or report.retry or report.failed):
                 if once:
                     return
                 time.sleep(interval)
+
+
+def run_due_jobs() -> int:
+    """Run the due background jobs (a few at a time, so that mail keeps moving) under OUTBOX_LEASE_SECONDS."""
+    try:
+        lease = lease_from_config(current_app.config)
+    except MailConfigError as error:
+        raise click.ClickException(str(error)) from None
+    return jobs.run_due(db.session, lease=lease, limit=3)
 
 
 def deliver_due(limit: int) -> DeliveryReport:

@@ -2,7 +2,7 @@
 
 Work goes in batches of --batch, each its own transaction: a run killed halfway leaves what it
 committed (each Reminder or Digest row with its mail) and nothing of the rest, which the next run
-does. The queued mail is delivered after each commit (when MAIL_SEND_AFTER_COMMIT).
+does. The queued mail is delivered after each commit (when config.sends_at_once).
 """
 
 from collections.abc import Callable, Sequence
@@ -11,6 +11,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from ..config import sends_at_once
 from ..extensions import db
 from ..mailer import mail_settings
 from ..services import digest, reminders
@@ -33,7 +34,7 @@ def in_batches(jobs: Sequence[Callable[[], bool]], size: int) -> int:
             return made
 
         done += once_more_when_stale(db.session, run_batch)
-        if current_app.config["MAIL_SEND_AFTER_COMMIT"]:
+        if sends_at_once(current_app.config):
             deliver_due(500)
     return done
 

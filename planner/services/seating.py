@@ -16,13 +16,14 @@ import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session, selectinload
 
-from .. import mixing, tables
+from .. import jobs, mixing, tables
 from ..errors import PlannerError
 from ..models import (
     Answer,
     Event,
     EventStatus,
     Invitation,
+    Job,
     PairMeeting,
     Person,
     Seat,
@@ -32,6 +33,7 @@ from .events import event_day
 
 RECOVERY_DAYS = 182
 MODES = ("tables", "pairs")
+PLAN_JOB = "seating.plan"
 
 
 class SeatingError(PlannerError):
@@ -207,6 +209,44 @@ def make_plan(session: Session, event: Event, settings: SeatingSettings, seed: i
     session.add(plan)
     session.flush()
     return plan
+
+
+def check_plan(session: Session, event: Event, settings: SeatingSettings) -> int:
+    """Raise SeatingError when a plan cannot be made with these settings (quick checks, no search); return the head count."""
+    require_seatable(event)
+    if settings.mode not in MODES:
+        raise SeatingError("Choose tables or coffee-roulette pairs.")
+    answers = [Answer.YES, Answer.MAYBE] if settings.include_maybe else [Answer.YES]
+    count = session.scalar(
+        select(func.count(Invitation.id)).where(
+            Invitation.event_id == event.id, Invitation.answer.in_(answers), Invitation.cancelled_at.is_(None)
+        )
+    )
+    size_limits(count, settings)
+    return count
+
+
+def queue_plan(session: Session, event: Event, settings: SeatingSettings, seed: int, seconds: float = 1.5) -> Job:
+    """Check the settings, then queue the plan search for a worker (the caller commits); raise SeatingError."""
+    check_plan(session, event, settings)
+    payload = {"event_id": event.id, "settings": asdict(settings), "seed": seed, "seconds": seconds}
+    return jobs.enqueue(session, PLAN_JOB, payload, event_id=event.id)
+
+
+def run_plan_job(session: Session, payload: dict) -> dict:
+    """Make the plan a queued job asks for (the job runner commits); return its id, head count and seed."""
+    event = session.get(Event, payload["event_id"])
+    if event is None:
+        raise SeatingError("The event no longer exists.")
+    settings = SeatingSettings.from_json(json.dumps(payload["settings"]))
+    plan = make_plan(session, event, settings, payload["seed"], payload["seconds"])
+    return {"plan_id": plan.id, "seated": len(plan.seats), "seed": plan.seed}
+
+
+def plan_job(session: Session, event: Event) -> Job | None:
+    """Return the event's newest plan search (queued, running or finished), or None."""
+    query = select(Job).where(Job.kind == PLAN_JOB, Job.event_id == event.id).order_by(Job.id.desc()).limit(1)
+    return session.scalar(query)
 
 
 def current_plan(session: Session, event: Event) -> SeatingPlan | None:
