@@ -54,6 +54,7 @@ def live_server(tmp_path):
             SMTP_PORT=smtp.port,
             SMTP_TIMEOUT=5,
             MAIL_SEND_AFTER_COMMIT=True,
+            SEATING_INLINE=True,
         )
         server = LiveServer(app, smtp).start()
         yield server

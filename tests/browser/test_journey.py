@@ -1,5 +1,5 @@
 """The journey in a real browser: log in, a series' round planned and sent, answers from the mailed RSVP links, seating,
-feedback from the mailed link, its results, and the exports; screenshots of the key pages go to tests/artifacts/screenshots/."""
+feedback from the mailed link, its results, the exports, the dashboard and network health; screenshots of the key pages go to tests/artifacts/screenshots/."""
 
 import csv
 import re
@@ -38,7 +38,10 @@ def test_a_round_from_planning_to_feedback_and_exports(live_server, page, browse
         db.session.commit()
         staff(make_person, 16)
 
-    browser_log_in(page, f"{live_server.url}/events/", "olivia@example.com")
+    browser_log_in(page, f"{live_server.url}/", "olivia@example.com")
+    page.get_by_role("heading", name="Dashboard").wait_for()
+    shot(page, "00-dashboard")
+    page.get_by_role("link", name="Events", exact=True).click()
     page.get_by_role("heading", name="Events").wait_for()
     shot(page, "01-events")
 
@@ -111,3 +114,9 @@ def test_a_round_from_planning_to_feedback_and_exports(live_server, page, browse
     with page.expect_download() as download:
         page.get_by_role("link", name="Seating plan (CSV)").click()
     assert download.value.suggested_filename.endswith("-seating.csv")
+
+    page.goto(f"{live_server.url}/dashboard/")
+    page.get_by_text("Weekly mix lunch").first.wait_for()
+    page.get_by_role("main").get_by_role("link", name="Network health").click()
+    page.get_by_role("heading", name="Network health").wait_for()
+    shot(page, "09-analytics")
