@@ -15,6 +15,7 @@ from planner.models import (
     Event,
     EventKind,
     EventStatus,
+    FirstMeeting,
     Invitation,
     PairMeeting,
     ProposalEntry,
@@ -312,10 +313,10 @@ def test_the_page_costs_the_same_statements_for_2_or_20_events(client, login, pe
     history(organiser_id, staff, range(2, 20))
     with statements() as many:
         assert client.get("/analytics").status_code == 200
-    assert len(few) == len(many) == 8
+    assert len(few) == len(many) == 9
     with statements() as download:
         assert client.get("/analytics/trends.csv").status_code == 200
-    assert len(download) == 7
+    assert len(download) == 8
 
 
 def test_invite_next_chooses_the_rest_again_when_the_proposal_is_full(client, login, people, make_event):
@@ -335,3 +336,23 @@ def test_invite_next_chooses_the_rest_again_when_the_proposal_is_full(client, lo
     assert all(entry.reason == analytics.NEXT_REASON for entry in entries if entry.is_must)
     message = client.get(response.headers["Location"]).data.decode()
     assert "chosen again around them" in message and "Person Z (has opted out of invitations)" in message
+
+
+def test_first_meetings_reported_in_feedback_are_a_second_measure(client, login, people):
+    organiser = login()
+    p = people
+    lunch = Event(uid="reported@t", kind=EventKind.LUNCH, title="Lunch", starts_at=datetime.now(UTC) - timedelta(days=3),
+                  ends_at=datetime.now(UTC) - timedelta(days=3, hours=-1), timezone="UTC", capacity=8,
+                  status=EventStatus.SENT, organiser_id=organiser.id)
+    db.session.add(lunch)
+    db.session.commit()
+    db.session.add_all([FirstMeeting(event_id=lunch.id, person_id=p["a"].id, met_person_id=p["c"].id),
+                        FirstMeeting(event_id=lunch.id, person_id=p["c"].id, met_person_id=p["a"].id)])
+    db.session.commit()
+    ties = analytics.reported_ties(db.session, TODAY - timedelta(days=30), TODAY)
+    assert ties == {tuple(sorted((p["a"].id, p["c"].id)))}
+    assert analytics.reported_ties(db.session, TODAY - timedelta(days=2), TODAY) == set()
+    page = client.get("/analytics").data.decode()
+    assert "1 first meeting reported" in page and "17% of active people have a tie outside" in page
+    headline = dict(csv_rows(client.get("/analytics/headline.csv"))[1:])
+    assert headline["reported first meetings"] == "1" and headline["ties"] == "0"

@@ -78,6 +78,8 @@ def _tables(report: analytics.Report) -> dict[str, tuple[list[str], list[list]]]
             ["people", health.people], ["ties", report.ties], ["coverage", _share(health.coverage)],
             ["bridge", _share(health.bridge)], ["ei_index", _share(health.ei_index)],
             ["isolated", len(health.isolated)], ["never invited", len(report.never_invited)],
+            ["reported first meetings", report.reported_ties], ["reported coverage", _share(report.reported.coverage)],
+            ["reported bridge", _share(report.reported.bridge)], ["reported ei_index", _share(report.reported.ei_index)],
         ]),
         "departments": (["department", "people", "coverage", "ei_index", "ties_outside", "ties_inside"], [
             [group.name, group.people, _share(group.coverage), _share(group.ei_index), group.external, group.internal]

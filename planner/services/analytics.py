@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from ..errors import PlannerError
 from ..mixing import Person as Member
-from ..models import Event, EventKind, EventStatus, Invitation, PairMeeting, Person, Series, SeriesStatus
+from ..models import Event, EventKind, EventStatus, FirstMeeting, Invitation, PairMeeting, Person, Series, SeriesStatus
 from ..network import Health, health
 from ..rounds import NEWCOMER_DAYS
 from ..text import plural
@@ -136,6 +136,21 @@ def period_ties(
         .distinct()
     )
     return {(min(a, b), max(a, b)) for a, b in session.execute(query)}
+
+
+def reported_ties(
+    session: Session, start: date, end: date, *, kind: EventKind | None = None, series_ids: Sequence[int] | None = None
+) -> set[tuple[int, int]]:
+    """Return the pairs (smaller id first) an attendee reported in feedback as met for the first time, at events between
+    start and end that pass the filters: the second measure beside the seating history."""
+    query = (
+        select(FirstMeeting.person_id, FirstMeeting.met_person_id)
+        .join(Event, Event.id == FirstMeeting.event_id)
+        .where(Event.starts_at >= _midnight(start), Event.starts_at < _midnight(end + timedelta(days=1)),
+               *_event_conditions(kind, series_ids))
+        .distinct()
+    )
+    return {(min(a, b), max(a, b)) for a, b in session.execute(query) if a != b}
 
 
 def _midnight(day: date) -> datetime:
@@ -399,6 +414,9 @@ class Report:
     filters: Filters
     health: Health
     ties: int
+    #: the same figures over the first meetings attendees reported in feedback
+    reported: Health
+    reported_ties: int
     groups: list[Group]
     grouping: Grouping
     departments: Matrix
@@ -412,10 +430,11 @@ class Report:
 
 def report(session: Session, filters: Filters, today: date, *, series_ids: Sequence[int] | None, min_group: int,
            junior_max: int, level_names: Sequence[str]) -> Report:
-    """Measure the network of the period (five queries, columns only)."""
+    """Measure the network of the period (six queries, columns only)."""
     kind = filters.kind
     staff = active_staff(session)
     ties = period_ties(session, filters.start, filters.end, kind=kind, series_ids=series_ids)
+    reported = reported_ties(session, filters.start, filters.end, kind=kind, series_ids=series_ids)
     dated = dated_ties(session, month_starts(today)[0], today, kind=kind, series_ids=series_ids)
     counts = invitation_counts(session, filters.start, filters.end, kind=kind, series_ids=series_ids)
     never = never_invited_ids(session, kind=kind, series_ids=series_ids)
@@ -428,6 +447,8 @@ def report(session: Session, filters: Filters, today: date, *, series_ids: Seque
         filters=filters,
         health=overall,
         ties=sum(a in known and b in known for a, b in ties),
+        reported=health(_members(staff), reported, junior_max=junior_max),
+        reported_ties=sum(a in known and b in known for a, b in reported),
         groups=department_groups(staff, ties, overall, grouping),
         grouping=grouping,
         departments=tie_matrix(grouping.labels, {member.id: grouping.of[member.department] for member in staff}, ties),
