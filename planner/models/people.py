@@ -1,0 +1,107 @@
+"""Who: organisers, their logins, the staff directory and each person's needs."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, validates
+
+from ..directory import search_key
+from ..extensions import db
+from .base import UTCDateTime, utcnow
+
+
+class DigestMode(enum.StrEnum):
+    """What an organiser hears about answers: nothing, one mail a day, or a mail per answer."""
+
+    OFF = "off"
+    DAILY = "daily"
+    EACH = "each"
+
+
+class Organiser(UserMixin, db.Model):
+    """A person who logs in to plan events."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    #: part of every session and remember cookie; raising it ends them all (logout, password change)
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    digest: Mapped[DigestMode] = mapped_column(String(20), default=DigestMode.DAILY, server_default="daily")
+    #: when the digest setting last changed: nothing older is reported
+    digest_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def get_id(self) -> str:
+        """Return the id Flask-Login keeps in cookies: the organiser's id and session version."""
+        return f"{self.id}:{self.session_version}"
+
+
+class LoginFailure(db.Model):
+    """One failed login, kept for rate limiting."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), index=True)
+    remote_addr: Mapped[str] = mapped_column(String(64), index=True)
+    failed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class Person(db.Model):
+    """A member of staff from the directory."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    #: stored lower-case so that matching is case-insensitive
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    department: Mapped[str] = mapped_column(String(120), index=True)
+    #: 0 = most junior, an index into the configured level ladder
+    level: Mapped[int] = mapped_column(Integer, index=True)
+    joined_on: Mapped[date | None] = mapped_column(Date)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    is_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    on_leave_until: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    #: name and email folded for accent- and case-insensitive search; set whenever either changes
+    search_key: Mapped[str] = mapped_column(Text, default="")
+
+    @validates("name", "email")
+    def _keep_search_key(self, key: str, value: str) -> str:
+        name = value if key == "name" else self.name
+        email = value if key == "email" else self.email
+        self.search_key = search_key(name or "", email or "")
+        return value
+
+
+class StagedImport(db.Model):
+    """A validated directory upload waiting for the organiser's confirmation."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(ForeignKey("organiser.id"))
+    filename: Mapped[str] = mapped_column(String(255))
+    #: JSON list of validated rows
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PersonNeeds(db.Model):
+    """A person's dietary and access needs, remembered for every event and shown only to organisers."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), unique=True)
+    #: the common diets ticked, comma-separated codes (planner.services.needs.DIETS)
+    diets: Mapped[str] = mapped_column(String(200), default="")
+    diet_note: Mapped[str] = mapped_column(Text, default="")
+    access_note: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
