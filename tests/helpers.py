@@ -2,6 +2,7 @@
 
 import re
 import subprocess
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -13,6 +14,7 @@ import pytest
 import vobject
 from flask import g, has_app_context
 from flask.testing import FlaskClient
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import text
 
 from planner.app import create_app
@@ -263,3 +265,20 @@ def readdressed(raw: bytes, address: str) -> bytes:
     del message["To"]
     message["To"] = address
     return message.as_bytes(policy=policy.compat32)
+
+
+@contextmanager
+def statements():
+    """Collect the SQL statements run inside the block, from an empty session and no cached user, as a real request does."""
+    db.session.expunge_all()
+    g.pop("_login_user", None)
+    executed = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        executed.append(statement)
+
+    sqlalchemy_event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        yield executed
+    finally:
+        sqlalchemy_event.remove(db.engine, "before_cursor_execute", record)

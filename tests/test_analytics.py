@@ -2,12 +2,9 @@
 
 import csv
 import io
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
-from flask import g
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
 
 from planner.extensions import db
@@ -24,26 +21,11 @@ from planner.models import (
 from planner.network import health
 from planner.services import analytics
 from planner.services.analytics import Filters, StaffMember
-from tests.helpers import csrf_from
+from tests.helpers import csrf_from, statements
 
 TODAY = date.today()
 
 
-@contextmanager
-def statements():
-    """Collect the SQL statements run inside the block, from an empty session as a real request does."""
-    db.session.expunge_all()
-    g.pop("_login_user", None)
-    executed = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        executed.append(statement)
-
-    sqlalchemy_event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield executed
-    finally:
-        sqlalchemy_event.remove(db.engine, "before_cursor_execute", record)
 
 
 def met(event, a, b, day):

@@ -1,12 +1,9 @@
 """The dashboard: the first page after login, its empty state, funnels, rounds to review, what needs attention, statements."""
 
 import re
-from contextlib import contextmanager
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
-from flask import g
-from sqlalchemy import event as sqlalchemy_event
 
 from planner.extensions import db
 from planner.models import (
@@ -19,24 +16,7 @@ from planner.models import (
     SeatingPlan,
     Series,
 )
-from tests.helpers import PASSWORD, csrf_from
-
-
-@contextmanager
-def statements():
-    """Collect the SQL statements run inside the block, from an empty session as a real request does."""
-    db.session.expunge_all()
-    g.pop("_login_user", None)
-    executed = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        executed.append(statement)
-
-    sqlalchemy_event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield executed
-    finally:
-        sqlalchemy_event.remove(db.engine, "before_cursor_execute", record)
+from tests.helpers import PASSWORD, csrf_from, statements
 
 
 def sent(event, answers, make_person, deadline_in=None):

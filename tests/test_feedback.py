@@ -1,12 +1,9 @@
 """Feedback after events: who is asked the day after (and reminded once), the link, the answer, results, the switch."""
 
 import re
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
-from flask import g
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -24,7 +21,7 @@ from planner.models import (
     utcnow,
 )
 from planner.services.events import local
-from tests.helpers import csrf_from, sent_event
+from tests.helpers import csrf_from, sent_event, statements
 
 
 def answered(event, answers):
@@ -215,21 +212,6 @@ def test_an_invitation_gets_one_mail_per_kind_even_when_the_row_exists(smtp_app,
     assert db.session.scalar(select(func.count(Invitation.id))) == 1
 
 
-@contextmanager
-def statements():
-    """Collect the SQL statements run inside the block, starting from an empty session as a real request does."""
-    db.session.expunge_all()
-    g.pop("_login_user", None)
-    executed = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        executed.append(statement)
-
-    sqlalchemy_event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield executed
-    finally:
-        sqlalchemy_event.remove(db.engine, "before_cursor_execute", record)
 
 
 def test_the_results_and_feedback_pages_cost_the_same_statements_whatever_the_answers(

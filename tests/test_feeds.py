@@ -1,17 +1,15 @@
 """Calendar feeds: an organiser's private feed (rotate, revoke) and a person's opt-in feed, checked with icalendar."""
 
 import re
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import icalendar
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select
 
 from planner.extensions import db
 from planner.ical import EventInfo, FeedItem, build_feed
 from planner.models import CalendarFeed, EventStatus, Organiser, utcnow
-from tests.helpers import csrf_from, log_in, propose_and_send, sent_event, staff
+from tests.helpers import csrf_from, log_in, propose_and_send, sent_event, staff, statements
 
 
 def feed_path(html: bytes) -> str:
@@ -123,20 +121,6 @@ def test_build_feed_gives_one_vevent_per_item_and_one_vtimezone_per_zone():
     assert build_feed([], name="Empty", stamp=start).count(b"BEGIN:VEVENT") == 0
 
 
-@contextmanager
-def statements():
-    """Collect the SQL statements run inside the block, from an empty session as a real request has."""
-    db.session.expunge_all()
-    executed = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        executed.append(statement)
-
-    sqlalchemy_event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield executed
-    finally:
-        sqlalchemy_event.remove(db.engine, "before_cursor_execute", record)
 
 
 def test_a_feed_costs_the_same_statements_whatever_the_number_of_events(app, client, make_person, make_event):

@@ -3,17 +3,14 @@ seen only by organisers (counts and a venue list on the event page, as CSV)."""
 
 import csv
 import io
-from contextlib import contextmanager
 
-from flask import g
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 from planner.extensions import db
 from planner.models import Answer, EventKind, EventStatus, Invitation, PersonNeeds, utcnow
 from planner.services.needs import needs_section
 from planner.tokens import new_token
-from tests.helpers import csrf_from
+from tests.helpers import csrf_from, statements
 
 
 def sent(make_event, kind=EventKind.LUNCH, **fields):
@@ -150,21 +147,6 @@ def attendees(make_person, event, count):
     db.session.commit()
 
 
-@contextmanager
-def statements():
-    """Collect the SQL statements run inside the block, from an empty session."""
-    db.session.expunge_all()
-    g.pop("_login_user", None)
-    executed = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        executed.append(statement)
-
-    sqlalchemy_event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield executed
-    finally:
-        sqlalchemy_event.remove(db.engine, "before_cursor_execute", record)
 
 
 def test_the_event_page_counts_needs_and_lists_names_with_needs_only(client, login, make_person, make_event):

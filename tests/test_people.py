@@ -9,16 +9,14 @@ import re
 import secrets
 import subprocess
 import sys
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from flask import g
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from planner.extensions import db
 from planner.models import Answer, Invitation, Person, StagedImport
-from tests.helpers import csrf_from
+from tests.helpers import csrf_from, statements
 
 GOOD = b"email,name,department,level\nann@example.com,Ann Lee,Sales,Senior\nbob@example.com,Bob Ray,Engineering,Junior\n"
 
@@ -51,21 +49,6 @@ def add_people(count: int, **fields) -> None:
     db.session.commit()
 
 
-@contextmanager
-def statements():
-    """Collect the SQL statements run inside the block, starting from an empty session as a real request does."""
-    db.session.expunge_all()
-    g.pop("_login_user", None)
-    executed = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        executed.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield executed
-    finally:
-        event.remove(db.engine, "before_cursor_execute", record)
 
 
 def names_on(page: str) -> list[str]:

@@ -9,12 +9,9 @@ import subprocess
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from flask import g
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 from planner.extensions import db
@@ -23,7 +20,7 @@ from planner.models import Answer, Event, Invitation, Person, ProposalEntry
 from planner.services.accounts import create_organiser
 from planner.services.invites import send_invites
 from planner.tokens import derived_token
-from tests.helpers import staff
+from tests.helpers import staff, statements
 from tests.smtp_server import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -174,21 +171,6 @@ def test_twenty_identical_posts_from_one_token_leave_one_answer(app, make_person
         server.close()
 
 
-@contextmanager
-def statements():
-    """Collect the SQL statements run inside the block, starting from an empty session as a real request does."""
-    db.session.expunge_all()
-    g.pop("_login_user", None)
-    executed = []
-
-    def record(conn, cursor, statement, parameters, context, executemany):
-        executed.append(statement)
-
-    sqlalchemy_event.listen(db.engine, "before_cursor_execute", record)
-    try:
-        yield executed
-    finally:
-        sqlalchemy_event.remove(db.engine, "before_cursor_execute", record)
 
 
 def test_the_rsvp_page_and_its_answer_cost_a_fixed_number_of_statements(app, client, make_person, make_event):
@@ -198,18 +180,19 @@ def test_the_rsvp_page_and_its_answer_cost_a_fixed_number_of_statements(app, cli
         with statements() as shown:
             page = client.get(f"/rsvp/{token}")
         assert page.status_code == 200
-        # the invitation with its event, organiser and person; the published seating plan
-        assert len(shown) == 2, shown
+        # the invitation with its event, organiser and person; the published seating plan; the event's questions with
+        # this invitation's answers; the person's remembered needs (a lunch asks for them)
+        assert len(shown) == 4, shown
         csrf = CSRF.search(page.data.decode()).group(1)
         with statements() as answered:
             response = client.post(f"/rsvp/{token}", data={"csrf_token": csrf, "answer": "yes", "comment": ""})
         assert response.status_code == 303
         # the invitation; the lock (SELECT ... FOR UPDATE or a no-op UPDATE); the event and the invitation afresh;
-        # the seat count; the answer
-        assert len(answered) == 6, answered
+        # the seat count; the answer; the event's questions
+        assert len(answered) == 7, answered
         with statements() as waiting:
             page = client.get(f"/rsvp/{token}")
         # a waiting invitee's page also counts who waits ahead
-        assert len(waiting) == (3 if stored == Answer.WAITLIST else 2), waiting
+        assert len(waiting) == (5 if stored == Answer.WAITLIST else 4), waiting
     assert [inv.answer for inv in answers(event.id)][:3] == [Answer.YES, Answer.WAITLIST, Answer.WAITLIST]
     assert "(position 2)" in page.data.decode()
