@@ -31,7 +31,7 @@ BUDGETS = {
     "person": 3,
     "draft": 16,
     "sent": 15,
-    "seating": 8,
+    "seating": 9,
     "rsvp": 6,
     "series": 12,
 }
