@@ -194,6 +194,7 @@ def runner_environment(app, smtp_server, tmp_path) -> dict:
         "PLANNER_MAIL_TRANSPORT": "smtp",
         "PLANNER_SMTP_HOST": smtp_server.host,
         "PLANNER_SMTP_PORT": str(smtp_server.port),
+        "PLANNER_MAIL_SEND_AFTER_COMMIT": "true",  # the command delivers after each batch, as the test watches for
     }
 
 
