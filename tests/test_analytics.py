@@ -26,6 +26,11 @@ from tests.helpers import csrf_from, statements
 TODAY = date.today()
 
 
+def days_ago(days: int) -> datetime:
+    """Noon UTC that many days before TODAY, so that a run past midnight keeps the same periods."""
+    return datetime.combine(TODAY - timedelta(days=days), time(12), tzinfo=UTC)
+
+
 
 
 def met(event, a, b, day):
@@ -184,8 +189,8 @@ def test_invite_next_needs_a_login(client):
 def test_the_page_shows_the_figures_the_heat_maps_and_the_isolated(client, login, people):
     organiser = login()
     p = people
-    lunch = Event(uid="x@t", kind=EventKind.LUNCH, title="Lunch", starts_at=datetime.now(UTC) - timedelta(days=3),
-                  ends_at=datetime.now(UTC) - timedelta(days=3, hours=-1), timezone="UTC", capacity=8,
+    lunch = Event(uid="x@t", kind=EventKind.LUNCH, title="Lunch", starts_at=days_ago(3),
+                  ends_at=days_ago(3) + timedelta(hours=1), timezone="UTC", capacity=8,
                   status=EventStatus.SENT, organiser_id=organiser.id)
     db.session.add(lunch)
     db.session.commit()
@@ -269,7 +274,7 @@ def test_invite_next_refuses_clearly(client, login, people, make_event):
 def history(organiser_id, staff, numbers):
     """Sent events in the past, each with three invitations and its pairs recorded (staff: person ids)."""
     for n in numbers:
-        starts = datetime.now(UTC) - timedelta(days=5 + n)
+        starts = days_ago(5 + n)
         event = Event(uid=f"h{n}@t", kind=EventKind.LUNCH, title=f"Lunch {n}", starts_at=starts,
                       ends_at=starts + timedelta(hours=1), timezone="UTC", capacity=8, status=EventStatus.SENT,
                       organiser_id=organiser_id)
@@ -323,8 +328,8 @@ def test_invite_next_chooses_the_rest_again_when_the_proposal_is_full(client, lo
 def test_first_meetings_reported_in_feedback_are_a_second_measure(client, login, people):
     organiser = login()
     p = people
-    lunch = Event(uid="reported@t", kind=EventKind.LUNCH, title="Lunch", starts_at=datetime.now(UTC) - timedelta(days=3),
-                  ends_at=datetime.now(UTC) - timedelta(days=3, hours=-1), timezone="UTC", capacity=8,
+    lunch = Event(uid="reported@t", kind=EventKind.LUNCH, title="Lunch", starts_at=days_ago(3),
+                  ends_at=days_ago(3) + timedelta(hours=1), timezone="UTC", capacity=8,
                   status=EventStatus.SENT, organiser_id=organiser.id)
     db.session.add(lunch)
     db.session.commit()
