@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from .config import DEMO_MARKER
 from .directory import PersonRow
-from .models import EventKind, Organiser, Series, utcnow
+from .models import EventKind, Organiser, OrganiserRole, Series, utcnow
 from .recurrence import Pattern
 from .services.accounts import create_organiser, set_password
 from .services.events import KIND_DEFAULTS
@@ -55,7 +55,7 @@ def load_demo(session: Session, count: int, ladder: list[str]) -> tuple[str, str
     password = secrets.token_urlsafe(12)
     organiser = session.scalar(select(Organiser).where(Organiser.email == DEMO_EMAIL))
     if organiser is None:
-        organiser = create_organiser(session, DEMO_EMAIL, "Demo Organiser", password)
+        organiser = create_organiser(session, DEMO_EMAIL, "Demo Organiser", password, OrganiserRole.ADMIN)
     else:
         set_password(organiser, password)
     session.flush()

@@ -70,10 +70,10 @@ def smtp_app(database_url, tmp_path, smtp_server):
 
 @pytest.fixture
 def make_organiser():
-    """Create organisers: make_organiser(email=...)."""
+    """Create organisers: make_organiser(email=..., role=...); the first one is an admin unless a role is given."""
 
-    def make(email="org@example.com", name="Olivia Organiser", password=PASSWORD):
-        organiser = create_organiser(db.session, email, name, password)
+    def make(email="org@example.com", name="Olivia Organiser", password=PASSWORD, role=None):
+        organiser = create_organiser(db.session, email, name, password, role)
         db.session.commit()
         return organiser
 

@@ -4,12 +4,13 @@ from collections.abc import Callable
 from functools import wraps
 from typing import TypeVar
 
-from flask import Blueprint, abort, flash, redirect, url_for
-from flask_login import login_required
+from flask import Blueprint, abort, flash, redirect, request, url_for
+from flask_login import current_user, login_required
 
 from ..errors import PlannerError
 from ..extensions import db
 from ..models import Event, Invitation
+from ..services import audit
 
 T = TypeVar("T")
 
@@ -17,6 +18,24 @@ T = TypeVar("T")
 def organisers_only(bp: Blueprint) -> None:
     """Make every page of the blueprint ask for an organiser's login."""
     bp.before_request(login_required(lambda: None))
+
+
+def admins_only(bp: Blueprint) -> None:
+    """Make every page of the blueprint ask for a logged-in admin (403 for other organisers)."""
+
+    @bp.before_request
+    def admin_or_403():
+        if not current_user.is_authenticated:
+            return login_required(lambda: None)()
+        if not current_user.is_admin:
+            abort(403)
+        return None
+
+
+def audited(action: str, subject: tuple[str, int | None] | None = None, summary: str = "") -> None:
+    """Record a change by the logged-in organiser in the audit log (committed with the change)."""
+    audit.record(db.session, action, organiser=current_user, subject=subject, summary=summary,
+                 remote_addr=request.remote_addr)
 
 
 def event_or_404(event_id: int) -> Event:

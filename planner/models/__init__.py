@@ -33,12 +33,14 @@ from .mail import (  # noqa: F401
     ReminderKind,
 )
 from .meetings import FeedbackAnswer, FirstMeeting, PairMeeting, Seat, SeatingPlan  # noqa: F401
-from .people import DigestMode, LoginFailure, Organiser, Person, PersonNeeds, StagedImport  # noqa: F401
+from .audit import AuditEntry  # noqa: F401
+from .people import DigestMode, LoginFailure, Organiser, OrganiserRole, Person, PersonNeeds, StagedImport  # noqa: F401
 
 __all__ = [
     "utcnow",
     "UTCDateTime",
     "DigestMode",
+    "OrganiserRole",
     "Organiser",
     "LoginFailure",
     "Person",
@@ -77,4 +79,5 @@ __all__ = [
     "FirstMeeting",
     "JobState",
     "Job",
+    "AuditEntry",
 ]

@@ -21,6 +21,14 @@ from ..extensions import db
 from .base import UTCDateTime, utcnow
 
 
+class OrganiserRole(enum.StrEnum):
+    """What an organiser may do: admins run the installation, organisers their own events, viewers only look."""
+
+    ADMIN = "admin"
+    ORGANISER = "organiser"
+    VIEWER = "viewer"
+
+
 class DigestMode(enum.StrEnum):
     """What an organiser hears about answers: nothing, one mail a day, or a mail per answer."""
 
@@ -42,6 +50,17 @@ class Organiser(UserMixin, db.Model):
     digest: Mapped[DigestMode] = mapped_column(String(20), default=DigestMode.DAILY, server_default="daily")
     #: when the digest setting last changed: nothing older is reported
     digest_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    role: Mapped[OrganiserRole] = mapped_column(String(20), default=OrganiserRole.ORGANISER, server_default="organiser")
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether this organiser manages organisers, roles, the directory and settings."""
+        return self.role == OrganiserRole.ADMIN
+
+    @property
+    def can_change(self) -> bool:
+        """Whether this organiser may change anything (viewers only look)."""
+        return self.role != OrganiserRole.VIEWER
 
     def get_id(self) -> str:
         """Return the id Flask-Login keeps in cookies: the organiser's id and session version."""

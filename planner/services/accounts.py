@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import PlannerError
-from ..models import LoginFailure, Organiser, utcnow
+from ..models import LoginFailure, Organiser, OrganiserRole, utcnow
 from ..text import control_problem
 
 MIN_PASSWORD_LENGTH = 10
@@ -26,8 +26,10 @@ def normalise_email(address: str) -> str:
         raise AccountError(f"Not a valid email address: {error}") from None
 
 
-def create_organiser(session: Session, email: str, name: str, password: str) -> Organiser:
-    """Add an organiser with a hashed password."""
+def create_organiser(
+    session: Session, email: str, name: str, password: str, role: OrganiserRole | None = None
+) -> Organiser:
+    """Add an organiser with a hashed password; the installation's first organiser is an admin unless a role is given."""
     email = normalise_email(email)
     problem = control_problem(name)
     if problem:
@@ -35,7 +37,10 @@ def create_organiser(session: Session, email: str, name: str, password: str) -> 
     _check_password(password)
     if session.scalar(select(Organiser).where(Organiser.email == email)):
         raise AccountError(f"An organiser with the email {email} already exists.")
-    organiser = Organiser(email=email, name=name.strip() or email, password_hash=generate_password_hash(password))
+    if role is None:
+        role = OrganiserRole.ORGANISER if session.scalar(select(Organiser.id).limit(1)) else OrganiserRole.ADMIN
+    organiser = Organiser(email=email, name=name.strip() or email, password_hash=generate_password_hash(password),
+                          role=role)
     session.add(organiser)
     session.flush()
     return organiser
