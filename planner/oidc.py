@@ -1,0 +1,115 @@
+"""The OpenID Connect client (Authlib): registered on the app only when OIDC_DISCOVERY_URL is set; Authlib loads only then."""
+
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, current_app
+
+from .security import UnsafeSettingsError, provider_origin
+from .services.sso import SSOError
+
+CLIENT = "sso"
+#: the session key of the last SSO login's ID token, the hint for logging out at the provider
+ID_TOKEN = "sso_id_token"
+_EXTENSION = "authlib.integrations.flask_client"
+
+
+def is_enabled(config: Mapping[str, Any]) -> bool:
+    """Whether single sign-on is configured (a discovery URL is set)."""
+    return bool(config["OIDC_DISCOVERY_URL"])
+
+
+def check_settings(config: Mapping[str, Any]) -> None:
+    """Raise UnsafeSettingsError when the SSO settings cannot work: SSO_ONLY without SSO, or SSO without a client."""
+    if config["SSO_ONLY"] is True and not is_enabled(config):
+        raise UnsafeSettingsError("SSO_ONLY is set but OIDC_DISCOVERY_URL is not: nobody could log in.")
+    if is_enabled(config) and not (config["OIDC_CLIENT_ID"] and config["OIDC_CLIENT_SECRET"]):
+        raise UnsafeSettingsError("OIDC_DISCOVERY_URL is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are needed too.")
+
+
+def init_app(app: Flask) -> None:
+    """Register the provider's client (authorization code flow, PKCE S256, nonce) when SSO is configured."""
+    check_settings(app.config)
+    if not is_enabled(app.config):
+        return
+    from authlib.integrations.flask_client import OAuth
+
+    oauth = OAuth(app)
+    oauth.register(
+        CLIENT,
+        client_id=app.config["OIDC_CLIENT_ID"],
+        client_secret=app.config["OIDC_CLIENT_SECRET"],
+        server_metadata_url=app.config["OIDC_DISCOVERY_URL"],
+        client_kwargs={
+            "scope": "openid email profile",
+            "code_challenge_method": "S256",
+            "default_timeout": float(app.config["OIDC_TIMEOUT"]),
+        },
+    )
+
+
+def _client():
+    return current_app.extensions[_EXTENSION].create_client(CLIENT)
+
+
+def begin_login(redirect_uri: str):
+    """Return the redirect to the provider's login; the state, nonce and PKCE verifier wait in the session."""
+    with _refusals():
+        return _client().authorize_redirect(redirect_uri)
+
+
+def finish_login() -> tuple[dict[str, Any], str]:
+    """Check the provider's answer (state, code, ID token and nonce); return the claims about the user and the ID token."""
+    with _refusals():
+        client = _client()
+        token = client.authorize_access_token()
+        claims = token.get("userinfo")
+        if claims is None:
+            raise SSOError("The identity provider sent no ID token: nobody was logged in.")
+        if not claims.get("email"):
+            extra = client.userinfo(token=token)
+            if extra.get("sub") != claims["sub"]:
+                raise SSOError("The identity provider's user info is about somebody else: nobody was logged in.")
+            claims = {**extra, **claims}
+        return dict(claims), token["id_token"]
+
+
+def logout_url(id_token: str | None, post_logout_redirect_uri: str) -> str | None:
+    """Return the provider's end-session URL for the logged-out user, or None without SSO or its logout.
+
+    Only an endpoint on the discovery URL's origin is used: the CSP lets the logout form lead there and nowhere else.
+    """
+    if id_token is None or not is_enabled(current_app.config):
+        return None
+    try:
+        with _refusals():
+            client = _client()
+            endpoint = client.load_server_metadata().get("end_session_endpoint")
+            if not endpoint or not endpoint.lower().startswith(provider_origin(current_app.config) + "/"):
+                return None
+            return client.create_logout_url(post_logout_redirect_uri=post_logout_redirect_uri, id_token_hint=id_token,
+                                            client_id=current_app.config["OIDC_CLIENT_ID"])["url"]
+    except SSOError:
+        return None
+
+
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """Turn what Authlib and the network raise into an SSOError with a message for the organiser."""
+    from authlib.common.errors import AuthlibBaseError
+    from authlib.integrations.base_client import MismatchingStateError, OAuthError
+    from requests import RequestException
+
+    try:
+        yield
+    except MismatchingStateError as error:
+        raise SSOError("This sign-in answer is unknown or was used already (its state does not match): "
+                       "nobody was logged in. Please sign in again.") from error
+    except OAuthError as error:
+        why = error.description or error.error
+        raise SSOError(f"The identity provider did not sign you in ({why}): nobody was logged in.") from error
+    except AuthlibBaseError as error:
+        raise SSOError(f"The identity provider's answer is not valid ({error}): nobody was logged in.") from error
+    except RequestException as error:
+        raise SSOError(f"The identity provider could not be reached ({type(error).__name__}): nobody was logged in.") from error
