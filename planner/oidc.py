@@ -6,12 +6,14 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from .security import UnsafeSettingsError, provider_origin
+from .security import UnsafeSettingsError, is_production, provider_origin
 from .services.sso import SSOError
 
 CLIENT = "sso"
-#: the session key of the last SSO login's ID token, the hint for logging out at the provider
+#: the session key set by an SSO login: its ID token (the hint for logging out at the provider), or "" when too long
 ID_TOKEN = "sso_id_token"
+#: a longer ID token is not kept: with it the session cookie could pass the browsers' 4 KB limit
+MAX_ID_TOKEN_IN_SESSION = 2048
 _EXTENSION = "authlib.integrations.flask_client"
 
 
@@ -21,11 +23,17 @@ def is_enabled(config: Mapping[str, Any]) -> bool:
 
 
 def check_settings(config: Mapping[str, Any]) -> None:
-    """Raise UnsafeSettingsError when the SSO settings cannot work: SSO_ONLY without SSO, or SSO without a client."""
+    """Raise UnsafeSettingsError when the SSO settings cannot work (SSO_ONLY without SSO, SSO without a client) or are
+    unsafe (a production installation asking its provider over http)."""
     if config["SSO_ONLY"] is True and not is_enabled(config):
         raise UnsafeSettingsError("SSO_ONLY is set but OIDC_DISCOVERY_URL is not: nobody could log in.")
-    if is_enabled(config) and not (config["OIDC_CLIENT_ID"] and config["OIDC_CLIENT_SECRET"]):
+    if not is_enabled(config):
+        return
+    if not (config["OIDC_CLIENT_ID"] and config["OIDC_CLIENT_SECRET"]):
         raise UnsafeSettingsError("OIDC_DISCOVERY_URL is set: OIDC_CLIENT_ID and OIDC_CLIENT_SECRET are needed too.")
+    if is_production(config) and not str(config["OIDC_DISCOVERY_URL"]).lower().startswith("https://"):
+        raise UnsafeSettingsError("OIDC_DISCOVERY_URL must be https on a production installation: over http anybody "
+                                  "on the way could answer for the identity provider.")
 
 
 def init_app(app: Flask) -> None:
@@ -75,8 +83,13 @@ def finish_login() -> tuple[dict[str, Any], str]:
         return dict(claims), token["id_token"]
 
 
+def session_marker(id_token: str) -> str:
+    """Return what the session keeps under ID_TOKEN after an SSO login: the ID token, or "" when it is too long."""
+    return id_token if len(id_token) <= MAX_ID_TOKEN_IN_SESSION else ""
+
+
 def logout_url(id_token: str | None, post_logout_redirect_uri: str) -> str | None:
-    """Return the provider's end-session URL for the logged-out user, or None without SSO or its logout.
+    """Return the provider's end-session URL after an SSO login (id_token: ID_TOKEN's value), or None without one.
 
     Only an endpoint on the discovery URL's origin is used: the CSP lets the logout form lead there and nowhere else.
     """
@@ -88,7 +101,7 @@ def logout_url(id_token: str | None, post_logout_redirect_uri: str) -> str | Non
             endpoint = client.load_server_metadata().get("end_session_endpoint")
             if not endpoint or not endpoint.lower().startswith(provider_origin(current_app.config) + "/"):
                 return None
-            return client.create_logout_url(post_logout_redirect_uri=post_logout_redirect_uri, id_token_hint=id_token,
+            return client.create_logout_url(post_logout_redirect_uri=post_logout_redirect_uri, id_token_hint=id_token or None,
                                             client_id=current_app.config["OIDC_CLIENT_ID"])["url"]
     except SSOError:
         return None

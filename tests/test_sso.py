@@ -13,11 +13,12 @@ from sqlalchemy import func, select
 from planner.app import create_app
 from planner.extensions import db
 from planner.models import Organiser
+from planner.oidc import ID_TOKEN, session_marker
 from planner.security import CSP, UnsafeSettingsError
 from planner.services.accounts import create_organiser
 from planner.services.sso import domain_set
 from tests.helpers import PASSWORD, csrf_from, make_app
-from tests.oidc_provider import OIDCProvider, callback_path, skip_reason
+from tests.oidc_provider import CLIENT_ID, OIDCProvider, callback_path, skip_reason
 
 BASE_URL = "http://planner.test"
 ACCOUNTS = {
@@ -202,6 +203,29 @@ def test_logout_ends_the_session_and_goes_on_to_the_providers_logout(sso_app, pr
     assert not logged_in(thief)
 
 
+def test_an_id_token_too_long_for_the_cookie_is_not_kept_and_logout_names_the_client_instead(sso_app, provider):
+    assert session_marker("t" * 100) == "t" * 100 and session_marker("t" * 3000) == ""
+    client = sso_app.test_client()
+    sso_log_in(client, provider, "olivia")
+    with client.session_transaction() as session:
+        assert session[ID_TOKEN].count(".") == 2
+        session[ID_TOKEN] = session_marker("t" * 3000)
+    response = client.post("/auth/logout", data={"csrf_token": csrf_from(client.get("/events/").data)})
+    query = parse_qs(urlsplit(response.headers["Location"]).query)
+    assert "id_token_hint" not in query and query["client_id"] == [CLIENT_ID]
+    assert not logged_in(client)
+
+
+def test_a_password_login_does_not_go_on_to_the_providers_logout(sso_app):
+    client = sso_app.test_client()
+    token = csrf_from(client.get("/auth/login").data)
+    client.post("/auth/login", data={"email": "olivia@example.com", "password": PASSWORD, "csrf_token": token})
+    assert logged_in(client)
+    response = client.post("/auth/logout", data={"csrf_token": csrf_from(client.get("/events/").data)})
+    assert response.headers["Location"] == "/auth/login"
+    assert not logged_in(client)
+
+
 @pytest.mark.settings(SSO_ONLY=True)
 def test_sso_only_hides_the_password_form_and_refuses_passwords(sso_app, provider):
     client = sso_app.test_client()
@@ -233,6 +257,8 @@ def test_without_a_discovery_url_nothing_changes(client):
 @pytest.mark.parametrize("settings, message", [
     ({"SSO_ONLY": True}, "SSO_ONLY is set but OIDC_DISCOVERY_URL is not"),
     ({"OIDC_DISCOVERY_URL": "https://idp.example/.well-known/openid-configuration"}, "OIDC_CLIENT_ID and OIDC_CLIENT_SECRET"),
+    ({"OIDC_DISCOVERY_URL": "http://idp.example/.well-known/openid-configuration", "OIDC_CLIENT_ID": "id",
+      "OIDC_CLIENT_SECRET": "secret", "ENV": "production", "MAIL_TRANSPORT": "smtp"}, "must be https on a production"),
 ])
 def test_settings_that_cannot_work_stop_the_app(tmp_path, settings, message):
     with pytest.raises(UnsafeSettingsError, match=message):

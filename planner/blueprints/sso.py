@@ -38,6 +38,7 @@ def login():
 
 @bp.get("/callback")
 def callback():
+    target = safe_next(session.pop(_NEXT, None))
     try:
         claims, id_token = oidc.finish_login()
         organiser = organiser_for_claims(db.session, claims, allowed_domains=current_app.config["OIDC_ALLOWED_DOMAINS"])
@@ -46,7 +47,6 @@ def callback():
         flash(str(error), "error")
         return redirect(url_for("auth.login"))
     db.session.commit()
-    target = safe_next(session.pop(_NEXT, None))
     login_user(organiser)
-    session[oidc.ID_TOKEN] = id_token
+    session[oidc.ID_TOKEN] = oidc.session_marker(id_token)
     return redirect(target or url_for("dashboard.index"))
