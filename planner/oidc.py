@@ -4,7 +4,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
 from .security import UnsafeSettingsError, is_production, provider_origin
 from .services.sso import SSOError
@@ -68,9 +68,12 @@ def begin_login(redirect_uri: str):
 
 
 def finish_login() -> tuple[dict[str, Any], str]:
-    """Check the provider's answer (state, code, ID token and nonce); return the claims about the user and the ID token."""
+    """Check the provider's answer (its issuer, state, code, ID token and nonce); return the user's claims and the ID token."""
     with _refusals():
         client = _client()
+        issuer = request.args.get("iss")
+        if issuer is not None and issuer != client.load_server_metadata().get("issuer"):
+            raise SSOError(f"This sign-in answer comes from another identity provider ({issuer}): nobody was logged in.")
         token = client.authorize_access_token()
         claims = token.get("userinfo")
         if claims is None:

@@ -160,6 +160,20 @@ def test_a_tampered_state_is_refused_and_logs_nobody_in(sso_app, provider):
     assert not logged_in(client)
 
 
+def test_an_answer_naming_another_issuer_is_refused(sso_app, provider):
+    client = sso_app.test_client()
+    back = provider.sign_in(start(client), "olivia")
+    query = parse_qs(urlsplit(back).query)
+    assert query["iss"] == [provider.issuer]
+    mixed_up = f"/auth/sso/callback?code={query['code'][0]}&state={query['state'][0]}&iss=https%3A%2F%2Fidp.example"
+    assert "comes from another identity provider (https://idp.example)" in flashed(client, client.get(mixed_up))
+    assert not logged_in(client)
+
+
+def test_starting_a_login_needs_the_csrf_token(sso_app):
+    assert sso_app.test_client().post("/auth/sso/login").status_code == 400
+
+
 def test_a_callback_from_another_browser_is_refused(sso_app, provider):
     back = provider.sign_in(start(sso_app.test_client()), "olivia")
     thief = sso_app.test_client()
