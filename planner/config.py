@@ -44,7 +44,7 @@ def defaults(instance_path: str) -> dict:
         "OIDC_CLIENT_ID": None,
         "OIDC_CLIENT_SECRET": None,
         #: the button reads "Sign in with <label>"
-        "OIDC_LABEL": "single sign-on",
+        "OIDC_LABEL": "SSO",
         #: email domains whose people become organisers at their first SSO login (empty: only existing organisers)
         "OIDC_ALLOWED_DOMAINS": [],
         "OIDC_TIMEOUT": 10.0,
