@@ -39,6 +39,17 @@ def defaults(instance_path: str) -> dict:
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_MAX_FAILURES_PER_IP": 50,
         "LOGIN_WINDOW_MINUTES": 15,
+        #: single sign-on (OpenID Connect) is on when this discovery URL (…/.well-known/openid-configuration) is set
+        "OIDC_DISCOVERY_URL": None,
+        "OIDC_CLIENT_ID": None,
+        "OIDC_CLIENT_SECRET": None,
+        #: the button reads "Sign in with <label>"
+        "OIDC_LABEL": "SSO",
+        #: email domains whose people become organisers at their first SSO login (empty: only existing organisers)
+        "OIDC_ALLOWED_DOMAINS": [],
+        "OIDC_TIMEOUT": 10.0,
+        #: turn password login off (needs OIDC_DISCOVERY_URL)
+        "SSO_ONLY": False,
         "PROXY_FIX_X_FOR": 0,
         "HSTS_MAX_AGE": 31536000,
         "HSTS_INCLUDE_SUBDOMAINS": True,

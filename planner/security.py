@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -20,7 +21,7 @@ class UnsafeSettingsError(PlannerError):
 
 def add_security_headers(response: Response) -> Response:
     """Forbid framing, inline scripts and leaking URLs (RSVP tokens) to other sites; pin HTTPS when BASE_URL is https."""
-    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("Content-Security-Policy", content_security_policy(current_app.config))
     response.headers.setdefault("Referrer-Policy", "no-referrer")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("X-Frame-Options", "DENY")
@@ -28,6 +29,21 @@ def add_security_headers(response: Response) -> Response:
     if hsts:
         response.headers.setdefault("Strict-Transport-Security", hsts)
     return response
+
+
+def content_security_policy(config: Mapping[str, Any]) -> str:
+    """Return the CSP; with single sign-on, forms may also lead to its provider (the login and logout redirect there)."""
+    provider = provider_origin(config)
+    return CSP.replace("form-action 'self'", f"form-action 'self' {provider}") if provider else CSP
+
+
+def provider_origin(config: Mapping[str, Any]) -> str | None:
+    """Return the origin of the SSO provider's discovery URL (scheme://host[:port]), or None without SSO."""
+    url = config["OIDC_DISCOVERY_URL"]
+    if not url:
+        return None
+    parts = urlsplit(str(url))
+    return f"{parts.scheme}://{parts.netloc}".lower()
 
 
 def strict_transport_security(config: Mapping[str, Any]) -> str | None:

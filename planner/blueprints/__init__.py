@@ -25,10 +25,11 @@ def register(app: Flask) -> None:
         rsvp,
         seating,
         series,
+        sso,
     )
 
     for module in (account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
-                   dashboard, analytics, exports, feeds, questions):
+                   dashboard, analytics, exports, feeds, questions, sso):
         app.register_blueprint(module.bp)
     for extra in (feedback.bp, feedback.results_bp, feeds.settings_bp):
         app.register_blueprint(extra)

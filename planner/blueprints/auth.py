@@ -3,9 +3,10 @@
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
+from .. import oidc
 from ..extensions import db
 from ..forms import ActionForm, LoginForm
 from ..services.accounts import AccountError, authenticate, end_sessions
@@ -20,8 +21,11 @@ _IGNORED_IN_URLS = str.maketrans("", "", "\t\r\n")
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
+    config = current_app.config
+    if config["SSO_ONLY"] is True and request.method == "POST":
+        flash(f"Password login is turned off on this site: sign in with {config['OIDC_LABEL']}.", "error")
+        return login_page(form), 403
     if form.validate_on_submit():
-        config = current_app.config
         try:
             organiser = authenticate(
                 db.session,
@@ -35,10 +39,17 @@ def login():
         except AccountError as error:
             db.session.commit()
             flash(str(error), "error")
-            return render_template("auth/login.html", form=form), 401
+            return login_page(form), 401
         login_user(organiser, remember=form.remember.data)
         return redirect(safe_next(request.args.get("next")) or url_for("dashboard.index"))
-    return render_template("auth/login.html", form=form)
+    return login_page(form)
+
+
+def login_page(form: LoginForm) -> str:
+    """Render the login page: the SSO button when SSO is configured, the password form unless SSO_ONLY."""
+    config = current_app.config
+    return render_template("auth/login.html", form=form, password_login=config["SSO_ONLY"] is not True,
+                           sso_label=config["OIDC_LABEL"] if oidc.is_enabled(config) else None)
 
 
 def safe_next(target: str | None) -> str | None:
@@ -62,4 +73,8 @@ def logout():
         db.session.commit()
         logout_user()
         flash("You are logged out.", "info")
+        at_provider = oidc.logout_url(session.pop(oidc.ID_TOKEN, None), current_app.config["BASE_URL"].rstrip("/")
+                                      + url_for("auth.login"))
+        if at_provider:
+            return redirect(at_provider)
     return redirect(url_for("auth.login"))
