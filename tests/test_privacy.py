@@ -49,7 +49,7 @@ from planner.services.invites import invite_person
 from planner.services.mails import queue_answer_notice
 from planner.services.people import directory_csv, write_rows
 from planner.services.privacy import PrivacyError, erase_person, export_person, retain
-from tests.helpers import csrf_from
+from tests.helpers import csrf_from, statements
 
 NAME, EMAIL = "Zoë Quillfeather", "zoe.quillfeather@example.com"
 NOTE, DIET, ACCESS = "bringing my guide dog Biscuit", "no coriander please", "step-free route"
@@ -197,6 +197,22 @@ def test_the_export_holds_every_category_and_nothing_of_other_people(world):
     for other in others:
         assert other.email not in text and other.name not in text
     assert world["organiser"].email not in text
+
+
+def test_the_export_costs_the_same_statements_however_much_is_stored(world):
+    subject_id = world["subject"].id
+    with statements() as few:
+        export_person(db.session, db.session.get(Person, subject_id), world["now"])
+    for days in (30, 40, 50):
+        event = _event(db.session.scalar(select(Organiser)), f"Lunch {days}", world["now"] - timedelta(days=days))
+        _invite(event, db.session.get(Person, subject_id), comment="a note")
+        db.session.add(PairMeeting(person_a_id=subject_id, person_b_id=subject_id + 2, event_id=event.id,
+                                   met_on=event.starts_at.date()))
+    db.session.commit()
+    with statements() as many:
+        data = export_person(db.session, db.session.get(Person, subject_id), world["now"])
+    assert len(data["invitations"]) == 5
+    assert len(few) == len(many) == 18
 
 
 def test_erasure_leaves_nothing_of_the_person_in_any_column_of_any_table(world):
@@ -382,6 +398,17 @@ def test_retention_deletes_exactly_what_is_older_than_the_setting(app, make_orga
     assert db.session.scalars(select(PersonNeeds.person_id)).all() == [recent["person"].id]
     again = retain(db.session, now, 24)
     assert again.total == 0
+
+
+def test_retention_keeps_an_event_that_ended_exactly_at_the_cutoff(app, make_organiser, make_person):
+    now = datetime(2026, 11, 15, 12, tzinfo=UTC)
+    organiser, cutoff = make_organiser(), datetime(2024, 11, 15, 12, tzinfo=UTC)
+    kept = _invite(_event(organiser, "At the cutoff", cutoff - timedelta(hours=1)), make_person(), comment="kept")
+    gone = _invite(_event(organiser, "Just before", cutoff - timedelta(hours=1, seconds=1)), make_person(), comment="gone")
+    db.session.commit()
+    assert retain(db.session, now, 24).notes == 1
+    db.session.expire_all()
+    assert (db.session.get(Invitation, kept.id).comment, db.session.get(Invitation, gone.id).comment) == ("kept", None)
 
 
 def test_needs_stay_while_the_person_is_invited_to_newer_events(app, make_organiser, make_person):
