@@ -325,6 +325,7 @@ def test_erasure_over_the_web_asks_for_the_email_and_a_csrf_token(world, client,
     assert entry.subject_id == subject_id and "Zo" not in entry.summary and "@" not in entry.summary
     shown = client.get(done.headers["Location"])
     assert b"personal data erased on" in shown.data and b"Erase personal data" not in shown.data
+    assert b"Opt back in" not in shown.data
     again = client.post(url, data={"confirm_email": f"erased-{subject_id}@invalid", "csrf_token": csrf_from(page.data)})
     assert again.status_code == 302 and db.session.scalar(
         select(func.count(AuditEntry.id)).where(AuditEntry.action == "person.erase")) == 1
