@@ -14,7 +14,7 @@ from .security import add_security_headers, check_production_settings, trust_pro
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: the command groups that need neither the web pages nor the migrations: `flask mail ingest` starts without them
-LIGHT_COMMANDS = frozenset({"mail", "outbox", "series", "people", "organiser", "backup"})
+LIGHT_COMMANDS = frozenset({"mail", "outbox", "series", "people", "organiser", "backup", "privacy"})
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -33,6 +33,9 @@ def defaults(instance_path: str) -> dict:
         "DEFAULT_TIMEZONE": "Europe/Berlin",
         "SEATING_SECONDS": 1.5,
         "FEEDBACK_WINDOW_DAYS": 7,
+        #: `privacy retain` deletes notes, free-text answers, feedback comments and needs this many months after the
+        #: event; None: kept until a person is erased
+        "RETENTION_MONTHS": None,
         #: run a queued seating search right after the request's commit (no worker needed); None: only for the mailbox demo
         "SEATING_INLINE": None,
         "READY_OUTBOX_MINUTES": 30,

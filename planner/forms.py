@@ -158,6 +158,12 @@ class PersonActionForm(FlaskForm):
     person_id = HiddenField(validators=[DataRequired()])
 
 
+class EraseForm(FlaskForm):
+    """The confirmation of an erasure: the person's email typed again."""
+
+    confirm_email = StringField("Type the person's email to confirm", validators=[DataRequired(), Length(max=254)])
+
+
 class AddPersonForm(FlaskForm):
     email = EmailField("Add by email", validators=[DataRequired(), Email(), Length(max=254)])
 

@@ -20,6 +20,7 @@ def register(app: Flask) -> None:
         health,
         mailbox,
         people,
+        privacy,
         proposals,
         questions,
         rsvp,
@@ -29,7 +30,7 @@ def register(app: Flask) -> None:
     )
 
     for module in (account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
-                   dashboard, analytics, exports, feeds, questions, sso):
+                   dashboard, analytics, exports, feeds, questions, sso, privacy):
         app.register_blueprint(module.bp)
     for extra in (feedback.bp, feedback.results_bp, feeds.settings_bp):
         app.register_blueprint(extra)

@@ -138,7 +138,12 @@ def opt_back_in(person_id: int):
     person = db.get_or_404(Person, person_id)
     if not ActionForm().validate_on_submit():
         abort(400)
-    opt_in(db.session, person)
+    try:
+        opt_in(db.session, person)
+    except AvailabilityError as error:
+        db.session.rollback()
+        flash(str(error), "error")
+        return _back()
     db.session.commit()
     flash(f"{person.name} may be invited again.", "success")
     return _back()

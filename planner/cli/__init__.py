@@ -1,4 +1,5 @@
-"""Flask commands, one module per group: accounts, people, outbox, demo, mail, series, backup, reminders, feedback, offers.
+"""Flask commands, one module per group: accounts, people, outbox, demo, mail, series, backup, reminders, feedback, offers,
+privacy.
 
 Each module is imported only when its command runs (or when the commands are listed), so that
 `flask mail ingest` loads what it needs and nothing else.
@@ -21,6 +22,7 @@ COMMANDS = {
     "reminders": ("reminders", "reminders_cli"),
     "feedback": ("feedback", "feedback_cli"),
     "offers": ("offers", "offers_cli"),
+    "privacy": ("privacy", "privacy_cli"),
 }
 
 

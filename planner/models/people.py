@@ -94,6 +94,8 @@ class Person(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     #: name and email folded for accent- and case-insensitive search; set whenever either changes
     search_key: Mapped[str] = mapped_column(Text, default="")
+    #: when an admin erased this person's personal data (planner.services.privacy); never invited again
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @validates("name", "email")
     def _keep_search_key(self, key: str, value: str) -> str:

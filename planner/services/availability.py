@@ -19,7 +19,9 @@ def opt_out(session: Session, person: Person) -> None:
 
 
 def opt_in(session: Session, person: Person) -> None:
-    """Let new proposals choose a person who had opted out."""
+    """Let new proposals choose a person who had opted out; raise AvailabilityError for an erased person."""
+    if person.erased_at is not None:
+        raise AvailabilityError("An erased person cannot be invited again; a new directory entry starts afresh.")
     person.is_opted_out = False
     session.flush()
 

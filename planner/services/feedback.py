@@ -92,6 +92,7 @@ def attendees_to_ask(session: Session, now: datetime, *, window_days: int) -> li
             Event.ends_at <= now,
             Event.ends_at >= now - timedelta(days=window_days + 1),
             *_came(),
+            _not_erased(),
             Invitation.id.not_in(asked),
         )
         .order_by(Invitation.id)
@@ -113,6 +114,7 @@ def attendees_to_remind(session: Session, now: datetime) -> list[int]:
             Event.has_feedback.is_(True),
             Event.status == EventStatus.SENT,
             *_came(),
+            _not_erased(),
             FeedbackMail.invitation_id.not_in(reminded),
             FeedbackMail.invitation_id.not_in(answered),
         )
@@ -123,6 +125,11 @@ def attendees_to_remind(session: Session, now: datetime) -> list[int]:
 
 def _came() -> tuple:
     return (Invitation.answer == Answer.YES, Invitation.cancelled_at.is_(None), Invitation.is_no_show.is_(False))
+
+
+def _not_erased():
+    """Invitations of people whose personal data was not erased (an erased person has no address to write to)."""
+    return Invitation.person_id.not_in(select(Person.id).where(Person.erased_at.is_not(None)))
 
 
 def mark_sent(session: Session, invitation: Invitation, kind: FeedbackMailKind, settings: MailSettings, now: datetime) -> str:

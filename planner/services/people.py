@@ -169,11 +169,12 @@ def person_invitations(session: Session, person: Person) -> list[Invitation]:
 
 
 def directory_csv(session: Session, ladder: list[str]) -> str:
-    """Return the whole directory as a CSV in the import's columns, every cell safe to open in a spreadsheet."""
+    """Return the directory as a CSV in the import's columns, every cell safe to open in a spreadsheet; erased people
+    are left out (they have no address to import)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(EXPORT_COLUMNS)
-    for person in session.scalars(select(Person).order_by(*DIRECTORY_ORDER)):
+    for person in session.scalars(select(Person).where(Person.erased_at.is_(None)).order_by(*DIRECTORY_ORDER)):
         level = ladder[person.level] if 0 <= person.level < len(ladder) else person.level
         joined = person.joined_on.isoformat() if person.joined_on else ""
         cells = (person.email, person.name, person.department, level, joined, "yes" if person.is_active else "no")
