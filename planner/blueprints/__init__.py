@@ -23,12 +23,13 @@ def register(app: Flask) -> None:
         proposals,
         questions,
         rsvp,
+        scim,
         seating,
         series,
     )
 
     for module in (account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
-                   dashboard, analytics, exports, feeds, questions):
+                   dashboard, analytics, exports, feeds, questions, scim):
         app.register_blueprint(module.bp)
     for extra in (feedback.bp, feedback.results_bp, feeds.settings_bp):
         app.register_blueprint(extra)

@@ -75,6 +75,12 @@ class Person(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     #: name and email folded for accent- and case-insensitive search; set whenever either changes
     search_key: Mapped[str] = mapped_column(Text, default="")
+    #: the identity provider's SCIM userName, when it provisioned this person (else userName is the email)
+    scim_user_name: Mapped[str | None] = mapped_column(String(254), unique=True)
+    #: the identity provider's own id for this person (SCIM externalId)
+    external_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: when the identity provider deleted this person over SCIM: the row stays, inactive, with its history
+    scim_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @validates("name", "email")
     def _keep_search_key(self, key: str, value: str) -> str:
