@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..extensions import csrf, db
 from ..services.scim import (
+    POLICY,
     Mapping,
     ScimUser,
     create_person,
@@ -44,6 +45,13 @@ csrf.exempt(bp)
 SCIM_JSON = "application/scim+json"
 DEFAULT_COUNT = 100
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@bp.record_once
+def check_settings(state) -> None:
+    """Refuse to start with SCIM on and a SCIM_LEVEL_ATTRIBUTE that cannot carry a level."""
+    if state.app.config["SCIM_TOKEN"]:
+        _mapping_for(state.app.config["SCIM_LEVEL_ATTRIBUTE"], tuple(state.app.config["LEVELS"]))
 
 
 @bp.before_request
@@ -113,7 +121,7 @@ def patch(user_id: str):
     person = find_person(db.session, user_id)
     operations = _parse(PatchOp[ScimUser], Context.RESOURCE_PATCH_REQUEST)
     user = to_user(person, _mapping(), _location(person.id))
-    operations.patch(user)
+    operations.patch(user, POLICY)
     replace_person(db.session, person, read_user(user, _mapping(), person))
     db.session.commit()
     return _resource(person, Context.RESOURCE_PATCH_RESPONSE)
@@ -197,7 +205,7 @@ def _parse(model, context: Context):
     if not isinstance(body, dict):
         raise InvalidSyntaxException(detail="the body is not a JSON object")
     try:
-        return model.model_validate(body, scim_ctx=context)
+        return model.model_validate(body, scim_ctx=context, scim_policy=POLICY)
     except ValidationError as error:
         raise InvalidValueException(detail=_readable(error)) from None
 

@@ -11,6 +11,7 @@ from scim2_models import (
     Meta,
     NotFoundException,
     ScimFilter,
+    ScimPolicy,
     UniquenessException,
     User,
 )
@@ -42,6 +43,13 @@ EXTERNAL_ID_MAX = 255
 MAX_RESULTS = 200
 #: attributes that already carry a person's other columns, so never the level
 TAKEN = {"username", "displayname", "active", "emails", "department", "password"}
+#: lenient where identity providers are known to bend the RFC: unknown attributes are dropped, and Microsoft Entra's
+#: PATCH habits (a filter path naming an email that is not there yet, a remove carrying a value) are honoured
+POLICY = ScimPolicy(
+    unknown=ScimPolicy.Unknown.ignore,
+    remove_value_as_filter=ScimPolicy.RemoveValue.apply,
+    unmatched_path_filter=ScimPolicy.UnmatchedPathFilter.create,
+)
 
 
 @dataclass(frozen=True)
@@ -139,9 +147,10 @@ def read_user(user: ScimUser, mapping: Mapping, person: Person | None = None) ->
 
 
 def _email(user: ScimUser) -> str:
+    """The primary address, else the work address, else the first one."""
     emails = [email for email in user.emails or [] if email.value]
-    primary = [email for email in emails if email.primary] or emails
-    return primary[0].value.strip() if primary else ""
+    chosen = [email for email in emails if email.primary] or [email for email in emails if email.type == "work"] or emails
+    return chosen[0].value.strip() if chosen else ""
 
 
 def _name(user: ScimUser) -> str:
