@@ -6,6 +6,7 @@ from datetime import timedelta
 import httpx2
 import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
+from scim2_models import ScimFilter
 from scim2_tester import Status, check_server
 from sqlalchemy import select
 from werkzeug.serving import make_server
@@ -15,6 +16,7 @@ from planner.extensions import db
 from planner.models import Person, utcnow
 from planner.services.people import write_rows
 from planner.services.planning import eligible_people
+from planner.services.scim import SqlFilter
 from tests.helpers import make_app, statements
 
 TOKEN = "scim-test-token-0123456789"
@@ -360,3 +362,17 @@ def test_the_token_is_required_and_no_token_turns_the_service_off(scim, app, cli
 def test_a_bad_level_attribute_setting_stops_the_app_from_starting(database_url, tmp_path, setting):
     with pytest.raises(ValueError, match="SCIM_LEVEL_ATTRIBUTE"):
         make_app(database_url, tmp_path, SCIM_TOKEN=TOKEN, SCIM_LEVEL_ATTRIBUTE=setting)
+
+
+def test_a_user_name_lookup_uses_its_index(app, make_person):
+    make_person(email="indexed@example.com")
+    condition = SqlFilter().visit(ScimFilter('userName eq "Indexed@Example.com"').ast)
+    query = select(Person.id).where(condition).compile(db.engine, compile_kwargs={"literal_binds": True})
+    with db.engine.connect() as connection:
+        if db.engine.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET enable_seqscan = off")
+            plan = " ".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {query}"))
+        else:
+            plan = " ".join(str(row[-1]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}"))
+        assert "ix_person_user_name" in plan, plan
+        assert connection.execute(select(Person.email).where(condition)).scalars().all() == ["indexed@example.com"]

@@ -24,9 +24,11 @@ def upgrade():
         batch_op.add_column(sa.Column('scim_deleted_at', planner.models.UTCDateTime(timezone=True), nullable=True))
         batch_op.create_index(batch_op.f('ix_person_external_id'), ['external_id'], unique=False)
         batch_op.create_unique_constraint(batch_op.f('uq_person_scim_user_name'), ['scim_user_name'])
+    op.create_index('ix_person_user_name', 'person', [sa.text('lower(coalesce(scim_user_name, email))')], unique=False)
 
 
 def downgrade():
+    op.drop_index('ix_person_user_name', table_name='person')
     with op.batch_alter_table('person', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_person_scim_user_name'), type_='unique')
         batch_op.drop_index(batch_op.f('ix_person_external_id'))

@@ -10,9 +10,11 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
@@ -88,6 +90,10 @@ class Person(db.Model):
         email = value if key == "email" else self.email
         self.search_key = search_key(name or "", email or "")
         return value
+
+
+#: SCIM's userName, case-insensitive: the identity provider's, else the email (a lookup each user of a sync makes)
+Index("ix_person_user_name", func.lower(func.coalesce(Person.scim_user_name, Person.email)))
 
 
 class StagedImport(db.Model):
