@@ -68,6 +68,11 @@ def defaults(instance_path: str) -> dict:
         "METRICS_ENABLED": False,
         "METRICS_TOKEN": None,
         "METRICS_PATH": "/metrics",
+        #: the bearer token an identity provider sends to /scim/v2; None: directory sync over SCIM is off (404)
+        "SCIM_TOKEN": None,
+        #: the SCIM attribute that carries a person's level (a ladder name or number): a core User attribute such as
+        #: "title", or "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:<name>" (e.g. employeeNumber)
+        "SCIM_LEVEL_ATTRIBUTE": "title",
         "REPLY_DOMAIN": "planner.example.com",
         "SMTP_HOST": "localhost",
         "SMTP_PORT": 25,

@@ -277,6 +277,11 @@ def _domain(domain: str) -> str:
     return validate_email(f"a@{domain}", check_deliverability=False).domain
 
 
+def read_person(record: dict, ladder: list[str]) -> PersonRow:
+    """Validate one person given as the CSV's column values (as text), as a line of a file is; raise ValueError."""
+    return _read_row(0, record, ladder)
+
+
 def _read_row(line: int, record: dict, ladder: list[str]) -> PersonRow:
     values = {column: record.get(column, "").strip() for column in REQUIRED + OPTIONAL}
     for column, value in values.items():

@@ -78,6 +78,7 @@ def world(app, make_organiser, make_person):
     organiser = make_organiser()
     now = datetime.now(UTC)
     subject = make_person(email=EMAIL, name=NAME, department="Sales", level=0, joined_on=date.today() - timedelta(days=400))
+    subject.scim_user_name, subject.external_id = EMAIL, "idp-00u1zoe"
     others = [make_person(department=dept, level=level) for dept, level in
               [("Engineering", 3), ("Engineering", 1), ("Finance", 2), ("Sales", 4), ("Finance", 0), ("Legal", 1)]]
     past = _event(organiser, "Spring lunch", now - timedelta(days=20))
@@ -222,7 +223,7 @@ def test_erasure_leaves_nothing_of_the_person_in_any_column_of_any_table(world):
         "person.email", "person.name", "person.search_key", "person_needs.diet_note", "person_needs.access_note",
         "invitation.comment", "question_answer.value", "feedback_answer.comment", "proposal_entry.reason", "inbound_mail.sender",
         "inbound_mail.reason", "login_failure.email", "staged_import.payload", "outgoing_mail.raw", "outgoing_mail.recipient",
-        "outgoing_mail.subject", "audit_entry.summary",
+        "outgoing_mail.subject", "audit_entry.summary", "person.scim_user_name",
     }
     erasure = erase_person(db.session, subject, mail_settings(), datetime.now(UTC))
     audit.record(db.session, "person.erase", actor=audit.COMMAND_LINE, subject=("person", subject.id), summary=erasure.summary)
@@ -231,6 +232,7 @@ def test_erasure_leaves_nothing_of_the_person_in_any_column_of_any_table(world):
     person = db.session.get(Person, subject.id)
     assert (person.name, person.email) == (f"Erased person #{subject.id}", f"erased-{subject.id}@invalid")
     assert person.is_opted_out and person.erased_at is not None
+    assert (person.scim_user_name, person.external_id) == (None, None)
     assert (person.department, person.level) == ("Sales", 0)
     reason = db.session.scalar(select(ProposalEntry.reason).where(ProposalEntry.person_id == world["others"][1].id))
     assert reason == f"in place of Erased person #{subject.id} <Erased person #{subject.id}>"

@@ -24,13 +24,14 @@ def register(app: Flask) -> None:
         proposals,
         questions,
         rsvp,
+        scim,
         seating,
         series,
         sso,
     )
 
     for module in (account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
-                   dashboard, analytics, exports, feeds, questions, sso, privacy):
+                   dashboard, analytics, exports, feeds, questions, sso, privacy, scim):
         app.register_blueprint(module.bp)
     for extra in (feedback.bp, feedback.results_bp, feeds.settings_bp):
         app.register_blueprint(extra)

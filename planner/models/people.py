@@ -10,9 +10,11 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
+    func,
 )
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
@@ -96,6 +98,12 @@ class Person(db.Model):
     search_key: Mapped[str] = mapped_column(Text, default="")
     #: when an admin erased this person's personal data (planner.services.privacy); never invited again
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: the identity provider's SCIM userName, when it provisioned this person (else userName is the email)
+    scim_user_name: Mapped[str | None] = mapped_column(String(254), unique=True)
+    #: the identity provider's own id for this person (SCIM externalId)
+    external_id: Mapped[str | None] = mapped_column(String(255), index=True)
+    #: when the identity provider deleted this person over SCIM: the row stays, inactive, with its history
+    scim_deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @validates("name", "email")
     def _keep_search_key(self, key: str, value: str) -> str:
@@ -103,6 +111,10 @@ class Person(db.Model):
         email = value if key == "email" else self.email
         self.search_key = search_key(name or "", email or "")
         return value
+
+
+#: SCIM's userName, case-insensitive: the identity provider's, else the email (a lookup each user of a sync makes)
+Index("ix_person_user_name", func.lower(func.coalesce(Person.scim_user_name, Person.email)))
 
 
 class StagedImport(db.Model):

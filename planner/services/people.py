@@ -4,6 +4,7 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session, contains_eager
@@ -105,7 +106,7 @@ def write_rows(session: Session, rows: list[PersonRow], *, deactivate_missing: b
     ]
     updates = [{**_fields(row), "id": preview.ids[row.email], "updated_at": now} for row, _ in preview.changed]
     if deactivate_missing:
-        updates += [{"id": person.id, "is_active": False, "updated_at": now} for person in preview.missing]
+        updates += deactivations([person.id for person in preview.missing], now)
     if inserts:
         session.execute(insert(Person.__table__), inserts)  # Core: one executemany, no ORM bookkeeping per row
     for batch in _same_keys(updates):
@@ -114,6 +115,19 @@ def write_rows(session: Session, rows: list[PersonRow], *, deactivate_missing: b
         for person in [item for item in session.identity_map.values() if isinstance(item, Person)]:
             session.expire(person)
     return preview
+
+
+def deactivations(person_ids: list[int], now: datetime) -> list[dict]:
+    """Return the bulk-update rows that deactivate people: rows and history stay, planning no longer picks them."""
+    return [{"id": person_id, "is_active": False, "updated_at": now} for person_id in person_ids]
+
+
+def deactivate(session: Session, person_ids: list[int]) -> None:
+    """Deactivate people as an import that deactivates the people missing from its file does."""
+    if person_ids:
+        session.execute(update(Person), deactivations(person_ids, utcnow()))
+        for person in [item for item in session.identity_map.values() if isinstance(item, Person) and item.id in person_ids]:
+            session.expire(person)
 
 
 def _fields(row: PersonRow) -> dict:

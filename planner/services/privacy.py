@@ -127,6 +127,8 @@ def export_person(session: Session, person: Person, now: datetime) -> dict:
             "level": person.level, "joined_on": _when(person.joined_on), "is_active": person.is_active,
             "is_opted_out": person.is_opted_out, "on_leave_until": _when(person.on_leave_until),
             "created_at": _when(person.created_at), "updated_at": _when(person.updated_at), "erased_at": _when(person.erased_at),
+            "scim_user_name": person.scim_user_name, "external_id": person.external_id,
+            "scim_deleted_at": _when(person.scim_deleted_at),
         },
         "needs": None if needs is None else {
             "diets": [code for code in needs.diets.split(",") if code], "diet_note": needs.diet_note,
@@ -290,6 +292,7 @@ def erase_person(session: Session, person: Person, settings: MailSettings, now: 
     session.flush()
     _redact_texts(session, old_email, old_name, label)
     person.name, person.email = label, erased_email(person.id)
+    person.scim_user_name = person.external_id = None
     person.is_opted_out, person.on_leave_until, person.erased_at = True, None, now
     session.flush()
     return Erasure(person.id, len(invitations), len(coming), answers, comments, needs, mails, inbound, tuple(seated))
