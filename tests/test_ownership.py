@@ -2,7 +2,7 @@
 co-organisers and admins get in; viewers read but never change; the lists show only what each may see."""
 
 import json
-from datetime import date, time
+from datetime import date, time, timedelta
 
 import pytest
 from sqlalchemy import insert, select
@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from planner.extensions import db
 from planner.mailer import mail_settings
 from planner.models import (
+    Answer,
     Event,
     EventKind,
     EventStatus,
@@ -22,9 +23,12 @@ from planner.models import (
     Series,
     utcnow,
 )
+from planner.recurrence import Pattern
 from planner.services import planning
+from planner.services.digest import summaries
 from planner.services.invites import send_invites
 from planner.services.questions import QuestionDraft, add_question
+from planner.services.series import SeriesDraft, edit_from
 from tests.helpers import PASSWORD, csrf_from, staff
 
 #: routes anybody may open: the login, the invitees' token pages, health and static files
@@ -234,3 +238,20 @@ def test_a_viewer_gets_403_on_every_change_and_reads_the_dashboard_and_analytics
     assert '<main class="read-only">' in page and 'href="/admin/"' not in page
     assert db.session.get(Event, world["event"].id).status == EventStatus.SENT
     assert db.session.scalar(select(Invitation.cancelled_at).where(Invitation.id == world["values"]["invitation_id"])) is None
+
+
+def test_a_series_edited_from_a_date_keeps_its_co_organisers_and_the_digest_covers_co_organised_events(app, world):
+    series, event = world["series"], world["event"]
+    successor = edit_from(db.session, series, SeriesDraft(
+        kind=EventKind.LUNCH, title="Owner monthly", description="", location="", capacity=6, start=time(12), end=time(13),
+        timezone="Europe/Berlin", pattern=Pattern("monthly_weekday", weekday=1, nth=1), starts_on=date.today(),
+        deadline_hours=48, plan_days_ahead=14), date.today(), utcnow())
+    db.session.commit()
+    assert [organiser.email for organiser in successor.co_organisers] == ["seriesco@example.com"]
+    invitation = event.invitations[0]
+    invitation.answer, invitation.answered_at = Answer.YES, utcnow()
+    db.session.commit()
+    since, until = utcnow() - timedelta(hours=1), utcnow() + timedelta(minutes=1)
+    assert [item.event.id for item in summaries(db.session, world["event_co"].id, since, until)] == [event.id]
+    assert [item.event.id for item in summaries(db.session, world["owner"].id, since, until)] == [event.id]
+    assert summaries(db.session, world["other"].id, since, until) == []
