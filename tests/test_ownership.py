@@ -217,6 +217,9 @@ def test_the_lists_show_an_organiser_only_their_own_and_shared_events(app, world
     person = world["event"].invitations[0].person_id
     assert "Owner lunch" in owner.get(f"/people/{person}").get_data(as_text=True)
     assert "Owner lunch" not in other.get(f"/people/{person}").get_data(as_text=True)
+    for client, is_admin in ((admin, True), (owner, False)):  # directory changes are for admins: no such buttons
+        page = client.get("/people/").get_data(as_text=True)
+        assert ("Import a staff CSV" in page) is is_admin and ("Set leave" in page) is is_admin
 
 
 def test_a_viewer_gets_403_on_every_change_and_reads_the_dashboard_and_analytics(app, world):
