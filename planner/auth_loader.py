@@ -20,6 +20,6 @@ def init_app(app: Flask) -> None:
         if match is None:
             return None
         organiser = db.session.get(Organiser, int(match[1]))
-        if organiser is None or organiser.session_version != int(match[2]):
+        if organiser is None or organiser.session_version != int(match[2]) or not organiser.is_active:
             return None
         return organiser

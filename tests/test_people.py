@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from planner.extensions import db
-from planner.models import Answer, Invitation, Person, StagedImport
+from planner.models import Answer, Invitation, OrganiserRole, Person, StagedImport
 from tests.helpers import csrf_from, statements
 
 GOOD = b"email,name,department,level\nann@example.com,Ann Lee,Sales,Senior\nbob@example.com,Bob Ray,Engineering,Junior\n"
@@ -108,7 +108,7 @@ def test_another_organisers_staged_import_is_not_visible(client, login, make_org
     staged = StagedImport(organiser_id=other.id, filename="x.csv", payload="[]")
     db.session.add(staged)
     db.session.commit()
-    login()
+    login(make_organiser(email="second-admin@example.com", role=OrganiserRole.ADMIN))  # imports are for admins
     assert client.get(f"/people/import/{staged.id}").status_code == 404
 
 

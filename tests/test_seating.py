@@ -302,7 +302,7 @@ def test_seating_pages_need_login_and_csrf(client, login, fast, make_person, mak
     anonymous_token = csrf_from(client.get("/auth/login").data)
     response = client.post(f"/events/{event.id}/seating", data=settings_form(anonymous_token))
     assert response.status_code == 302 and "/auth/login" in response.headers["Location"]
-    login()
+    login(event.organiser)
     assert client.post(f"/events/{event.id}/seating", data=settings_form("")).status_code == 400
     assert plan_count() == 0
     assert client.post(f"/events/{event.id}/seating", data=settings_form(page_token(client, event))).status_code == 303

@@ -200,7 +200,7 @@ def test_a_series_form_with_a_line_break_in_the_title_is_refused(client, login):
 
 
 def test_the_series_page_counts_turns(client, login, monthly, staff):
-    login()
+    login(monthly.organiser)
     run(client.application, at(date(2031, 3, 1)))
     (first,) = rounds(monthly)
     for entry in first.proposals[:2]:

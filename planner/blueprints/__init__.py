@@ -7,10 +7,12 @@ def register(app: Flask) -> None:
     """Attach every blueprint, the error pages and the front page."""
     from . import (
         account,
+        admin,
         analytics,
         attendance,
         auth,
         changes,
+        co_organisers,
         dashboard,
         errors,
         events,
@@ -31,7 +33,7 @@ def register(app: Flask) -> None:
     )
 
     for module in (account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
-                   dashboard, analytics, exports, feeds, questions, sso, privacy, scim):
+                   dashboard, analytics, exports, feeds, questions, sso, privacy, scim, co_organisers, admin):
         app.register_blueprint(module.bp)
     for extra in (feedback.bp, feedback.results_bp, feeds.settings_bp):
         app.register_blueprint(extra)

@@ -4,6 +4,7 @@ import csv
 import io
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 from sqlalchemy import select
 
 from ..charts import heat_map, histogram, line_chart
@@ -12,6 +13,7 @@ from ..extensions import db
 from ..forms import ActionForm
 from ..models import EventKind, Series, utcnow
 from ..services import analytics
+from ..services.ownership import visible_events, visible_series
 from ..text import safe_cell
 from .views import organisers_only
 
@@ -26,7 +28,7 @@ EI_TICKS = [(-1.0, "-1"), (0.0, "0"), (1.0, "+1")]
 
 def _report(args) -> tuple[analytics.Report, list[Series], list[str]]:
     config = current_app.config
-    all_series = list(db.session.scalars(select(Series)))
+    all_series = list(db.session.scalars(select(Series).where(visible_series(current_user))))
     today = utcnow().date()
     filters, problems = analytics.parse_filters(args, today, config["ANALYTICS_DAYS"], [item.id for item in all_series])
     chain = analytics.series_chain(all_series, filters.series_id) if filters.series_id else None
@@ -55,7 +57,7 @@ def index():
                                          ("Bridge", [m.bridge for m in report.trends])],
                                 low=0.0, high=1.0, ticks=PERCENT_TICKS),
         ei_chart=line_chart(months, [("E-I index", [m.ei_index for m in report.trends])], low=-1.0, high=1.0, ticks=EI_TICKS),
-        targets=analytics.invite_targets(db.session, all_series, utcnow()),
+        targets=analytics.invite_targets(db.session, all_series, utcnow(), visible=visible_events(current_user)),
         shown=SHOWN,
         action=ActionForm(),
     )
@@ -132,8 +134,8 @@ def invite_next():
                                                    if key in ("start", "end", "kind", "series")}) + "#isolated")
     person_ids = [int(value) for value in request.form.getlist("person_id") if value.isdigit()]
     try:
-        all_series = list(db.session.scalars(select(Series)))
-        targets = analytics.invite_targets(db.session, all_series, utcnow())
+        all_series = list(db.session.scalars(select(Series).where(visible_series(current_user))))
+        targets = analytics.invite_targets(db.session, all_series, utcnow(), visible=visible_events(current_user))
         event = analytics.resolve_target(db.session, targets, request.form.get("target", ""))
         done = analytics.invite_next(db.session, event, person_ids, utcnow(),
                                      lookback_days=current_app.config["LOOKBACK_DAYS"])

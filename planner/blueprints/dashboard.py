@@ -1,10 +1,12 @@
 """The dashboard: the page after login."""
 
 from flask import Blueprint, current_app, render_template
+from flask_login import current_user
 
 from ..extensions import db
 from ..models import utcnow
 from ..services.dashboard import Thresholds, dashboard
+from ..services.ownership import visible_events
 from ..services.seating import SeatingSettings
 from .views import organisers_only
 
@@ -25,4 +27,4 @@ def thresholds() -> Thresholds:
 
 @bp.get("/")
 def index():
-    return render_template("dashboard/index.html", board=dashboard(db.session, utcnow(), thresholds()))
+    return render_template("dashboard/index.html", board=dashboard(db.session, utcnow(), thresholds(), visible_events(current_user)))

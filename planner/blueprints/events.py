@@ -24,7 +24,7 @@ from ..forms import (
     PersonActionForm,
 )
 from ..mailer import deliver_after_commit, deliver_now, mail_settings
-from ..models import Event, EventKind, EventStatus, OutgoingMail, utcnow
+from ..models import Event, EventKind, EventStatus, utcnow
 from ..outbox import resend
 from ..services import backfill
 from ..services.events import (
@@ -38,10 +38,11 @@ from ..services.events import (
 )
 from ..services.invites import InviteError, send_invites
 from ..services.locking import once_more_when_stale
+from ..services.ownership import sharing, visible_events
 from ..services.planning import MODE_SENTENCES
 from ..text import plural
 from .event_page import event_page
-from .views import committed_or_shown, event_or_404, organisers_only, refusal_goes_to
+from .views import committed_or_shown, event_or_404, mail_or_404, organisers_only, refusal_goes_to
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 organisers_only(bp)
@@ -49,7 +50,7 @@ organisers_only(bp)
 
 @bp.get("/")
 def index():
-    events = db.session.scalars(select(Event).order_by(Event.starts_at.desc())).all()
+    events = db.session.scalars(select(Event).where(visible_events(current_user)).order_by(Event.starts_at.desc())).all()
     return render_template("events/index.html", events=events)
 
 
@@ -105,6 +106,7 @@ def detail(event_id: int):
         "events/detail.html",
         event=event,
         page=event_page(db.session, event, current_user),
+        sharing=sharing(db.session, event, current_user),
         action=ActionForm(),
         person_action=PersonActionForm(),
         add_form=AddPersonForm(),
@@ -193,9 +195,7 @@ def _backfill(event_id: int, invitation_id: int | None):
 
 @bp.post("/<int:event_id>/mail/<int:mail_id>/resend")
 def resend_mail(event_id: int, mail_id: int):
-    mail = db.get_or_404(OutgoingMail, mail_id)
-    if mail.event_id != event_id:
-        abort(404)
+    mail = mail_or_404(event_id, mail_id)
     resend(db.session, mail)
     db.session.commit()
     deliver_now(event_id)

@@ -4,11 +4,11 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 
 from ..extensions import db
 from ..forms import ActionForm
-from ..models import Series, utcnow
+from ..models import utcnow
 from ..services import feedback
 from ..tokens import TokenError
 from .rsvp import PRIVATE_PAGE
-from .views import event_or_404, organisers_only, refusal_goes_to
+from .views import event_or_404, organisers_only, refusal_goes_to, series_or_404
 
 bp = Blueprint("feedback", __name__, url_prefix="/feedback")
 results_bp = Blueprint("feedback_results", __name__)
@@ -83,6 +83,6 @@ def switch(event_id: int):
 
 @results_bp.get("/series/<int:series_id>/feedback")
 def series_results(series_id: int):
-    series = db.get_or_404(Series, series_id)
+    series = series_or_404(series_id)
     rounds = feedback.series_results(db.session, list(series.events))
     return render_template("feedback/series.html", series=series, rounds=rounds, total=feedback.overall(rounds))

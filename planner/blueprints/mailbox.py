@@ -8,13 +8,13 @@ from email.utils import parsedate_to_datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, Response, abort, current_app, render_template
-from flask_login import login_required
 from sqlalchemy import select
 
 from ..config import mailbox_shown
 from ..extensions import db
 from ..mail import MailboxTransport
 from ..models import Event, OutgoingMail
+from .views import organisers_only
 
 bp = Blueprint("mailbox", __name__, url_prefix="/mailbox")
 
@@ -26,10 +26,12 @@ MAIL_HTML_CSP = (
 )
 
 
+organisers_only(bp)
+
+
 @bp.before_request
-@login_required
 def require_mailbox():
-    """Only organisers, and only where the mailbox is shown: it holds every invitee's RSVP link."""
+    """Only where the mailbox is shown: it holds every invitee's RSVP link."""
     if not mailbox_shown(current_app.config):
         abort(404)
 

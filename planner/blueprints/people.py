@@ -1,15 +1,17 @@
-"""The staff directory: list, search, a page per person, CSV import with a preview, CSV download."""
+"""The staff directory: list, search, a page per person, CSV download; for admins, CSV import with a preview and
+changes to a person's availability (leave, opting back in)."""
 
 from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 
 from ..directory import DirectoryError
 from ..extensions import db
 from ..forms import ActionForm, ConfirmImportForm, UploadForm
 from ..models import Person, StagedImport
 from ..services.availability import AvailabilityError, opt_in, read_leave_date, set_leave
+from ..services.ownership import visible_events
 from ..services.people import (
     apply_import,
     departments,
@@ -20,14 +22,10 @@ from ..services.people import (
     stage_import,
     staged_file,
 )
+from .views import admin_view, organisers_only
 
 bp = Blueprint("people", __name__, url_prefix="/people")
-
-
-@bp.before_request
-@login_required
-def require_login():
-    """Every directory page is for organisers only."""
+organisers_only(bp)
 
 
 @bp.get("/")
@@ -58,10 +56,12 @@ def export():
 @bp.get("/<int:person_id>")
 def show(person_id: int):
     person = db.get_or_404(Person, person_id)
-    return render_template("people/show.html", p=person, invitations=person_invitations(db.session, person))
+    invitations = person_invitations(db.session, person, visible_events(current_user))
+    return render_template("people/show.html", p=person, invitations=invitations)
 
 
 @bp.route("/import", methods=["GET", "POST"])
+@admin_view
 def upload():
     form = UploadForm()
     problems = []
@@ -94,6 +94,7 @@ def _gone():
 
 
 @bp.get("/import/<int:staged_id>")
+@admin_view
 def preview(staged_id: int):
     staged = _staged(staged_id)
     if staged is None:
@@ -104,6 +105,7 @@ def preview(staged_id: int):
 
 
 @bp.post("/import/<int:staged_id>")
+@admin_view
 def confirm(staged_id: int):
     staged = _staged(staged_id)
     form = ConfirmImportForm()
@@ -134,6 +136,7 @@ def _is_people_url(target: str | None) -> bool:
 
 
 @bp.post("/<int:person_id>/opt-in")
+@admin_view
 def opt_back_in(person_id: int):
     person = db.get_or_404(Person, person_id)
     if not ActionForm().validate_on_submit():
@@ -150,6 +153,7 @@ def opt_back_in(person_id: int):
 
 
 @bp.post("/<int:person_id>/leave")
+@admin_view
 def leave(person_id: int):
     person = db.get_or_404(Person, person_id)
     if not ActionForm().validate_on_submit():

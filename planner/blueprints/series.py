@@ -15,9 +15,10 @@ from ..recurrence import describe, pattern_of
 from ..services import series as series_service
 from ..services.changes import cancel_event
 from ..services.events import KIND_DEFAULTS, zone
+from ..services.ownership import sharing, visible_series
 from ..services.turns import funnels, series_turns
 from ..text import plural
-from .views import committed_or_shown, organisers_only, refusal_goes_to
+from .views import committed_or_shown, organisers_only, refusal_goes_to, series_or_404
 
 bp = Blueprint("series", __name__, url_prefix="/series")
 
@@ -26,13 +27,9 @@ organisers_only(bp)
 refused = refusal_goes_to("series.show", key="series_id")
 
 
-def _series(series_id: int) -> Series:
-    return db.get_or_404(Series, series_id)
-
-
 @bp.get("/")
 def index():
-    all_series = db.session.scalars(select(Series).order_by(Series.status, Series.title)).all()
+    all_series = db.session.scalars(select(Series).where(visible_series(current_user)).order_by(Series.status, Series.title)).all()
     return render_template("series/index.html", all_series=all_series, describe=describe)
 
 
@@ -60,7 +57,7 @@ def new():
 
 @bp.get("/<int:series_id>")
 def show(series_id: int):
-    series = _series(series_id)
+    series = series_or_404(series_id)
     now = utcnow()
     today = now.astimezone(zone(series.timezone)).date()
     chain = series_service.lineage(series)
@@ -81,13 +78,14 @@ def show(series_id: int):
         due=series_service.due_days(db.session, series, now),
         turns=series_turns(db.session, [item.id for item in chain], today),
         action=ActionForm(),
+        sharing=sharing(db.session, series, current_user),
     )
 
 
 @bp.post("/<int:series_id>/plan")
 def plan_due(series_id: int):
     """Create and propose (and for an automatic series, send) every round that is due now."""
-    series = _series(series_id)
+    series = series_or_404(series_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     now = utcnow()
@@ -125,7 +123,7 @@ def _day_form() -> DayForm:
 @bp.post("/<int:series_id>/skip")
 @refused
 def skip(series_id: int):
-    series = _series(series_id)
+    series = series_or_404(series_id)
     form = _day_form()
     sent = series_service.skip_day(db.session, series, form.day.data)
     cancelled = cancel_event(db.session, sent, mail_settings(), utcnow()) if sent else []
@@ -139,7 +137,7 @@ def skip(series_id: int):
 @bp.post("/<int:series_id>/move")
 @refused
 def move(series_id: int):
-    series = _series(series_id)
+    series = series_or_404(series_id)
     form = _day_form()
     if form.new_day.data is None:
         raise series_service.SeriesError("Choose the day to move the round to.")
@@ -168,7 +166,7 @@ def _prefilled(series: Series) -> SeriesForm:
 @bp.route("/<int:series_id>/edit", methods=["GET", "POST"])
 @refused
 def edit(series_id: int):
-    series = _series(series_id)
+    series = series_or_404(series_id)
     if series.status != SeriesStatus.ACTIVE:
         raise series_service.SeriesError("An ended series cannot be changed.")
     if request.method == "GET":
@@ -184,7 +182,7 @@ def edit(series_id: int):
 
 @bp.get("/<int:series_id>/end")
 def end(series_id: int):
-    series = _series(series_id)
+    series = series_or_404(series_id)
     now = utcnow()
     future = [event for event in series.events if event.starts_at > now]
     return render_template("series/end.html", series=series, future=future, action=ActionForm())
@@ -193,7 +191,7 @@ def end(series_id: int):
 @bp.post("/<int:series_id>/end")
 @refused
 def confirm_end(series_id: int):
-    series = _series(series_id)
+    series = series_or_404(series_id)
     if not ActionForm().validate_on_submit():
         abort(400)
     now = utcnow()

@@ -1,4 +1,5 @@
-"""What every organiser blueprint shares: the login guard, loading or 404, and turning a refusal into a message."""
+"""What every organiser blueprint shares: the login and role guards, loading or 404 (with the ownership check), and turning
+a refusal into a message."""
 
 from collections.abc import Callable
 from functools import wraps
@@ -9,15 +10,25 @@ from flask_login import current_user, login_required
 
 from ..errors import PlannerError
 from ..extensions import db
-from ..models import Event, Invitation
-from ..services import audit
+from ..models import Event, Invitation, OutgoingMail, Series
+from ..services import audit, ownership
 
 T = TypeVar("T")
 
+#: the methods that change nothing: the only ones a viewer may use
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
 
 def organisers_only(bp: Blueprint) -> None:
-    """Make every page of the blueprint ask for an organiser's login."""
-    bp.before_request(login_required(lambda: None))
+    """Make every page of the blueprint ask for an organiser's login, and refuse every change to a viewer (403)."""
+
+    @bp.before_request
+    def organiser_or_refused():
+        if not current_user.is_authenticated:
+            return login_required(lambda: None)()
+        if request.method not in SAFE_METHODS and not current_user.can_change:
+            abort(403)
+        return None
 
 
 def admins_only(bp: Blueprint) -> None:
@@ -38,17 +49,50 @@ def audited(action: str, subject: tuple[str, int | None] | None = None, summary:
                  remote_addr=request.remote_addr)
 
 
+def admin_view(view: Callable) -> Callable:
+    """Decorate one view of an organiser blueprint that only admins may use (403 for others)."""
+
+    @wraps(view)
+    def admin_or_403(**view_args):
+        if not current_user.is_admin:
+            abort(403)
+        return view(**view_args)
+
+    return admin_or_403
+
+
 def event_or_404(event_id: int) -> Event:
-    """Return the event with that id, or answer 404."""
-    return db.get_or_404(Event, event_id)
+    """Return the event with that id if the logged-in organiser may see it, or answer 404 (its existence stays hidden)."""
+    event = db.get_or_404(Event, event_id)
+    if not ownership.may_see_event(db.session, current_user, event):
+        abort(404)
+    return event
+
+
+def series_or_404(series_id: int) -> Series:
+    """Return the series with that id if the logged-in organiser may see it, or answer 404."""
+    series = db.get_or_404(Series, series_id)
+    if not ownership.may_see_series(db.session, current_user, series):
+        abort(404)
+    return series
 
 
 def invitation_or_404(event_id: int, invitation_id: int) -> Invitation:
     """Return the event's invitation with that id, or answer 404 (also when it belongs to another event)."""
+    event = event_or_404(event_id)
     invitation = db.get_or_404(Invitation, invitation_id)
-    if invitation.event_id != event_id:
+    if invitation.event_id != event.id:
         abort(404)
     return invitation
+
+
+def mail_or_404(event_id: int, mail_id: int) -> OutgoingMail:
+    """Return the event's outgoing mail with that id, or answer 404."""
+    event = event_or_404(event_id)
+    mail = db.get_or_404(OutgoingMail, mail_id)
+    if mail.event_id != event.id:
+        abort(404)
+    return mail
 
 
 def refusal_goes_to(endpoint: str, code: int = 302, *, key: str = "event_id") -> Callable:

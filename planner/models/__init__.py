@@ -34,6 +34,7 @@ from .mail import (  # noqa: F401
 )
 from .meetings import FeedbackAnswer, FirstMeeting, PairMeeting, Seat, SeatingPlan  # noqa: F401
 from .audit import AuditEntry  # noqa: F401
+from .ownership import event_co_organiser, series_co_organiser  # noqa: F401
 from .people import DigestMode, LoginFailure, Organiser, OrganiserRole, Person, PersonNeeds, StagedImport  # noqa: F401
 
 __all__ = [
@@ -80,4 +81,6 @@ __all__ = [
     "JobState",
     "Job",
     "AuditEntry",
+    "event_co_organiser",
+    "series_co_organiser",
 ]

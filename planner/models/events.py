@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
 from .base import UTCDateTime, utcnow
+from .ownership import event_co_organiser, series_co_organiser
 
 if TYPE_CHECKING:
     from .people import Organiser, Person
@@ -95,6 +96,8 @@ class Series(db.Model):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     organiser: Mapped[Organiser] = relationship()
+    #: organisers who share the series and its rounds (planner.services.ownership)
+    co_organisers: Mapped[list[Organiser]] = relationship(secondary=series_co_organiser, order_by="Organiser.name")
     previous: Mapped["Series | None"] = relationship(remote_side=[id])
     events: Mapped[list["Event"]] = relationship(back_populates="series", order_by="Event.starts_at")
     skips: Mapped[list["SeriesSkip"]] = relationship(cascade="all, delete-orphan", order_by="SeriesSkip.occurrence_on")
@@ -151,6 +154,8 @@ class Event(db.Model):
     has_feedback: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     organiser: Mapped[Organiser] = relationship()
+    #: organisers who share this event (those of its series share it too)
+    co_organisers: Mapped[list[Organiser]] = relationship(secondary=event_co_organiser, order_by="Organiser.name")
     series: Mapped[Series | None] = relationship(back_populates="events")
     invitations: Mapped[list["Invitation"]] = relationship(back_populates="event", order_by="Invitation.id")
     proposals: Mapped[list["ProposalEntry"]] = relationship(

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
@@ -53,6 +54,8 @@ class Organiser(UserMixin, db.Model):
     #: when the digest setting last changed: nothing older is reported
     digest_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
     role: Mapped[OrganiserRole] = mapped_column(String(20), default=OrganiserRole.ORGANISER, server_default="organiser")
+    #: a deactivated organiser cannot log in (Flask-Login reads this); their events stay
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
 
     @property
     def is_admin(self) -> bool:

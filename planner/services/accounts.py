@@ -91,7 +91,39 @@ def authenticate(
         session.add(LoginFailure(email=email, remote_addr=remote_addr, failed_at=now))
         session.flush()
         raise AccountError("Wrong email or password.")
+    if not organiser.is_active:
+        raise AccountError("This account is deactivated: ask an admin.")
     return organiser
+
+
+def _other_active_admins(session: Session, organiser: Organiser) -> int:
+    query = select(func.count(Organiser.id)).where(
+        Organiser.role == OrganiserRole.ADMIN, Organiser.is_active, Organiser.id != organiser.id
+    )
+    return session.scalar(query)
+
+
+def _keeps_an_admin(session: Session, organiser: Organiser, what: str) -> None:
+    """Refuse to take away the installation's last active admin."""
+    if organiser.is_admin and organiser.is_active and not _other_active_admins(session, organiser):
+        raise AccountError(f"{organiser.email} is the last active admin and cannot be {what}: make another admin first.")
+
+
+def set_role(session: Session, organiser: Organiser, role: OrganiserRole) -> None:
+    """Give an organiser another role; AccountError when that would leave no active admin."""
+    if role != OrganiserRole.ADMIN:
+        _keeps_an_admin(session, organiser, f"made {role.value}")
+    organiser.role = role
+    session.flush()
+
+
+def set_active(session: Session, organiser: Organiser, is_active: bool) -> None:
+    """Deactivate an organiser (their sessions end, they cannot log in; their events stay) or activate them again."""
+    if not is_active:
+        _keeps_an_admin(session, organiser, "deactivated")
+        end_sessions(organiser)
+    organiser.is_active = is_active
+    session.flush()
 
 
 def _recent_failures(session: Session, email: str, remote_addr: str, since: datetime) -> tuple[int, int]:

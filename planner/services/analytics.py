@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from statistics import median
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from ..errors import PlannerError
@@ -25,6 +25,7 @@ from ..text import plural
 from . import planning
 from .events import event_day, local
 from .locking import lock_event
+from .ownership import EVERYTHING
 from .planning import unavailability
 
 #: the longest period the page accepts
@@ -474,10 +475,12 @@ class Target:
     event_id: int | None  # None: the series has no draft round yet
 
 
-def invite_targets(session: Session, all_series: Sequence[Series], now: datetime) -> list[Target]:
-    """Return each active series with its next draft round, then the one-off draft events to come (one query)."""
+def invite_targets(session: Session, all_series: Sequence[Series], now: datetime, *,
+                   visible: ColumnElement[bool] = EVERYTHING) -> list[Target]:
+    """Return each active series with its next draft round, then the one-off draft events to come (one query); only the
+    events that `visible` (planner.services.ownership) lets the organiser see."""
     drafts = session.scalars(
-        select(Event).where(Event.status == EventStatus.DRAFT, Event.starts_at > now).order_by(Event.starts_at, Event.id)
+        select(Event).where(Event.status == EventStatus.DRAFT, Event.starts_at > now, visible).order_by(Event.starts_at, Event.id)
     ).all()
     next_round: dict[int, Event] = {}
     for event in drafts:

@@ -8,12 +8,13 @@ invitations, and the seating plans of tomorrow's events.
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..models import Answer, Event, EventStatus, Invitation, MailState, OutgoingMail, Person, ProposalEntry, SeatingPlan, Series
 from ..text import plural
 from .events import local
+from .ownership import EVERYTHING
 from .turns import Funnel, funnels
 
 
@@ -86,36 +87,36 @@ def setup_counts(session: Session) -> Setup:
     return Setup(*row)
 
 
-def upcoming_events(session: Session, now: datetime, limit: int) -> list[Event]:
+def upcoming_events(session: Session, now: datetime, limit: int, visible: ColumnElement[bool] = EVERYTHING) -> list[Event]:
     """Return the next events that are not over or cancelled, soonest first, with their series."""
     query = (
         select(Event)
         .options(joinedload(Event.series))
-        .where(Event.status != EventStatus.CANCELLED, Event.ends_at >= now)
+        .where(Event.status != EventStatus.CANCELLED, Event.ends_at >= now, visible)
         .order_by(Event.starts_at, Event.id)
         .limit(limit)
     )
     return list(session.scalars(query))
 
 
-def rounds_to_review(session: Session, now: datetime) -> list[Review]:
+def rounds_to_review(session: Session, now: datetime, visible: ColumnElement[bool] = EVERYTHING) -> list[Review]:
     """Return the draft rounds of series still to come, with the size of their proposals."""
     proposed = select(func.count(ProposalEntry.id)).where(ProposalEntry.event_id == Event.id).scalar_subquery()
     query = (
         select(Event, proposed)
         .options(joinedload(Event.series))
-        .where(Event.status == EventStatus.DRAFT, Event.series_id.is_not(None), Event.starts_at > now)
+        .where(Event.status == EventStatus.DRAFT, Event.series_id.is_not(None), Event.starts_at > now, visible)
         .order_by(Event.starts_at, Event.id)
     )
     return [Review(event, count) for event, count in session.execute(query)]
 
 
-def mail_trouble(session: Session) -> list[Attention]:
-    """Say, per event, how many messages failed or wait for a retry."""
+def mail_trouble(session: Session, visible: ColumnElement[bool] = EVERYTHING) -> list[Attention]:
+    """Say, per event, how many messages failed or wait for a retry (mail of no event only where `visible` is true)."""
     query = (
         select(OutgoingMail.event_id, Event.title, OutgoingMail.state, func.count(OutgoingMail.id))
         .outerjoin(Event, Event.id == OutgoingMail.event_id)
-        .where(OutgoingMail.state.in_([MailState.FAILED, MailState.RETRY]))
+        .where(OutgoingMail.state.in_([MailState.FAILED, MailState.RETRY]), visible)
         .group_by(OutgoingMail.event_id, Event.title, OutgoingMail.state)
         .order_by(OutgoingMail.state, Event.title)
     )
@@ -127,13 +128,13 @@ def mail_trouble(session: Session) -> list[Attention]:
     return items
 
 
-def bounces(session: Session, now: datetime) -> list[Attention]:
+def bounces(session: Session, now: datetime, visible: ColumnElement[bool] = EVERYTHING) -> list[Attention]:
     """Say, per event to come, how many invitations bounced (and were not withdrawn)."""
     query = (
         select(Event.id, Event.title, func.count(Invitation.id))
         .join(Invitation, Invitation.event_id == Event.id)
         .where(Invitation.bounced_at.is_not(None), Invitation.cancelled_at.is_(None), Event.ends_at >= now,
-               Event.status == EventStatus.SENT)
+               Event.status == EventStatus.SENT, visible)
         .group_by(Event.id, Event.title)
         .order_by(Event.title)
     )
@@ -190,14 +191,15 @@ def seating_attention(session: Session, upcoming: list[Upcoming], now: datetime,
     return found
 
 
-def dashboard(session: Session, now: datetime, thresholds: Thresholds) -> Dashboard:
-    """Build the dashboard (seven queries at most, whatever the number of events)."""
+def dashboard(session: Session, now: datetime, thresholds: Thresholds, visible: ColumnElement[bool] = EVERYTHING) -> Dashboard:
+    """Build the dashboard (seven queries at most, whatever the number of events) of the events `visible` (a condition
+    of planner.services.ownership) lets the organiser see; the setup counts are the installation's."""
     setup = setup_counts(session)
-    events = upcoming_events(session, now, thresholds.upcoming)
+    events = upcoming_events(session, now, thresholds.upcoming, visible)
     funnel_of = funnels(session, [event.id for event in events])
     upcoming = [Upcoming(event, funnel_of[event.id]) for event in events]
-    attention = mail_trouble(session) + bounces(session, now)
+    attention = mail_trouble(session, visible) + bounces(session, now, visible)
     for item in upcoming:
         attention += answer_attention(item, now, thresholds)
     attention += seating_attention(session, upcoming, now, thresholds)
-    return Dashboard(setup, upcoming, rounds_to_review(session, now), attention)
+    return Dashboard(setup, upcoming, rounds_to_review(session, now, visible), attention)

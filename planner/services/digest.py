@@ -29,6 +29,7 @@ from ..models import (
 )
 from .events import zone
 from .mails import SEAT_LEAD, MailSettings, queue_alert, queue_answer_notice, queue_digest
+from .ownership import involved_events
 from .reminders import insert_once
 
 #: answers older than this are never announced one by one (a run that comes back after a long pause stays quiet)
@@ -65,8 +66,9 @@ def digest_since(session: Session, organiser: Organiser, now: datetime) -> datet
 
 
 def summaries(session: Session, organiser_id: int, since: datetime, until: datetime) -> list[EventSummary]:
-    """Return the news of the organiser's events between since and until, per event, soonest event first (four queries)."""
-    mine = Event.organiser_id == organiser_id
+    """Return the news of the organiser's events (owned or co-organised) between since and until, per event, soonest
+    event first (four queries)."""
+    mine = involved_events(organiser_id)
     by_event: dict[int, EventSummary] = {}
 
     def summary(event: Event) -> EventSummary:

@@ -17,6 +17,7 @@ from ..ical import EventInfo, FeedItem, build_feed
 from ..models import CalendarFeed, Event, EventStatus, Invitation, Organiser, Person
 from ..text import one_line
 from ..tokens import TOKEN_BYTES, TokenError, hash_token, new_seed
+from .ownership import involved_events
 
 #: how far back a feed reaches
 FEED_DAYS_BACK = 365
@@ -68,13 +69,14 @@ def find_feed(session: Session, token: str) -> CalendarFeed:
 
 
 def feed_calendar(session: Session, feed: CalendarFeed, now: datetime, *, event_url) -> bytes:
-    """Return the feed's calendar: the organiser's sent and cancelled events, or the person's invitations."""
+    """Return the feed's calendar: the sent and cancelled events the organiser owns or co-organises, or the person's
+    invitations."""
     since = now - timedelta(days=FEED_DAYS_BACK)
     if feed.organiser_id is not None:
         organiser = session.get(Organiser, feed.organiser_id)
         events = session.scalars(
             select(Event)
-            .where(Event.organiser_id == organiser.id, Event.status.in_(SHOWN), Event.starts_at >= since)
+            .where(involved_events(organiser.id), Event.status.in_(SHOWN), Event.starts_at >= since)
             .options(joinedload(Event.organiser))
             .order_by(Event.starts_at, Event.id)
         )

@@ -6,12 +6,13 @@ import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from ..directory import DirectoryError, PersonRow, StaffFile, fold, read_people_csv, search_key
 from ..models import Event, Invitation, Person, StagedImport, utcnow
 from ..text import safe_cell
+from .ownership import EVERYTHING
 
 TRACKED = ("name", "department", "level", "joined_on", "is_active")
 EXPORT_COLUMNS = ("email", "name", "department", "level", "joined_on", "active")
@@ -170,13 +171,14 @@ def departments(session: Session) -> list[str]:
     return list(session.scalars(select(Person.department).distinct().order_by(Person.department)))
 
 
-def person_invitations(session: Session, person: Person) -> list[Invitation]:
-    """Return a person's invitations with their events, the latest event first."""
+def person_invitations(session: Session, person: Person, visible: ColumnElement[bool] = EVERYTHING) -> list[Invitation]:
+    """Return a person's invitations with their events, the latest event first; only those of the events `visible`
+    (planner.services.ownership) shows."""
     query = (
         select(Invitation)
         .join(Invitation.event)
         .options(contains_eager(Invitation.event))
-        .where(Invitation.person_id == person.id)
+        .where(Invitation.person_id == person.id, visible)
         .order_by(Event.starts_at.desc(), Invitation.id.desc())
     )
     return list(session.scalars(query))

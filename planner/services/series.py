@@ -256,7 +256,8 @@ def end_series(session: Session, series: Series, now: datetime) -> list[Event]:
 
 
 def edit_from(session: Session, series: Series, draft: SeriesDraft, from_day: date, now: datetime) -> Series:
-    """Change the series from a date on: the old one ends the day before, a new one carries its rounds from that date.
+    """Change the series from a date on: the old one ends the day before, a new one (with the same owner and
+    co-organisers) carries its rounds from that date.
 
     Draft rounds from that date move to the new series and take its settings; sent ones move too and keep
     their own settings until the organiser edits them (so calendars get an update).
@@ -269,6 +270,7 @@ def edit_from(session: Session, series: Series, draft: SeriesDraft, from_day: da
     draft = replace(draft, starts_on=max(from_day, series.starts_on))
     successor = create_series(session, series.organiser_id, draft, now)
     successor.previous_id = series.id
+    successor.co_organisers = list(series.co_organisers)
     series.rrule = with_until(series.rrule, from_day - timedelta(days=1))
     series.status = SeriesStatus.ENDED
     series.ended_at = now

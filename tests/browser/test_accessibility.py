@@ -86,6 +86,7 @@ def site(live_server, make_person, make_event):
                 "/people/", f"/people/{people[0].id}", "/series/", "/series/new", f"/series/{series_id}",
                 f"/series/{series_id}/feedback", "/settings/feed", "/events/999999", "/dashboard/", "/analytics/",
                 "/analytics/?days=30", "/account/notifications", f"/events/{sent.id}/questions", "/people/?q=nobody-matches",
+                "/admin/",
             ],
             "public": [rsvp, f"/feeds/mine/{rsvp.rsplit('/', 1)[1]}", feedback, "/no-such-page", "/rsvp/" + "A" * 32],
         }
