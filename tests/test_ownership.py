@@ -33,7 +33,7 @@ from tests.helpers import PASSWORD, csrf_from, staff
 
 #: routes anybody may open: the login, the invitees' token pages, health and static files
 PUBLIC = {
-    "static", "index", "health.healthz", "health.readyz", "auth.login", "auth.logout",
+    "static", "index", "health.healthz", "health.readyz", "auth.login", "auth.logout", "sso.login", "sso.callback",
     "rsvp.show", "rsvp.answer", "rsvp.needs_page", "rsvp.save_needs_page", "rsvp.opt_out_page", "rsvp.opt_out_confirm",
     "feedback.show", "feedback.save", "feeds.calendar", "feeds.person_feed", "feeds.change_person_feed",
 }
@@ -46,6 +46,10 @@ GLOBAL = {
 }
 #: directory changes: admins only (every route of the admin blueprint is too)
 ADMIN_ONLY = {"people.upload", "people.preview", "people.confirm", "people.leave", "people.opt_back_in"}
+#: blueprints of admins only, besides the admin blueprint itself
+ADMIN_BLUEPRINTS = {"admin", "privacy"}
+#: blueprints that take a bearer token and no session: an organiser's cookie gets nobody in
+TOKEN_BLUEPRINTS = {"scim"}
 #: the arguments that name one event or series (or a thing of one): a rule with one of them is an object route
 OBJECT_ARGUMENTS = {"event_id", "series_id"}
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
@@ -95,7 +99,8 @@ def world(app, make_organiser, make_person, make_event):
     values = {
         "event_id": event.id, "series_id": series.id, "invitation_id": event.invitations[0].id, "plan_id": plan.id,
         "mail_id": mail.id, "question_id": event.questions[0].id, "organiser_id": event_co.id, "what": "attendees",
-        "person_id": people[0].id, "staged_id": 1, "figure": "headline", "name": "none",
+        "person_id": people[0].id, "staged_id": 1, "figure": "headline", "name": "none", "user_id": str(people[0].id),
+        "schema_id": "urn:ietf:params:scim:schemas:core:2.0:User", "type_id": "User", "rest": "Groups",
     }
     return {"admin": admin, "owner": owner, "other": other, "event_co": event_co, "series_co": series_co,
             "viewer": viewer, "event": event, "series": series, "round": round_, "values": values}
@@ -121,8 +126,10 @@ def _kind(rule) -> str:
     blueprint = rule.endpoint.rpartition(".")[0]
     if rule.endpoint in PUBLIC:
         return "public"
-    if blueprint == "admin" or rule.endpoint in ADMIN_ONLY:
+    if blueprint in ADMIN_BLUEPRINTS or rule.endpoint in ADMIN_ONLY:
         return "admin"
+    if blueprint in TOKEN_BLUEPRINTS:
+        return "token"
     if rule.arguments & OBJECT_ARGUMENTS:
         return "object"
     if rule.endpoint in GLOBAL:
@@ -131,23 +138,25 @@ def _kind(rule) -> str:
 
 
 def test_a_second_organiser_gets_403_or_404_on_every_route_of_the_first_organisers_objects(app, world):
+    app.config["SCIM_TOKEN"] = "a-directory-token-of-forty-characters-x"
     other = _log_in(app, world["other"])
     checked, unclassified = [], []
     for rule in app.url_map.iter_rules():
         kind = _kind(rule)
         if kind == "unclassified":
             unclassified.append(rule.endpoint)
-        if kind not in ("object", "admin"):
+        if kind not in ("object", "admin", "token"):
             continue
         url = _url(rule, world["values"])
         for method in _methods(rule):
             response = _request(other, method, url)
-            expected = {403} if kind == "admin" else {403, 404}
+            expected = {"admin": {403}, "object": {403, 404}, "token": {401}}[kind]
             assert response.status_code in expected, f"{method} {url} ({rule.endpoint}): {response.status_code}"
             checked.append((rule.endpoint, method))
     assert not unclassified, f"routes the ownership test does not know (classify them above): {sorted(unclassified)}"
     assert len({endpoint for endpoint, _ in checked}) >= 50
     assert ("seating.publish", "POST") in checked and ("exports.download", "GET") in checked
+    assert ("privacy.erase", "POST") in checked and ("scim.patch", "PATCH") in checked
     event = db.session.get(Event, world["event"].id)
     db.session.refresh(event)
     assert event.status == EventStatus.SENT and [item.id for item in event.co_organisers] == [world["event_co"].id]
@@ -225,13 +234,15 @@ def test_the_lists_show_an_organiser_only_their_own_and_shared_events(app, world
 def test_a_viewer_gets_403_on_every_change_and_reads_the_dashboard_and_analytics(app, world):
     viewer = _log_in(app, world["viewer"])
     refused = []
+    app.config["SCIM_TOKEN"] = "a-directory-token-of-forty-characters-x"
     for rule in app.url_map.iter_rules():
         if rule.endpoint in PUBLIC or not rule.methods & UNSAFE:
             continue
         url = _url(rule, world["values"])
+        expected = 401 if _kind(rule) == "token" else 403
         for method in sorted(rule.methods & UNSAFE):
             response = _request(viewer, method, url)
-            assert response.status_code == 403, f"viewer {method} {url}: {response.status_code}"
+            assert response.status_code == expected, f"viewer {method} {url}: {response.status_code}"
             refused.append(rule.endpoint)
     assert {"events.send", "seating.publish", "changes.confirm_cancel", "people.upload", "admin.change_role",
             "co_organisers.add_to_event", "series.skip", "account.save_notifications"} <= set(refused)
