@@ -9,6 +9,7 @@ def register(app: Flask) -> None:
         account,
         analytics,
         attendance,
+        audit,
         auth,
         changes,
         dashboard,
@@ -28,7 +29,7 @@ def register(app: Flask) -> None:
     )
 
     for module in (account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
-                   dashboard, analytics, exports, feeds, questions):
+                   dashboard, analytics, exports, feeds, questions, audit):
         app.register_blueprint(module.bp)
     for extra in (feedback.bp, feedback.results_bp, feeds.settings_bp):
         app.register_blueprint(extra)
