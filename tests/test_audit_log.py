@@ -574,6 +574,7 @@ def test_the_admin_page_shows_the_newest_first_in_pages_of_a_fixed_cost(client, 
         costs.append(len(executed))
     # the logged-in organiser; one page of entries (one more than shown tells whether an older page exists)
     assert costs == [2, 2], costs
+    assert db.session.scalar(select(func.count(AuditEntry.id)).where(AuditEntry.action != "event.send")) == 1  # the login only
     text = page.data.decode()
     shown = re.findall(r"<td>entry (\d+)</td>", text)
     assert shown[:3] == ["259", "258", "257"] and len(shown) == audit.PAGE_SIZE
