@@ -41,7 +41,7 @@ def login():
             flash(str(error), "error")
             return render_template("auth/login.html", form=form), 401
         login_user(organiser, remember=form.remember.data)
-        audited("auth.login", ("organiser", organiser.id))
+        audit.record(db.session, "auth.login", organiser=organiser, subject=("organiser", organiser.id), remote_addr=request.remote_addr)
         db.session.commit()
         return redirect(safe_next(request.args.get("next")) or url_for("dashboard.index"))
     return render_template("auth/login.html", form=form)
