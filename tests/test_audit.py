@@ -20,7 +20,7 @@ def test_an_entry_records_the_organiser_the_object_and_a_one_line_summary(app, m
 
 
 def test_entries_cannot_be_changed_or_removed_through_the_app(app):
-    entry = audit.record(db.session, "login.failed", actor=audit.SYSTEM, summary="x@example.com")
+    entry = audit.record(db.session, "auth.login_failed", actor=audit.VISITOR, summary="x@example.com")
     db.session.commit()
     entry.summary = "rewritten"
     with pytest.raises(RuntimeError, match="append-only"):

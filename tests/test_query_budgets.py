@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 from planner.extensions import db
 from planner.models import (
     Answer,
+    AuditEntry,
     Event,
     EventKind,
     EventStatus,
@@ -35,6 +36,7 @@ BUDGETS = {
     "seating": 9,
     "rsvp": 6,
     "series": 13,
+    "audit": 2,
 }
 
 
@@ -174,6 +176,15 @@ def series_page(organiser_id, size):
     return f"/series/{series.id}"
 
 
+def audit_page(organiser_id, size):
+    db.session.execute(insert(AuditEntry), [
+        {"at": utcnow(), "organiser_id": organiser_id, "actor": "org@example.com", "action": "event.send",
+         "subject_type": "event", "subject_id": number, "summary": f"{number} invitations"} for number in range(size)
+    ])
+    db.session.commit()
+    return "/admin/audit/?action=event.send"
+
+
 PAGES = {
     "people": (people_page, 20, 300),
     "person": (person_page, 2, 20),
@@ -182,6 +193,7 @@ PAGES = {
     "seating": (seating_page, 20, 200),
     "rsvp": (rsvp_page, 20, 200),
     "series": (series_page, 2, 12),
+    "audit": (audit_page, 20, 300),
 }
 
 

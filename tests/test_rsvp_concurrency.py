@@ -188,8 +188,8 @@ def test_the_rsvp_page_and_its_answer_cost_a_fixed_number_of_statements(app, cli
             response = client.post(f"/rsvp/{token}", data={"csrf_token": csrf, "answer": "yes", "comment": ""})
         assert response.status_code == 303
         # the invitation; the lock (SELECT ... FOR UPDATE or a no-op UPDATE); the event and the invitation afresh;
-        # the seat count; the answer; the event's questions
-        assert len(answered) == 7, answered
+        # the seat count; the answer; its audit entry; the event's questions
+        assert len(answered) == 8, answered
         with statements() as waiting:
             page = client.get(f"/rsvp/{token}")
         # a waiting invitee's page also counts who waits ahead

@@ -10,6 +10,7 @@ def register(app: Flask) -> None:
         admin,
         analytics,
         attendance,
+        audit,
         auth,
         changes,
         co_organisers,
@@ -33,7 +34,7 @@ def register(app: Flask) -> None:
     )
 
     for module in (account, auth, events, proposals, mailbox, people, rsvp, changes, seating, series, attendance, health,
-                   dashboard, analytics, exports, feeds, questions, sso, privacy, scim, co_organisers, admin):
+                   dashboard, analytics, exports, feeds, questions, sso, privacy, scim, co_organisers, admin, audit):
         app.register_blueprint(module.bp)
     for extra in (feedback.bp, feedback.results_bp, feeds.settings_bp):
         app.register_blueprint(extra)

@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from ..extensions import db
 from ..models import DigestMode, utcnow
-from .views import organisers_only
+from .views import audited, organisers_only
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 organisers_only(bp)
@@ -33,6 +33,7 @@ def save_notifications():
     if choice != current_user.digest:
         current_user.digest = DigestMode(choice)
         current_user.digest_since = utcnow()
+        audited("account.notifications", ("organiser", current_user.id), choice)
         db.session.commit()
     flash("Notifications saved.", "success")
     return redirect(url_for("account.notifications"))

@@ -14,8 +14,8 @@ from ..forms import ActionForm
 from ..models import EventKind, Series, utcnow
 from ..services import analytics
 from ..services.ownership import visible_events, visible_series
-from ..text import safe_cell
-from .views import organisers_only
+from ..text import plural, safe_cell
+from .views import audited, organisers_only
 
 bp = Blueprint("analytics", __name__, url_prefix="/analytics")
 organisers_only(bp)
@@ -121,6 +121,8 @@ def download(figure: str):
     writer.writerow([safe_cell(cell) for cell in header])
     writer.writerows([safe_cell(cell) for cell in row] for row in rows)
     name = f"network-{figure}-{report.filters.start.isoformat()}-{report.filters.end.isoformat()}.csv"
+    audited("export.download", None, name)
+    db.session.commit()
     return Response(out.getvalue(), mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
@@ -143,6 +145,8 @@ def invite_next():
         db.session.rollback()
         flash(str(error), "error")
         return back
+    if done.added:
+        audited("proposal.add", ("event", event.id), f"{plural(len(done.added), 'person', 'people')} (must) from network health")
     db.session.commit()
     flash(done.message(), "success" if done.added else "error")
     return back

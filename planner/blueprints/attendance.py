@@ -7,7 +7,7 @@ from ..forms import ActionForm
 from ..models import Answer, utcnow
 from ..services.attendance import set_no_shows
 from ..text import plural
-from .views import event_or_404, organisers_only, refusal_goes_to
+from .views import audited, event_or_404, organisers_only, refusal_goes_to
 
 bp = Blueprint("attendance", __name__, url_prefix="/events")
 
@@ -30,6 +30,7 @@ def save(event_id: int):
         abort(400)
     chosen = {int(value) for value in request.form.getlist("no_show") if value.isdigit()}
     count = set_no_shows(db.session, event, chosen, utcnow())
+    audited("attendance.record", ("event", event.id), plural(count, "no-show"))
     db.session.commit()
     flash("Everyone who said yes came." if count == 0 else f"{plural(count, 'no-show')} saved.", "success")
     return redirect(url_for("attendance.show", event_id=event.id))

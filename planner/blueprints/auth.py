@@ -9,8 +9,10 @@ from flask_login import current_user, login_required, login_user, logout_user
 from .. import oidc
 from ..extensions import db
 from ..forms import ActionForm, LoginForm
+from ..services import audit
 from ..services.accounts import AccountError, authenticate, end_sessions
 from ..text import control_problem
+from .views import audited
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
 
@@ -37,10 +39,14 @@ def login():
                 window=timedelta(minutes=config["LOGIN_WINDOW_MINUTES"]),
             )
         except AccountError as error:
+            audit.record(db.session, "auth.login_failed", actor=audit.VISITOR, summary=f"{form.email.data.strip().lower()}: {error}",
+                         remote_addr=request.remote_addr)
             db.session.commit()
             flash(str(error), "error")
             return login_page(form), 401
         login_user(organiser, remember=form.remember.data)
+        audit.record(db.session, "auth.login", organiser=organiser, subject=("organiser", organiser.id), remote_addr=request.remote_addr)
+        db.session.commit()
         return redirect(safe_next(request.args.get("next")) or url_for("dashboard.index"))
     return login_page(form)
 
@@ -70,6 +76,7 @@ def safe_next(target: str | None) -> str | None:
 def logout():
     if ActionForm().validate_on_submit():
         end_sessions(current_user._get_current_object())
+        audited("auth.logout", ("organiser", current_user.id))
         db.session.commit()
         logout_user()
         flash("You are logged out.", "info")

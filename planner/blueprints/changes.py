@@ -16,7 +16,7 @@ from ..services.changes import (
 )
 from ..services.events import local, still_invited
 from ..text import plural
-from .views import event_or_404, invitation_or_404, organisers_only, refusal_goes_to
+from .views import audited, event_or_404, invitation_or_404, organisers_only, refusal_goes_to
 
 bp = Blueprint("changes", __name__, url_prefix="/events")
 organisers_only(bp)
@@ -61,6 +61,7 @@ def confirm_edit(event_id: int):
         db.session.rollback()
         form.form_errors.append(str(error))
         return render_template("changes/edit.html", event=event, form=form), 409
+    audited("event.edit", ("event", event.id), f"{plural(len(queued), 'update')} queued")
     db.session.commit()
     saved = f"Event saved; {plural(len(queued), 'update')} queued." if queued else "Event saved; calendars needed no update."
     flash(saved, "success")
@@ -81,6 +82,7 @@ def confirm_cancel(event_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     queued = cancel_event(db.session, event, mail_settings(), utcnow())
+    audited("event.cancel", ("event", event.id), f"{plural(len(queued), 'cancellation')} queued")
     db.session.commit()
     flash(f"Event cancelled; {plural(len(queued), 'cancellation')} queued.", "success")
     deliver_after_commit(event.id)
@@ -102,6 +104,7 @@ def uninvite_person(event_id: int, invitation_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     uninvite(db.session, invitation, mail_settings(), utcnow())
+    audited("invitation.withdraw", ("invitation", invitation.id))
     db.session.commit()
     flash(f"{invitation.person.name} is un-invited; a cancellation is queued for them only.", "success")
     deliver_after_commit(event_id)

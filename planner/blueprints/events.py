@@ -42,7 +42,7 @@ from ..services.ownership import sharing, visible_events
 from ..services.planning import MODE_SENTENCES
 from ..text import plural
 from .event_page import event_page
-from .views import committed_or_shown, event_or_404, mail_or_404, organisers_only, refusal_goes_to
+from .views import audited, committed_or_shown, event_or_404, mail_or_404, organisers_only, refusal_goes_to
 
 bp = Blueprint("events", __name__, url_prefix="/events")
 organisers_only(bp)
@@ -64,7 +64,8 @@ def new():
         _fill(form, draft_for(EventKind(kind), date.today(), current_app.config["DEFAULT_TIMEZONE"]))
     elif form.validate_on_submit():
         draft = with_default_deadline(form.to_draft(), date.today(), form.shown_default())
-        event = committed_or_shown(form, lambda: create_event(db.session, current_user.id, draft, current_app.config["REPLY_DOMAIN"]))
+        event = committed_or_shown(form, lambda: create_event(db.session, current_user.id, draft, current_app.config["REPLY_DOMAIN"]),
+                                   lambda event: audited("event.create", ("event", event.id), event.title))
         if event is not None:
             flash("Event created. Next: propose who to invite.", "success")
             return redirect(url_for("events.detail", event_id=event.id))
@@ -131,6 +132,7 @@ def confirm_delete(event_id: int):
         abort(400)
     title = event.title
     delete_draft(db.session, event)
+    audited("event.delete", ("event", event_id), title)
     db.session.commit()
     flash(f"Draft {title!r} deleted.", "success")
     return redirect(url_for("events.index"))
@@ -152,6 +154,7 @@ def send_page(event_id: int):
 def send(event_id: int):
     event = event_or_404(event_id)
     queued = send_invites(db.session, event, mail_settings())
+    audited("event.send", ("event", event.id), plural(len(queued), "invitation"))
     db.session.commit()
     flash(f"{plural(len(queued), 'invitation')} queued.", "success")
     deliver_after_commit(event.id)
@@ -183,6 +186,10 @@ def _backfill(event_id: int, invitation_id: int | None):
             made = backfill.backfill(*args, lookback_days=lookback_days)
         else:
             made = [backfill.replace_declined(*args, invitation_id=invitation_id, lookback_days=lookback_days)]
+        if invitation_id is None:
+            audited("invitation.backfill", ("event", event.id), plural(len(made), "replacement"))
+        else:
+            audited("invitation.replace", ("invitation", invitation_id), f"by person {made[0].newcomer.id}")
         db.session.commit()
         return made
 
@@ -197,6 +204,7 @@ def _backfill(event_id: int, invitation_id: int | None):
 def resend_mail(event_id: int, mail_id: int):
     mail = mail_or_404(event_id, mail_id)
     resend(db.session, mail)
+    audited("mail.resend", ("mail", mail.id))
     db.session.commit()
     deliver_now(event_id)
     return redirect(url_for("events.detail", event_id=event_id))

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, abort, current_app, render_template
 from ..extensions import db
 from ..filters import level_name
 from ..services import exports
-from .views import event_or_404, organisers_only
+from .views import audited, event_or_404, organisers_only
 
 bp = Blueprint("exports", __name__, url_prefix="/events/<int:event_id>/exports")
 
@@ -38,6 +38,8 @@ def download(event_id: int, what: str):
         abort(404)
     header, rows = DOWNLOADS[what]
     body = exports.to_csv(header, rows(event))
+    audited("export.download", ("event", event.id), f"{what}.csv")
+    db.session.commit()
     return Response(
         body,
         mimetype="text/csv",

@@ -8,7 +8,7 @@ from ..models import utcnow
 from ..services import feedback
 from ..tokens import TokenError
 from .rsvp import PRIVATE_PAGE
-from .views import event_or_404, organisers_only, refusal_goes_to, series_or_404
+from .views import audited, event_or_404, organisers_only, refusal_goes_to, series_or_404
 
 bp = Blueprint("feedback", __name__, url_prefix="/feedback")
 results_bp = Blueprint("feedback_results", __name__)
@@ -76,6 +76,7 @@ def switch(event_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     feedback.set_feedback(event, request.form.get("is_on") == "1")
+    audited("feedback.switch", ("event", event.id), "on" if event.has_feedback else "off")
     db.session.commit()
     flash("Feedback mails are on for this event." if event.has_feedback else "Feedback mails are off for this event.", "success")
     return redirect(url_for("feedback_results.event_results", event_id=event.id))

@@ -6,11 +6,11 @@ from flask_login import current_user
 from ..extensions import db
 from ..forms import ActionForm
 from ..models import utcnow
-from ..services import feeds
+from ..services import audit, feeds
 from ..services.rsvp import find_invitation
 from ..tokens import TokenError
 from .rsvp import PRIVATE_PAGE
-from .views import organisers_only
+from .views import audited, organisers_only
 
 bp = Blueprint("feeds", __name__, url_prefix="/feeds")
 settings_bp = Blueprint("feed_settings", __name__, url_prefix="/settings")
@@ -54,9 +54,11 @@ def change_feed():
         abort(400)
     if request.form.get("action") == "revoke":
         feeds.revoke_feed(db.session, organiser=current_user)
+        audited("feed.revoke", ("organiser", current_user.id))
         flash("Your calendar feed is turned off; its address no longer works.", "success")
     else:
         feeds.new_feed(db.session, _secret(), organiser=current_user)
+        audited("feed.new", ("organiser", current_user.id))
         flash("Your calendar feed has a new address; the old one no longer works.", "success")
     db.session.commit()
     return redirect(url_for("feed_settings.feed_settings"), code=303)
@@ -85,9 +87,11 @@ def change_person_feed(token: str):
         abort(400)
     if request.form.get("action") == "revoke":
         feeds.revoke_feed(db.session, person=person)
+        audit.record(db.session, "feed.revoke", actor=audit.INVITEE, subject=("person", person.id))
         flash("Your calendar feed is turned off; its address no longer works.", "success")
     else:
         feeds.new_feed(db.session, _secret(), person=person)
+        audit.record(db.session, "feed.new", actor=audit.INVITEE, subject=("person", person.id))
         flash("Your calendar feed is ready: add its address to your calendar.", "success")
     db.session.commit()
     return redirect(url_for("feeds.person_feed", token=token), code=303)

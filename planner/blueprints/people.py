@@ -22,7 +22,7 @@ from ..services.people import (
     stage_import,
     staged_file,
 )
-from .views import admin_view, organisers_only
+from .views import admin_view, audited, organisers_only
 
 bp = Blueprint("people", __name__, url_prefix="/people")
 organisers_only(bp)
@@ -50,6 +50,8 @@ def index():
 def export():
     filename = f"directory-{date.today().isoformat()}.csv"
     body = directory_csv(db.session, current_app.config["LEVELS"])
+    audited("export.download", None, "directory.csv")
+    db.session.commit()
     return Response(body, mimetype="text/csv", headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 
@@ -118,8 +120,9 @@ def confirm(staged_id: int):
     except DirectoryError:
         db.session.rollback()
         return _gone()
-    db.session.commit()
     deactivated = len(summary.missing) if form.deactivate_missing.data else 0
+    audited("people.import", None, f"{len(summary.new)} new, {len(summary.changed)} changed, {deactivated} deactivated (upload)")
+    db.session.commit()
     flash(
         f"Imported: {len(summary.new)} new, {len(summary.changed)} changed, {deactivated} deactivated.",
         "success",
@@ -147,6 +150,7 @@ def opt_back_in(person_id: int):
         db.session.rollback()
         flash(str(error), "error")
         return _back()
+    audited("person.opt_in", ("person", person.id))
     db.session.commit()
     flash(f"{person.name} may be invited again.", "success")
     return _back()
@@ -164,6 +168,7 @@ def leave(person_id: int):
         db.session.rollback()
         flash(f"{person.name}: {error}", "error")
         return _back()
+    audited("person.leave", ("person", person.id), "on leave" if person.on_leave_until else "back from leave")
     db.session.commit()
     until = person.on_leave_until
     message = f"is on leave until {until.isoformat()}." if until else "is no longer on leave."

@@ -9,7 +9,7 @@ from ..models import Event, Person, PlanningMode, utcnow
 from ..services import planning
 from ..services.planning import PlanningError
 from ..text import plural
-from .views import event_or_404, organisers_only, refusal_goes_to
+from .views import audited, event_or_404, organisers_only, refusal_goes_to
 
 bp = Blueprint("proposals", __name__, url_prefix="/events")
 organisers_only(bp)
@@ -39,6 +39,7 @@ def propose_invitees(event_id: int):
     seed = int(seed_text) if seed_text.isdigit() else event.id
     lookback_days = _lookback_days()
     entries = planning.propose(db.session, event, utcnow(), lookback_days=lookback_days, seed=seed)
+    audited("proposal.propose", ("event", event.id), f"{plural(len(entries), 'person', 'people')}, look-back {lookback_days}, seed {seed}")
     return _saved(event, f"Proposed {plural(len(entries), 'person', 'people')} (look-back {plural(lookback_days, 'day')}).")
 
 
@@ -51,6 +52,7 @@ def planning_mode(event_id: int):
         abort(400)
     mode = PlanningMode(form.mode.data)
     planning.set_mode(db.session, event, mode)
+    audited("event.planning_mode", ("event", event.id), mode.value)
     return _saved(event, f"{planning.MODE_SENTENCES[mode]} Propose again to apply it.")
 
 
@@ -89,6 +91,7 @@ def add(event_id: int):
         raise PlanningError(f"Nobody with the email {form.email.data} is in the directory.")
     is_must = request.form.get("must") == "1"
     planning.add_person(db.session, event, person, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"], is_must=is_must)
+    audited("proposal.add", ("event", event.id), f"person {person.id}{' (must)' if is_must else ''}")
     return _changed(event, f"Added {person.name}{' (must)' if is_must else ''}.")
 
 
@@ -99,6 +102,7 @@ def remove(event_id: int):
     person_id = _person_id()
     exclude = request.form.get("exclude") == "1"
     person = planning.remove_person(db.session, event, person_id, exclude=exclude)
+    audited("proposal.exclude" if exclude else "proposal.remove", ("event", event.id), f"person {person_id}")
     return _changed(event, f"{'Excluded' if exclude else 'Removed'} {person.name}.")
 
 
@@ -109,6 +113,7 @@ def replace(event_id: int):
     person_id = _person_id()
     gone = db.session.get(Person, person_id)
     entry = planning.replace_person(db.session, event, person_id, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
+    audited("proposal.replace", ("event", event.id), f"person {person_id} by person {entry.person_id}")
     return _changed(event, f"Replaced {gone.name} with {entry.person.name}.")
 
 
@@ -119,6 +124,7 @@ def must(event_id: int):
     person_id = _person_id()
     is_must = request.form.get("is_must") == "1"
     entry = planning.set_must(db.session, event, person_id, is_must)
+    audited("proposal.must", ("event", event.id), f"person {person_id}: {'must' if is_must else 'not a must'}")
     return _saved(event, f"{entry.person.name} {'must attend' if is_must else 'is no longer a must'}.")
 
 
@@ -126,5 +132,7 @@ def must(event_id: int):
 @refusal_goes_to("events.detail")
 def allow(event_id: int):
     event = event_or_404(event_id)
-    planning.allow_again(db.session, event, _person_id())
+    person_id = _person_id()
+    planning.allow_again(db.session, event, person_id)
+    audited("proposal.allow", ("event", event.id), f"person {person_id}")
     return _saved(event, "New proposals may choose this person again.")

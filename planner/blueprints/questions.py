@@ -7,7 +7,7 @@ from ..forms import ActionForm, QuestionForm
 from ..models import Question
 from ..services.needs import needs_counts, venue_csv
 from ..services.questions import QUESTION_KINDS, add_question, delete_question, questions_of, update_question
-from .views import event_or_404, organisers_only, refusal_goes_to
+from .views import audited, event_or_404, organisers_only, refusal_goes_to
 
 bp = Blueprint("questions", __name__, url_prefix="/events")
 organisers_only(bp)
@@ -39,7 +39,8 @@ def add(event_id: int):
     form = QuestionForm()
     if not form.validate_on_submit():
         return _index(event_id, form, 400)
-    add_question(db.session, event, form.to_draft())
+    question = add_question(db.session, event, form.to_draft())
+    audited("question.add", ("question", question.id), f"event {event.id}")
     db.session.commit()
     flash("Question added.", "success")
     return redirect(url_for("questions.index", event_id=event_id), code=303)
@@ -53,6 +54,7 @@ def edit(event_id: int, question_id: int):
     form = QuestionForm(obj=question)
     if form.validate_on_submit():
         update_question(db.session, event, question, form.to_draft())
+        audited("question.edit", ("question", question.id), f"event {event.id}")
         db.session.commit()
         flash("Question saved.", "success")
         return redirect(url_for("questions.index", event_id=event_id), code=303)
@@ -68,6 +70,7 @@ def delete(event_id: int, question_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     delete_question(db.session, event, question)
+    audited("question.delete", ("question", question_id), f"event {event.id}")
     db.session.commit()
     flash("Question removed, with its answers.", "success")
     return redirect(url_for("questions.index", event_id=event_id), code=303)
@@ -77,5 +80,7 @@ def delete(event_id: int, question_id: int):
 def venue_list(event_id: int):
     event = event_or_404(event_id)
     body = venue_csv(needs_counts(db.session, event).venue)
+    audited("export.download", ("event", event.id), "venue-list.csv")
+    db.session.commit()
     headers = {"Content-Disposition": f"attachment; filename=venue-list-{event.id}.csv", "Cache-Control": "no-store"}
     return Response(body, mimetype="text/csv", headers=headers)

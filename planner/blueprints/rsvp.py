@@ -17,6 +17,7 @@ from ..extensions import db
 from ..forms import ActionForm, AnswerForm, NeedsForm
 from ..mailer import deliver_event_mail, mail_settings
 from ..models import Answer, utcnow
+from ..services import audit
 from ..services.availability import opt_out
 from ..services.capacity import waitlist_position
 from ..services.events import is_open_for_answers
@@ -184,6 +185,7 @@ def opt_out_confirm(token: str):
     if not ActionForm().validate_on_submit():
         abort(400)
     opt_out(db.session, invitation.person)
+    audit.record(db.session, "person.opt_out", actor=audit.INVITEE, subject=("person", invitation.person_id))
     db.session.commit()
     flash("You will not be invited to new events. Your answer to this one stays as it is.", "success")
     return redirect(url_for("rsvp.opt_out_page", token=token), code=303)

@@ -22,7 +22,7 @@ from ..services import seating
 from ..services.events import event_day
 from ..services.seating import SeatingSettings
 from ..text import plural
-from .views import event_or_404, organisers_only, refusal_goes_to
+from .views import audited, event_or_404, organisers_only, refusal_goes_to
 
 bp = Blueprint("seating", __name__, url_prefix="/events/<int:event_id>/seating")
 organisers_only(bp)
@@ -125,6 +125,7 @@ def create(event_id: int):
         db.session.rollback()
         flash(str(error), "error")
         return _page(event, seating.current_plan(db.session, event), form, 409)
+    audited("seating.make", ("event", event.id), f"seed {seed}")
     db.session.commit()
     if not current_app.config["SEATING_INLINE"]:
         flash(f"Making the plan with seed {seed}: this page shows it as soon as it is ready.", "success")
@@ -150,6 +151,7 @@ def move(event_id: int, plan_id: int):
         flash("That plan has been replaced; nothing was moved. Here is the current plan.", "error")
         return redirect(url_for("seating.show", event_id=event.id), code=303)
     warnings = seating.move_person(plan, form.person_id.data, form.table.data - 1)
+    audited("seating.move", ("seating plan", plan.id), f"person {form.person_id.data} to table {form.table.data}")
     db.session.commit()
     flash("Moved.", "success")
     for warning in warnings:
@@ -168,6 +170,7 @@ def publish(event_id: int, plan_id: int):
         flash("That plan has been replaced; nothing was published. Here is the current plan.", "error")
         return redirect(url_for("seating.show", event_id=event.id), code=303)
     seating.publish_plan(plan, utcnow())
+    audited("seating.publish", ("seating plan", plan.id))
     db.session.commit()
     flash("Published: attendees now see their table on their invitation page.", "success")
     return redirect(url_for("seating.show", event_id=event.id), code=303)
@@ -184,6 +187,7 @@ def record(event_id: int, plan_id: int):
         flash("That plan has been replaced; nothing was recorded. Here is the current plan.", "error")
         return redirect(url_for("seating.show", event_id=event.id), code=303)
     pairs = seating.record_meetings(db.session, event, plan, event_day(event), now=utcnow())
+    audited("seating.record", ("event", event.id), f"{plural(pairs, 'pair')} met")
     db.session.commit()
     flash(f"Recorded {plural(pairs, 'pair')} who met; future plans will mix them with new people.", "success")
     return redirect(url_for("seating.show", event_id=event.id), code=303)

@@ -18,7 +18,7 @@ from ..services.events import KIND_DEFAULTS, zone
 from ..services.ownership import sharing, visible_series
 from ..services.turns import funnels, series_turns
 from ..text import plural
-from .views import committed_or_shown, organisers_only, refusal_goes_to, series_or_404
+from .views import audited, committed_or_shown, organisers_only, refusal_goes_to, series_or_404
 
 bp = Blueprint("series", __name__, url_prefix="/series")
 
@@ -48,7 +48,8 @@ def new():
         return render_template("series/new.html", form=_new_form())
     form = SeriesForm()
     series = form.validate_on_submit() and committed_or_shown(
-        form, lambda: series_service.create_series(db.session, current_user.id, form.to_draft(), utcnow()))
+        form, lambda: series_service.create_series(db.session, current_user.id, form.to_draft(), utcnow()),
+        lambda series: audited("series.create", ("series", series.id), series.title))
     if series:
         flash("Series created. Its rounds are planned as their dates come near; plan the first now if you like.", "success")
         return redirect(url_for("series.show", series_id=series.id))
@@ -96,6 +97,8 @@ def plan_due(series_id: int):
                 db.session, series, day, now, mail=mail_settings(),
                 lookback_days=current_app.config["LOOKBACK_DAYS"], uid_domain=current_app.config["REPLY_DOMAIN"],
             )
+            audited("series.send" if outcome.is_sent else "series.round", ("series", series.id),
+                    f"round on {day.isoformat()}: event {outcome.event.id}")
             db.session.commit()
         except IntegrityError:
             db.session.rollback()
@@ -127,6 +130,7 @@ def skip(series_id: int):
     form = _day_form()
     sent = series_service.skip_day(db.session, series, form.day.data)
     cancelled = cancel_event(db.session, sent, mail_settings(), utcnow()) if sent else []
+    audited("series.skip", ("series", series.id), form.day.data.isoformat())
     db.session.commit()
     flash(f"{form.day.data:%d %b %Y} is skipped" + (f"; {len(cancelled)} cancellations queued." if sent else "."), "success")
     if sent:
@@ -143,6 +147,7 @@ def move(series_id: int):
         raise series_service.SeriesError("Choose the day to move the round to.")
     event = series_service.move_day(db.session, series, form.day.data, form.new_day.data, utcnow(),
                                     current_app.config["REPLY_DOMAIN"])
+    audited("series.move", ("series", series.id), f"{form.day.data.isoformat()} to {form.new_day.data.isoformat()}")
     db.session.commit()
     flash(f"The round of {form.day.data:%d %b %Y} moves to {form.new_day.data:%d %b %Y}.", "success")
     return redirect(url_for("events.detail", event_id=event.id))
@@ -173,7 +178,8 @@ def edit(series_id: int):
         return render_template("series/edit.html", series=series, form=_prefilled(series))
     form = SeriesForm()
     successor = form.validate_on_submit() and committed_or_shown(
-        form, lambda: series_service.edit_from(db.session, series, form.to_draft(), form.from_day.data or date.today(), utcnow()))
+        form, lambda: series_service.edit_from(db.session, series, form.to_draft(), form.from_day.data or date.today(), utcnow()),
+        lambda successor: audited("series.edit", ("series", series.id), f"from {successor.starts_on.isoformat()}: series {successor.id}"))
     if successor:
         flash("The series is changed from that date on; earlier rounds keep their settings.", "success")
         return redirect(url_for("series.show", series_id=successor.id))
@@ -197,6 +203,7 @@ def confirm_end(series_id: int):
     now = utcnow()
     to_cancel = series_service.end_series(db.session, series, now)
     queued = [mail for event in to_cancel for mail in cancel_event(db.session, event, mail_settings(), now)]
+    audited("series.end", ("series", series.id), f"{plural(len(to_cancel), 'sent round')} cancelled")
     db.session.commit()
     flash(f"The series has ended; {plural(len(to_cancel), 'sent round')} cancelled ({plural(len(queued), 'cancellation')} queued).", "success")
     for event in to_cancel:

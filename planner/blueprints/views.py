@@ -114,13 +114,16 @@ def refusal_goes_to(endpoint: str, code: int = 302, *, key: str = "event_id") ->
     return decorate
 
 
-def committed_or_shown(form, action: Callable[[], T]) -> T | None:
-    """Run the service call of a submitted form and commit; on a PlannerError roll back, show it on the form, return None."""
+def committed_or_shown(form, action: Callable[[], T], recorded: Callable[[T], None] | None = None) -> T | None:
+    """Run the service call of a submitted form (then `recorded`, its audit entry) and commit; on a PlannerError roll back,
+    show it on the form, return None."""
     try:
         result = action()
     except PlannerError as error:
         db.session.rollback()
         form.form_errors.append(str(error))
         return None
+    if recorded is not None:
+        recorded(result)
     db.session.commit()
     return result

@@ -33,8 +33,10 @@ def import_people_command(file, deactivate_missing: bool) -> None:
     if staff.reading.warning:
         click.echo(f"warning: {staff.reading.warning}", err=True)
     summary = write_rows(db.session, staff.rows, deactivate_missing=deactivate_missing)
-    db.session.commit()
     deactivated = len(summary.missing) if deactivate_missing else 0
+    audit.record(db.session, "people.import", actor=audit.COMMAND_LINE,
+                 summary=f"{len(summary.new)} new, {len(summary.changed)} changed, {deactivated} deactivated (command line)")
+    db.session.commit()
     click.echo(
         f"{len(summary.new)} new, {len(summary.changed)} changed, {summary.unchanged} unchanged, {deactivated} deactivated."
     )

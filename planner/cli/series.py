@@ -11,6 +11,7 @@ from ..config import sends_at_once
 from ..extensions import db
 from ..mailer import deliver_event_mail, mail_settings
 from ..models import Event, Series, utcnow
+from ..services import audit
 from ..services.attendance import events_to_record, record_attendance
 from ..services.locking import once_more_when_stale
 from ..services.series import RoundOutcome, active_series, due_days, make_round, round_of
@@ -41,6 +42,8 @@ def run_round(series_id: int, day, now: datetime) -> RoundOutcome | None:
             db.session, series, day, now, mail=mail_settings(),
             lookback_days=current_app.config["LOOKBACK_DAYS"], uid_domain=current_app.config["REPLY_DOMAIN"],
         )
+        audit.record(db.session, "series.send" if outcome.is_sent else "series.round", actor=audit.COMMAND_LINE,
+                     subject=("series", series_id), summary=f"round on {day.isoformat()}: event {outcome.event.id}")
         db.session.commit()
     except IntegrityError:
         db.session.rollback()
@@ -55,6 +58,8 @@ def record_one(event_id: int, now: datetime) -> int | None:
         db.session.rollback()
         return None
     pairs = record_attendance(db.session, event, now)
+    audit.record(db.session, "attendance.record", actor=audit.COMMAND_LINE, subject=("event", event_id),
+                 summary=f"after the event, {plural(pairs, 'pair')} met")
     db.session.commit()
     return pairs
 

@@ -1,5 +1,10 @@
-"""Recording changes in the audit log: one call per change, in the transaction that makes it."""
+"""The audit log: one record() call per change, in the transaction that makes it, and the filtered reading of it."""
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from ..models import AuditEntry, Organiser
@@ -10,6 +15,26 @@ INVITEE = "invitee"
 COMMAND_LINE = "command line"
 SCIM = "SCIM"
 SYSTEM = "system"
+#: someone not logged in, such as a failed login (the email typed is the summary)
+VISITOR = "visitor"
+
+#: every action the app records (the admin page's choice; a test checks each recording names one of these)
+ACTIONS = (
+    "auth.login", "auth.login_failed", "auth.logout",
+    "organiser.create", "account.notifications", "feed.new", "feed.revoke",
+    "people.import", "person.opt_in", "person.opt_out", "person.leave",
+    "event.create", "event.edit", "event.cancel", "event.delete", "event.send", "event.planning_mode",
+    "proposal.propose", "proposal.add", "proposal.remove", "proposal.exclude", "proposal.replace", "proposal.must",
+    "proposal.allow",
+    "invitation.withdraw", "invitation.replace", "invitation.backfill", "offer.run", "mail.resend",
+    "answer.record",
+    "seating.make", "seating.move", "seating.publish", "seating.record", "attendance.record", "feedback.switch",
+    "series.create", "series.edit", "series.skip", "series.move", "series.end", "series.round", "series.send",
+    "question.add", "question.edit", "question.delete",
+    "export.download",
+)
+#: entries per page of the admin page
+PAGE_SIZE = 50
 
 
 def record(
@@ -35,3 +60,60 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    """What the admin page narrows the log to; None or "" means any."""
+
+    actor: str = ""
+    action: str = ""
+    subject_type: str = ""
+    subject_id: int | None = None
+    since: datetime | None = None  #: inclusive
+    until: datetime | None = None  #: exclusive
+
+    def query(self) -> Select:
+        """Return the entries that match, newest first."""
+        query = select(AuditEntry)
+        if self.actor:
+            query = query.where(func.lower(AuditEntry.actor).contains(self.actor.strip().lower(), autoescape=True))
+        if self.action:
+            query = query.where(AuditEntry.action == self.action)
+        if self.subject_type:
+            query = query.where(AuditEntry.subject_type == self.subject_type)
+        if self.subject_id is not None:
+            query = query.where(AuditEntry.subject_id == self.subject_id)
+        if self.since is not None:
+            query = query.where(AuditEntry.at >= self.since)
+        if self.until is not None:
+            query = query.where(AuditEntry.at < self.until)
+        return query.order_by(AuditEntry.id.desc())
+
+
+@dataclass(frozen=True)
+class AuditPage:
+    """One page of the log: its entries and the id to continue before, None on the last page."""
+
+    entries: list[AuditEntry]
+    next_before: int | None
+
+
+def page_of(session: Session, wanted: AuditFilter, *, before: int | None = None, size: int = PAGE_SIZE) -> AuditPage:
+    """Return the matching entries older than entry `before` (keyset paging: one query whatever the log's length)."""
+    query = wanted.query()
+    if before is not None:
+        query = query.where(AuditEntry.id < before)
+    rows = list(session.scalars(query.limit(size + 1)))
+    return AuditPage(rows[:size], rows[size - 1].id if len(rows) > size else None)
+
+
+#: the columns of the CSV export
+CSV_HEADER = ("at (UTC)", "actor", "action", "object", "object id", "summary", "address")
+
+
+def csv_rows(session: Session, wanted: AuditFilter, *, batch: int = 1000) -> Iterator[tuple]:
+    """Yield every matching entry as a CSV row, newest first, reading the log in batches."""
+    for entry in session.scalars(wanted.query().execution_options(yield_per=batch)):
+        yield (entry.at.isoformat(timespec="seconds"), entry.actor, entry.action, entry.subject_type or "",
+               "" if entry.subject_id is None else entry.subject_id, entry.summary, entry.remote_addr or "")

@@ -17,6 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..models import Answer, Event, EventStatus, Invitation, Person
+from ..text import plural
+from . import audit
 from .backfill import IN_PLACE_OF, backfill_state, fair_replacement, record_replacement
 from .capacity import seat_count
 from .changes import uninvite
@@ -55,6 +57,9 @@ def run_offers(session: Session, settings: MailSettings, now: datetime, *, defau
         event = lock_event(session, event_id)
         session.expire_all()
         done = refill(session, event, settings, now, default_hours=default_hours, lookback_days=lookback_days)
+        if any(done):
+            audit.record(session, "offer.run", actor=audit.COMMAND_LINE, subject=("event", event_id),
+                         summary=f"{plural(len(done[0]), 'offer')} expired, {plural(len(done[1]), 'offer')} made")
         session.commit()
         return done
 

@@ -169,7 +169,8 @@ def _apply_reply(
         return Outcome(IGNORED, f"late: answers closed on {closed_on(event)}", invitation)
     answer = PARTSTAT_ANSWERS[reply.partstat]
     try:
-        changed = record_answer(session, invitation, answer, now, _text(reply.comment, COMMENT_LENGTH), settings=settings)
+        changed = record_answer(session, invitation, answer, now, _text(reply.comment, COMMENT_LENGTH), settings=settings,
+                                via="calendar reply")
     except AnswerError as error:
         return Outcome(REJECTED, str(error), invitation)
     invitation.reply_sequence = reply.sequence

@@ -13,6 +13,7 @@ from ..errors import PlannerError
 from ..metrics import count_answer
 from ..models import Answer, Event, EventStatus, Invitation, utcnow
 from ..tokens import TokenError, hash_token
+from . import audit
 from .capacity import fill_free_seats, yes_or_waitlist
 from .events import is_open_for_answers, local
 from .locking import lock_event
@@ -65,9 +66,12 @@ def find_invitation(session: Session, token: str) -> Invitation:
 
 
 def record_answer(
-    session: Session, invitation: Invitation, answer: str, now: datetime, comment: str | None = None, *, settings: MailSettings
+    session: Session, invitation: Invitation, answer: str, now: datetime, comment: str | None = None, *, settings: MailSettings,
+    via: str = "link",
 ) -> bool:
     """Set an invitation's answer (a yes when the event is full waits for a seat); return whether it changed.
+
+    A change is recorded in the audit log as the answer and the way it came (`via`), never the note.
 
     Raise AnswersClosed when the answer came (now) after the deadline, AnswerError when it cannot be given.
     The answer is stamped when the event lock is granted. A yes that turns into no or maybe gives its seat to the oldest waiting
@@ -94,6 +98,8 @@ def record_answer(
         invitation.answered_at = stamp
     if comment is not None:
         invitation.comment = comment[:1000]
+    waiting = " (waiting list)" if new == Answer.WAITLIST else ""
+    audit.record(session, "answer.record", actor=audit.INVITEE, subject=("invitation", invitation.id), summary=f"{answer} via {via}{waiting}")
     session.flush()
     if old != new:
         count_answer(new)
