@@ -47,7 +47,7 @@ GLOBAL = {
 #: directory changes: admins only (every route of the admin blueprint is too)
 ADMIN_ONLY = {"people.upload", "people.preview", "people.confirm", "people.leave", "people.opt_back_in"}
 #: blueprints of admins only, besides the admin blueprint itself
-ADMIN_BLUEPRINTS = {"admin", "privacy"}
+ADMIN_BLUEPRINTS = {"admin", "privacy", "audit"}
 #: blueprints that take a bearer token and no session: an organiser's cookie gets nobody in
 TOKEN_BLUEPRINTS = {"scim"}
 #: the arguments that name one event or series (or a thing of one): a rule with one of them is an object route

@@ -21,9 +21,11 @@ VISITOR = "visitor"
 #: every action the app records (the admin page's choice; a test checks each recording names one of these)
 ACTIONS = (
     "auth.login", "auth.login_failed", "auth.logout",
-    "organiser.create", "account.notifications", "feed.new", "feed.revoke",
-    "people.import", "person.opt_in", "person.opt_out", "person.leave",
+    "organiser.create", "organiser.role", "organiser.activate", "organiser.deactivate",
+    "account.notifications", "feed.new", "feed.revoke",
+    "people.import", "person.opt_in", "person.opt_out", "person.leave", "person.export", "person.erase", "privacy.retain",
     "event.create", "event.edit", "event.cancel", "event.delete", "event.send", "event.planning_mode",
+    "event.co_organiser_added", "event.co_organiser_removed", "series.co_organiser_added", "series.co_organiser_removed",
     "proposal.propose", "proposal.add", "proposal.remove", "proposal.exclude", "proposal.replace", "proposal.must",
     "proposal.allow",
     "invitation.withdraw", "invitation.replace", "invitation.backfill", "offer.run", "mail.resend",
