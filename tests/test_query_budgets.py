@@ -29,7 +29,7 @@ from planner.tokens import hash_token, new_token
 BUDGETS = {
     "people": 4,
     "person": 3,
-    "draft": 16,
+    "draft": 14,
     "sent": 15,
     "seating": 9,
     "rsvp": 6,

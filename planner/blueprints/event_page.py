@@ -52,7 +52,7 @@ def proposal_page(session: Session, event: Event, organiser: Organiser) -> Propo
     excluded = planning.excluded_people(session, event)
     if not event.proposals:
         return ProposalPage(None, None, None, None, excluded, organiser_person)
-    balance = planning.proposal_balance(session, event, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
+    balance = planning.proposal_balance(session, event)
     departments = sorted(balance.department_targets)
     levels = sorted(balance.level_targets)
     return ProposalPage(

@@ -14,10 +14,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Row, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from ..balance import Candidate, best_deviation, deviation, replacement, targets
+from ..balance import Candidate, best_cell_deviation, cell_deviation, cell_targets, replacement
 from ..balance import select as balanced_select
 from ..errors import PlannerError
 from ..models import Event, EventExclusion, EventStatus, Invitation, PairMeeting, Person, PlanningMode, ProposalEntry
@@ -91,14 +91,18 @@ def number(value: float) -> str:
 MEMBER_COLUMNS = (Person.id, Person.department, Person.level, Person.joined_on)
 
 
-def eligible_people(session: Session, day: date) -> list[Row]:
-    """Return the people who can be invited to an event on day (active, not opted out, not on leave), columns only."""
-    query = select(*MEMBER_COLUMNS).where(
+def eligible_on(day: date) -> ColumnElement[bool]:
+    """The condition on Person of being invitable to an event on day: active, not opted out, not on leave."""
+    return and_(
         Person.is_active.is_(True),
         Person.is_opted_out.is_(False),
         or_(Person.on_leave_until.is_(None), Person.on_leave_until < day),
     )
-    return list(session.execute(query.order_by(Person.id)))
+
+
+def eligible_people(session: Session, day: date) -> list[Row]:
+    """Return the people who can be invited to an event on day (active, not opted out, not on leave), columns only."""
+    return list(session.execute(select(*MEMBER_COLUMNS).where(eligible_on(day)).order_by(Person.id)))
 
 
 def members(session: Session, person_ids: Collection[int]) -> list[Row]:
@@ -326,25 +330,57 @@ def fair_reasons(pool: Pool, turns: TurnHistory, today: date) -> dict[int, str]:
     return reasons
 
 
-def proposal_balance(session: Session, event: Event, now: datetime, *, lookback_days: int) -> Balance:
-    """Measure the current proposal against the targets of its pool."""
-    pool = candidate_pool(session, event, now, lookback_days=lookback_days)
-    chosen = [pool.people[entry.person_id] for entry in event.proposals]
-    selected = [person.id for person in chosen]
+def pool_cells(session: Session, event: Event) -> Counter:
+    """Count the event's pool with its proposal (as candidate_pool keeps it) per (department, level): one statement."""
+    excluded = select(EventExclusion.person_id).where(EventExclusion.event_id == event.id)
+    proposed = select(ProposalEntry.person_id).where(ProposalEntry.event_id == event.id)
+    query = (
+        select(Person.department, Person.level, func.count(Person.id))
+        .where(or_(and_(eligible_on(event_day(event)), Person.id.not_in(excluded)), Person.id.in_(proposed)))
+        .group_by(Person.department, Person.level)
+    )
+    return Counter({(department, level): count for department, level, count in session.execute(query)})
+
+
+def proposal_cells(session: Session, event: Event) -> tuple[Counter, Counter]:
+    """Count the proposal, and its must entries, per (department, level): one statement."""
+    query = (
+        select(Person.department, Person.level, ProposalEntry.is_must, func.count(ProposalEntry.id))
+        .join(ProposalEntry, ProposalEntry.person_id == Person.id)
+        .where(ProposalEntry.event_id == event.id)
+        .group_by(Person.department, Person.level, ProposalEntry.is_must)
+    )
+    chosen, must = Counter(), Counter()
+    for department, level, is_must, count in session.execute(query):
+        chosen[department, level] += count
+        if is_must:
+            must[department, level] += count
+    return chosen, must
+
+
+def proposal_balance(session: Session, event: Event) -> Balance:
+    """Measure the current proposal against the targets of its pool, from head counts per cell (no person loaded)."""
+    pool = pool_cells(session, event)
+    chosen, must = proposal_cells(session, event)
+    size = sum(chosen.values())
+    department_counts, level_counts = Counter(), Counter()
+    for (department, level), count in chosen.items():
+        department_counts[department] += count
+        level_counts[level] += count
     with balance_refusals():
-        department_targets, level_targets = targets(pool.candidates, len(selected))
-        now_off = deviation(pool.candidates, selected)
-        best = best_deviation(pool.candidates, len(selected), must=must_ids(event))
+        department_targets, level_targets = cell_targets(pool, size)
+        now_off = cell_deviation(pool, chosen)
+        best = best_cell_deviation(pool, size, must)
     return Balance(
-        size=len(selected),
+        size=size,
         deviation=now_off,
         best=best,
         department_targets=department_targets,
         level_targets=level_targets,
-        department_counts=Counter(person.department for person in chosen),
-        level_counts=Counter(person.level for person in chosen),
-        pool_cells=Counter((c.department, c.level) for c in pool.candidates),
-        chosen_cells=Counter((person.department, person.level) for person in chosen),
+        department_counts=department_counts,
+        level_counts=level_counts,
+        pool_cells=pool,
+        chosen_cells=chosen,
     )
 
 
