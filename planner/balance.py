@@ -26,6 +26,7 @@ from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
+from functools import lru_cache
 from math import lcm
 
 import numpy as np
@@ -150,7 +151,13 @@ def best_cell_deviation(pool: Cells, k: int, must: Cells | None = None, mode: st
         raise ValueError(f"k must be at least 0, got {k}")
     if sum(must.values()) > k:
         raise ValueError(f"{sum(must.values())} people must be invited but only k={k} seats exist")
-    size = min(k, sum(pool.values()))
+    return _best_cell_deviation(frozenset(pool.items()), frozenset(must.items()), min(k, sum(pool.values())), mode)
+
+
+@lru_cache(maxsize=256)
+def _best_cell_deviation(pool_items: frozenset, must_items: frozenset, size: int, mode: str) -> float:
+    """best_cell_deviation of checked input, remembered: a draft's page shows the same figure on every view."""
+    pool, must = dict(pool_items), dict(must_items)
     # A cell never gives more than its must people plus `size`: stand-ins for those are enough.
     stand_ins, must_indices = [], []
     for (department, level), count in pool.items():
@@ -159,8 +166,7 @@ def best_cell_deviation(pool: Cells, k: int, must: Cells | None = None, mode: st
             if n < floor:
                 must_indices.append(len(stand_ins))
             stand_ins.append(Candidate((department, level, n), department, level))
-    sizes = _cell_sizes(pool)
-    chosen = _Flow(stand_ins, must_indices, size, mode, 0, sizes=sizes).solve()
+    chosen = _Flow(stand_ins, must_indices, size, mode, 0, sizes=_cell_sizes(pool)).solve()
     return float(_cell_deviation(pool, Counter((stand_ins[i].department, stand_ins[i].level) for i in chosen), size, mode))
 
 
