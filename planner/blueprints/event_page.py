@@ -74,14 +74,17 @@ def _level(level: int) -> str:
 
 
 def load_rows(session: Session, event: Event) -> None:
-    """Load the event's invitations and proposal entries with their people: two statements, whatever their number."""
+    """Load the event's invitations and proposal entries with their people: two statements, whatever their number.
+
+    Once sent, the invitations bring every person the page names, so the entries come without theirs.
+    """
+    proposals = selectinload(Event.proposals)
+    if event.status == EventStatus.DRAFT:
+        proposals = proposals.joinedload(ProposalEntry.person)
     session.execute(
         select(Event)
         .where(Event.id == event.id)
-        .options(
-            selectinload(Event.invitations).joinedload(Invitation.person),
-            selectinload(Event.proposals).joinedload(ProposalEntry.person),
-        )
+        .options(selectinload(Event.invitations).joinedload(Invitation.person), proposals)
     ).unique().scalar_one()
 
 
