@@ -33,7 +33,7 @@ BUDGETS = {
     "sent": 15,
     "seating": 9,
     "rsvp": 6,
-    "series": 12,
+    "series": 11,
 }
 
 

@@ -67,7 +67,8 @@ class Person(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     #: stored lower-case so that matching is case-insensitive
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    #: indexed: lists of people in name order stop at their first rows
+    name: Mapped[str] = mapped_column(String(200), index=True)
     department: Mapped[str] = mapped_column(String(120), index=True)
     #: 0 = most junior, an index into the configured level ladder
     level: Mapped[int] = mapped_column(Integer, index=True)
