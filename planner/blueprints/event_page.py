@@ -73,6 +73,10 @@ def _level(level: int) -> str:
     return level_name(current_app, level)
 
 
+#: what the page shows of a person (their dates and search key stay unread)
+SHOWN_PERSON = (Person.id, Person.email, Person.name, Person.department, Person.level)
+
+
 def load_rows(session: Session, event: Event) -> None:
     """Load the event's invitations and proposal entries with their people: two statements, whatever their number.
 
@@ -80,12 +84,9 @@ def load_rows(session: Session, event: Event) -> None:
     """
     proposals = selectinload(Event.proposals)
     if event.status == EventStatus.DRAFT:
-        proposals = proposals.joinedload(ProposalEntry.person)
-    session.execute(
-        select(Event)
-        .where(Event.id == event.id)
-        .options(selectinload(Event.invitations).joinedload(Invitation.person), proposals)
-    ).unique().scalar_one()
+        proposals = proposals.joinedload(ProposalEntry.person).load_only(*SHOWN_PERSON)
+    invitations = selectinload(Event.invitations).joinedload(Invitation.person).load_only(*SHOWN_PERSON)
+    session.execute(select(Event).where(Event.id == event.id).options(invitations, proposals)).unique().scalar_one()
 
 
 @dataclass(frozen=True)
