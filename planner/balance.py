@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import random
 from collections import Counter, deque
-from collections.abc import Collection, Hashable, Sequence
+from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
+from functools import lru_cache
 from math import lcm
 
 import numpy as np
@@ -113,6 +114,88 @@ def best_deviation(
 ) -> float:
     """The smallest deviation any selection of min(k, len(candidates)) people containing `must` can have."""
     return deviation(candidates, select(candidates, k, must=must, mode=mode), k, mode)
+
+
+#: a pool or a selection counted by (department, level): what balance depends on, without the people
+Cells = Mapping[tuple[Hashable, int], int]
+
+
+def cell_targets(pool: Cells, k: int, mode: str = "even") -> tuple[dict[str, float], dict[int, float]]:
+    """Like targets, from the pool's head count per (department, level) cell instead of its people."""
+    _check_mode(mode)
+    if k < 0:
+        raise ValueError(f"k must be at least 0, got {k}")
+    size = min(k, sum(pool.values()))
+    return tuple(
+        {group: float(target) for group, target in sorted(dimension.items())}
+        for dimension in _cell_targets(pool, size, mode)
+    )
+
+
+def cell_deviation(pool: Cells, chosen: Cells, k: int | None = None, mode: str = "even") -> float:
+    """Like deviation, from head counts per cell: the selection's (within the pool's) against the pool's targets."""
+    _check_mode(mode)
+    _check_cells(pool, chosen, "selected")
+    size = sum(chosen.values()) if k is None else k
+    if size < 0:
+        raise ValueError(f"k must be at least 0, got {size}")
+    return float(_cell_deviation(pool, chosen, min(size, sum(pool.values())), mode))
+
+
+def best_cell_deviation(pool: Cells, k: int, must: Cells | None = None, mode: str = "even") -> float:
+    """Like best_deviation, from head counts per cell: the least deviation of min(k, |pool|) people holding `must`."""
+    must = must or {}
+    _check_mode(mode)
+    _check_cells(pool, must, "must")
+    if k < 0:
+        raise ValueError(f"k must be at least 0, got {k}")
+    if sum(must.values()) > k:
+        raise ValueError(f"{sum(must.values())} people must be invited but only k={k} seats exist")
+    return _best_cell_deviation(frozenset(pool.items()), frozenset(must.items()), min(k, sum(pool.values())), mode)
+
+
+@lru_cache(maxsize=256)
+def _best_cell_deviation(pool_items: frozenset, must_items: frozenset, size: int, mode: str) -> float:
+    """best_cell_deviation of checked input, remembered: a draft's page shows the same figure on every view."""
+    pool, must = dict(pool_items), dict(must_items)
+    # A cell never gives more than its must people plus `size`: stand-ins for those are enough.
+    stand_ins, must_indices = [], []
+    for (department, level), count in pool.items():
+        floor = must.get((department, level), 0)
+        for n in range(min(count, floor + size)):
+            if n < floor:
+                must_indices.append(len(stand_ins))
+            stand_ins.append(Candidate((department, level, n), department, level))
+    chosen = _Flow(stand_ins, must_indices, size, mode, 0, sizes=_cell_sizes(pool)).solve()
+    return float(_cell_deviation(pool, Counter((stand_ins[i].department, stand_ins[i].level) for i in chosen), size, mode))
+
+
+def _check_cells(pool: Cells, part: Cells, name: str) -> None:
+    over = [cell for cell, count in part.items() if count < 0 or count > pool.get(cell, 0)]
+    if over:
+        raise ValueError(f"{name} counts exceed the pool in cells: {_names(over)}")
+
+
+def _cell_sizes(pool: Cells) -> tuple[Counter, Counter]:
+    departments, levels = Counter(), Counter()
+    for (department, level), count in pool.items():
+        if count:
+            departments[department] += count
+            levels[level] += count
+    return departments, levels
+
+
+def _cell_targets(pool: Cells, size: int, mode: str) -> tuple[dict, dict]:
+    departments, levels = _cell_sizes(pool)
+    return _spread(departments, size, mode), _spread(levels, size, mode)
+
+
+def _cell_deviation(pool: Cells, chosen: Cells, size: int, mode: str) -> Fraction:
+    dept_target, level_target = _cell_targets(pool, size, mode)
+    dept_count, level_count = _cell_sizes(chosen)
+    return sum(abs(dept_count[d] - t) for d, t in dept_target.items()) + sum(
+        abs(level_count[l] - t) for l, t in level_target.items()
+    )
 
 
 def replacement(
@@ -246,7 +329,7 @@ def _deviation(candidates: Sequence[Candidate], chosen: list[Candidate], size: i
 class _Flow:
     """The department -> cell -> level flow, solved by successive shortest paths with exact integer costs."""
 
-    def __init__(self, candidates, must_indices, size, mode, seed, costs=None):
+    def __init__(self, candidates, must_indices, size, mode, seed, costs=None, sizes=None):
         self.size = size
         count = len(candidates)
         departments = sorted({person.department for person in candidates})
@@ -257,6 +340,9 @@ class _Flow:
         level_code = np.fromiter((level_of[person.level] for person in candidates), np.int64, count)
         dept_sizes = np.bincount(dept_code, minlength=len(departments)).tolist()
         level_sizes = np.bincount(level_code, minlength=len(levels)).tolist()
+        if sizes is not None:  # the targets of a larger pool that these candidates stand in for
+            dept_sizes = [sizes[0][dept] for dept in departments]
+            level_sizes = [sizes[1][level] for level in levels]
         dept_target = _spread(dict(enumerate(dept_sizes)), size, mode)
         level_target = _spread(dict(enumerate(level_sizes)), size, mode)
 

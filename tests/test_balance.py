@@ -15,7 +15,10 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from planner.balance import (
     Candidate,
+    best_cell_deviation,
     best_deviation,
+    cell_deviation,
+    cell_targets,
     deviation,
     replacement,
     rotation_order,
@@ -202,6 +205,46 @@ def test_select_matches_the_ilp_on_random_pools(problem):
     chosen = select(candidates, k, must=must, mode=mode, seed=seed)
     expected = ilp_best_deviation(candidates, k, must, mode) if candidates else 0
     assert deviation(candidates, chosen, k, mode) == pytest.approx(expected, abs=1e-6)
+
+
+def cells_of(candidates):
+    return Counter(cell(candidate) for candidate in candidates)
+
+
+@settings(max_examples=300, deadline=None)
+@given(problems(), st.data())
+def test_the_cell_functions_equal_the_people_functions(problem, data):
+    candidates, k, must, mode, _seed = problem
+    pool = cells_of(candidates)
+    chosen = data.draw(st.lists(st.sampled_from(candidates), unique=True)) if candidates else []
+    by_id = {c.id: c for c in candidates}
+    assert cell_targets(pool, k, mode) == targets(candidates, k, mode)
+    assert cell_deviation(pool, cells_of(chosen), mode=mode) == deviation(candidates, [c.id for c in chosen], mode=mode)
+    assert cell_deviation(pool, cells_of(chosen), k, mode) == deviation(candidates, [c.id for c in chosen], k, mode)
+    must_cells = cells_of(by_id[i] for i in must)
+    assert best_cell_deviation(pool, k, must_cells, mode) == pytest.approx(best_deviation(candidates, k, must, mode), abs=1e-9)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("trial", range(12))
+def test_the_best_cell_deviation_matches_the_ilp_on_skewed_pools_larger_than_k(mode, trial):
+    rng = np.random.default_rng(100 + trial)
+    candidates = skewed_pool(rng, int(rng.integers(200, 600)), int(rng.integers(2, 9)), int(rng.integers(2, 6)))
+    k = int(rng.integers(1, 40))
+    must = rng.choice(len(candidates), size=int(rng.integers(0, min(k, 6) + 1)), replace=False).tolist()
+    best = best_cell_deviation(cells_of(candidates), k, cells_of(candidates[i] for i in must), mode)
+    assert best == pytest.approx(ilp_best_deviation(candidates, k, must, mode), abs=1e-6)
+
+
+def test_the_cell_functions_refuse_counts_beyond_the_pool():
+    pool = {("eng", 0): 2, ("ops", 1): 1}
+    with pytest.raises(ValueError, match="selected counts exceed the pool"):
+        cell_deviation(pool, {("ops", 1): 2})
+    with pytest.raises(ValueError, match="must counts exceed the pool"):
+        best_cell_deviation(pool, 2, {("hr", 0): 1})
+    with pytest.raises(ValueError, match="2 people must be invited but only k=1"):
+        best_cell_deviation(pool, 1, {("eng", 0): 2})
+    assert best_cell_deviation({}, 3) == 0.0 and cell_targets({}, 3) == ({}, {})
 
 
 # ---------------------------------------------------------------- rotation

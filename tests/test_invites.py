@@ -3,11 +3,17 @@
 import re
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from planner.extensions import db
-from planner.models import Answer, Event, Invitation, MailState, OutgoingMail
-from tests.helpers import csrf_from, log_in, propose_and_send, sent_event, staff
+from planner.mailer import mail_settings
+from planner.models import Answer, Event, Invitation, MailState, OutgoingMail, Person, ProposalEntry
+from planner.services.invites import send_invites
+from planner.tokens import hash_token
+from tests.helpers import csrf_from, log_in, parse_mail, propose_and_send, rsvp_link, sent_event, staff, statements
+
+#: what sending an event's invitations costs, whatever their number
+SEND_STATEMENTS = 8
 
 
 def test_tokens_are_stored_hashed_and_the_link_answers(smtp_app, smtp_server, make_person, make_event):
@@ -154,3 +160,40 @@ def test_flash_messages_count_in_the_singular_and_the_plural(smtp_app, smtp_serv
     staff(make_person, 2)
     page = client.get(propose_and_send(client, other).location).get_data(as_text=True)
     assert "3 invitations queued." in page and "3 messages sent." in page
+
+
+def sent_statements(make_event, people, count):
+    """Send an event proposed to `count` of the people; return the statements the send ran and the event's id."""
+    event = make_event(capacity=count)
+    db.session.execute(insert(ProposalEntry), [
+        {"event_id": event.id, "person_id": person_id, "reason": "test", "is_must": False} for person_id in people[:count]
+    ])
+    db.session.commit()
+    event_id = event.id
+    with statements() as executed:
+        send_invites(db.session, db.session.get(Event, event_id), mail_settings())
+        db.session.commit()
+    return executed, event_id
+
+
+def test_a_send_costs_the_same_statements_for_3_or_60_invitations_and_keeps_tokens_hashed(app, make_event):
+    db.session.execute(insert(Person), [
+        {"email": f"p{i}@example.com", "name": f"Person {i}", "department": f"Dept {i % 3}", "level": i % 4,
+         "search_key": f"p{i}", "is_active": True, "is_opted_out": False} for i in range(60)
+    ])
+    db.session.commit()
+    people = list(db.session.scalars(select(Person.id).order_by(Person.id)))
+    few, _ = sent_statements(make_event, people, 3)
+    many, event_id = sent_statements(make_event, people, 60)
+    assert len(few) == len(many), "\n".join(s[:90] for s in many)
+    assert len(many) == SEND_STATEMENTS, many
+    invitations = db.session.scalars(select(Invitation).where(Invitation.event_id == event_id)).all()
+    assert len(invitations) == 60 and len({inv.token_hash for inv in invitations}) == 60
+    mails = db.session.scalars(select(OutgoingMail).where(OutgoingMail.event_id == event_id)).all()
+    assert sorted(mail.invitation_id for mail in mails) == sorted(inv.id for inv in invitations)
+    by_id = {inv.id: inv for inv in invitations}
+    for mail in mails:
+        invitation = by_id[mail.invitation_id]
+        token = rsvp_link(parse_mail(mail.raw)).rsplit("/", 1)[1]
+        assert hash_token(token) == invitation.token_hash and token != invitation.token_hash
+        assert mail.recipient == invitation.person.email and mail.state == MailState.QUEUED

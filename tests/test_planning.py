@@ -52,7 +52,7 @@ def proposed(event):
 
 
 def measure(event):
-    return planning.proposal_balance(db.session, db.session.get(Event, event.id), NOW, lookback_days=180)
+    return planning.proposal_balance(db.session, db.session.get(Event, event.id))
 
 
 def flashes(client, event):
@@ -502,7 +502,7 @@ def test_an_organiser_in_the_directory_can_attend_as_a_must(client, login, make_
 def test_a_balance_error_reaches_the_view_as_a_planning_error():
     with pytest.raises(PlanningError, match="The proposal cannot be balanced: k must be at least 0, got -1"):
         with planning.balance_refusals():
-            planning.targets([], -1)
+            planning.cell_targets({}, -1)
     assert issubclass(PlanningError, PlannerError)
 
 

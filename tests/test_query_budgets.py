@@ -31,11 +31,11 @@ from planner.tokens import hash_token, new_token
 BUDGETS = {
     "people": 4,
     "person": 3,
-    "draft": 17,
+    "draft": 15,
     "sent": 16,
     "seating": 9,
     "rsvp": 6,
-    "series": 13,
+    "series": 12,
     "audit": 2,
 }
 

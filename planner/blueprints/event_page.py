@@ -52,7 +52,7 @@ def proposal_page(session: Session, event: Event, organiser: Organiser) -> Propo
     excluded = planning.excluded_people(session, event)
     if not event.proposals:
         return ProposalPage(None, None, None, None, excluded, organiser_person)
-    balance = planning.proposal_balance(session, event, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
+    balance = planning.proposal_balance(session, event)
     departments = sorted(balance.department_targets)
     levels = sorted(balance.level_targets)
     return ProposalPage(
@@ -73,16 +73,20 @@ def _level(level: int) -> str:
     return level_name(current_app, level)
 
 
+#: what the page shows of a person (their dates and search key stay unread)
+SHOWN_PERSON = (Person.id, Person.email, Person.name, Person.department, Person.level)
+
+
 def load_rows(session: Session, event: Event) -> None:
-    """Load the event's invitations and proposal entries with their people: two statements, whatever their number."""
-    session.execute(
-        select(Event)
-        .where(Event.id == event.id)
-        .options(
-            selectinload(Event.invitations).joinedload(Invitation.person),
-            selectinload(Event.proposals).joinedload(ProposalEntry.person),
-        )
-    ).unique().scalar_one()
+    """Load the event's invitations and proposal entries with their people: two statements, whatever their number.
+
+    Once sent, the invitations bring every person the page names, so the entries come without theirs.
+    """
+    proposals = selectinload(Event.proposals)
+    if event.status == EventStatus.DRAFT:
+        proposals = proposals.joinedload(ProposalEntry.person).load_only(*SHOWN_PERSON)
+    invitations = selectinload(Event.invitations).joinedload(Invitation.person).load_only(*SHOWN_PERSON)
+    session.execute(select(Event).where(Event.id == event.id).options(invitations, proposals)).unique().scalar_one()
 
 
 @dataclass(frozen=True)

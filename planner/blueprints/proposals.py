@@ -66,7 +66,7 @@ def _saved(event: Event, message: str):
 def _changed(event: Event, message: str):
     """Commit a proposal change, flash it with the deviation it leads to, and go back to the event."""
     db.session.commit()
-    balance = planning.proposal_balance(db.session, event, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
+    balance = planning.proposal_balance(db.session, event)
     flash(f"{message} {balance.summary()}", "success")
     return _back(event)
 

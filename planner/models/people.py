@@ -84,10 +84,14 @@ class LoginFailure(db.Model):
 class Person(db.Model):
     """A member of staff from the directory."""
 
+    #: covers the proposal's head count per department and level of the eligible (an index-only scan)
+    __table_args__ = (Index("ix_person_cell", "department", "level", "is_active", "is_opted_out", "on_leave_until"),)
+
     id: Mapped[int] = mapped_column(primary_key=True)
     #: stored lower-case so that matching is case-insensitive
     email: Mapped[str] = mapped_column(String(254), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
+    #: indexed: lists of people in name order stop at their first rows
+    name: Mapped[str] = mapped_column(String(200), index=True)
     department: Mapped[str] = mapped_column(String(120), index=True)
     #: 0 = most junior, an index into the configured level ladder
     level: Mapped[int] = mapped_column(Integer, index=True)

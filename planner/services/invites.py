@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from ..errors import PlannerError
@@ -15,7 +15,7 @@ from ..models import (
     ProposalEntry,
     utcnow,
 )
-from .mails import MailSettings, issue_tokens, queue_invitation
+from .mails import MailSettings, fresh_tokens, issue_tokens, queue_invitation, queue_invitations
 
 
 class InviteError(PlannerError):
@@ -23,7 +23,7 @@ class InviteError(PlannerError):
 
 
 def send_invites(session: Session, event: Event, settings: MailSettings) -> list[OutgoingMail]:
-    """Turn the event's proposal into invitations with queued mail; a second call sends nothing."""
+    """Turn the event's proposal into invitations with queued mail (two bulk inserts); a second call sends nothing."""
     if not event.proposals:
         raise InviteError("Propose or add invitees before sending.")
     claimed = session.execute(
@@ -38,8 +38,11 @@ def send_invites(session: Session, event: Event, settings: MailSettings) -> list
     people = session.scalars(
         select(Person).join(ProposalEntry).where(ProposalEntry.event_id == event.id).order_by(ProposalEntry.id)
     ).all()
-    queued = [invite_person(session, event, person, settings, stamp=event.sent_at) for person in people]
-    session.flush()
+    rows = [{"event_id": event.id, "person_id": person.id, **fresh_tokens(settings)} for person in people]
+    made = {invitation.person_id: invitation for invitation in session.scalars(insert(Invitation).returning(Invitation), rows)}
+    invitations = [made[person.id] for person in people]
+    queued = queue_invitations(session, invitations, settings, stamp=event.sent_at)
+    session.expire(event, ["invitations"])
     return queued
 
 

@@ -24,6 +24,7 @@ from functools import lru_cache
 
 from jinja2 import Environment
 from markupsafe import escape
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from ..ical import AttendeeInfo, CalendarTemplate, EventInfo, build_request, calendar_part, cancel_template, request_template
@@ -71,10 +72,16 @@ class InvitationAddresses:
 
 def issue_tokens(invitation: Invitation, settings: MailSettings) -> InvitationAddresses:
     """Give an invitation a fresh seed, store the hashes of the tokens it makes, and return their addresses."""
-    invitation.token_seed = new_seed()
-    token, reply_token = _tokens(invitation.token_seed, settings)
-    invitation.token_hash, invitation.reply_token_hash = hash_token(token), hash_reply_token(reply_token)
-    return _addresses(token, reply_token, settings)
+    for name, value in fresh_tokens(settings).items():
+        setattr(invitation, name, value)
+    return _addresses(*_tokens(invitation.token_seed, settings), settings)
+
+
+def fresh_tokens(settings: MailSettings) -> dict[str, str]:
+    """Return a new invitation's token columns: a fresh seed and the hashes (only) of the tokens it makes."""
+    seed = new_seed()
+    token, reply_token = _tokens(seed, settings)
+    return {"token_seed": seed, "token_hash": hash_token(token), "reply_token_hash": hash_reply_token(reply_token)}
 
 
 def invitation_addresses(invitation: Invitation, settings: MailSettings) -> InvitationAddresses:
@@ -103,6 +110,17 @@ def _addresses(token: str, reply_token: str, settings: MailSettings) -> Invitati
 def queue_invitation(session: Session, invitation: Invitation, settings: MailSettings, *, stamp: datetime) -> OutgoingMail:
     """Queue the invitation mail: text, HTML and a METHOD:REQUEST calendar."""
     return _queue_composed(session, invitation, settings, "invite", stamp)
+
+
+def queue_invitations(
+    session: Session, invitations: Sequence[Invitation], settings: MailSettings, *, stamp: datetime
+) -> list[OutgoingMail]:
+    """Queue the invitation mail of many invitations with one bulk insert (a statement per thousand rows)."""
+    rows = [_composed(invitation, settings, "invite", stamp) | {"invitation_id": invitation.id} for invitation in invitations]
+    if not rows:
+        return []
+    made = {mail.invitation_id: mail for mail in session.scalars(insert(OutgoingMail).returning(OutgoingMail), rows)}
+    return [made[invitation.id] for invitation in invitations]
 
 
 def queue_offer(session: Session, invitation: Invitation, settings: MailSettings, *, stamp: datetime) -> OutgoingMail:
@@ -249,6 +267,14 @@ def _queue(session: Session, raw: bytes, *, message_id: str, event_id: int | Non
 def _queue_composed(session: Session, invitation: Invitation, settings: MailSettings, kind: str, stamp: datetime,
                     changes: tuple[str, ...] = ()) -> OutgoingMail:
     """Compose one invitee's copy of the event's mail of this kind (built once per event) and queue it."""
+    mail = OutgoingMail(**_composed(invitation, settings, kind, stamp, changes), invitation=invitation)
+    session.add(mail)
+    return mail
+
+
+def _composed(invitation: Invitation, settings: MailSettings, kind: str, stamp: datetime,
+              changes: tuple[str, ...] = ()) -> dict:
+    """One invitee's copy of the event's mail of this kind (built once per event), as its outbox columns."""
     event, person = invitation.event, invitation.person
     addresses = invitation_addresses(invitation, settings)
     mail = event_mail(event, settings, kind, stamp, changes)
@@ -258,10 +284,8 @@ def _queue_composed(session: Session, invitation: Invitation, settings: MailSett
         bodies.append(mail.calendar.render(_attendee(invitation), organizer_email=addresses.reply_address,
                                            url=addresses.rsvp_url))
     slots = {"To": address_field(one_line(person.name), person.email), "Message-ID": message_id}
-    return _queue(
-        session, mail.skeleton.fill(slots, bodies), message_id=message_id, event_id=event.id, invitation=invitation,
-        sender=settings.sender, recipient=person.email, subject=mail.subject,
-    )
+    return {"message_id": message_id, "event_id": event.id, "sender": settings.sender, "recipient": person.email,
+            "subject": mail.subject[:255], "raw": mail.skeleton.fill(slots, bodies)}
 
 
 def _event_info(event: Event, addresses: InvitationAddresses) -> EventInfo:

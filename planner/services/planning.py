@@ -14,14 +14,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Row, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from ..balance import Candidate, best_deviation, deviation, replacement, targets
+from ..balance import Candidate, best_cell_deviation, cell_deviation, cell_targets, replacement
 from ..balance import select as balanced_select
 from ..errors import PlannerError
 from ..models import Event, EventExclusion, EventStatus, Invitation, PairMeeting, Person, PlanningMode, ProposalEntry
-from ..rounds import NEWCOMER, YEAR_DAYS, plan_round, turn_counts
+from ..rounds import NEWCOMER, NEWCOMER_DAYS, YEAR_DAYS, plan_round, turn_counts
 from ..text import plural
 from .events import event_day
 
@@ -54,8 +54,8 @@ class Pool:
     """The people a proposal chooses from, as balance candidates."""
 
     candidates: list[Candidate]
-    #: each pool member's row of MEMBER_COLUMNS (id, department, level, joined_on): the columns, not the record
-    people: dict[int, Row]
+    #: each pool member's candidate by id (built from MEMBER_COLUMNS: the columns, not the record)
+    people: dict[int, Candidate]
     history: dict[int, History]
 
 
@@ -88,17 +88,21 @@ def number(value: float) -> str:
     return f"{value:.2f}".rstrip("0").rstrip(".")
 
 
-MEMBER_COLUMNS = (Person.id, Person.department, Person.level, Person.joined_on)
+MEMBER_COLUMNS = (Person.id, Person.department, Person.level)
 
 
-def eligible_people(session: Session, day: date) -> list[Row]:
-    """Return the people who can be invited to an event on day (active, not opted out, not on leave), columns only."""
-    query = select(*MEMBER_COLUMNS).where(
+def eligible_on(day: date) -> ColumnElement[bool]:
+    """The condition on Person of being invitable to an event on day: active, not opted out, not on leave."""
+    return and_(
         Person.is_active.is_(True),
         Person.is_opted_out.is_(False),
         or_(Person.on_leave_until.is_(None), Person.on_leave_until < day),
     )
-    return list(session.execute(query.order_by(Person.id)))
+
+
+def eligible_people(session: Session, day: date) -> list[Row]:
+    """Return the people who can be invited to an event on day (active, not opted out, not on leave), columns only."""
+    return list(session.execute(select(*MEMBER_COLUMNS).where(eligible_on(day)).order_by(Person.id)))
 
 
 def members(session: Session, person_ids: Collection[int]) -> list[Row]:
@@ -186,22 +190,20 @@ def candidate_pool(session: Session, event: Event, now: datetime, *, lookback_da
     """Return the event's pool: eligible minus excluded, plus the must entries (and all entries when keep)."""
     history = invitation_history(session, now, lookback_days)
     excluded = excluded_ids(session, event)
-    people = {person.id: person for person in eligible_people(session, event_day(event)) if person.id not in excluded}
+    rows = {person_id: (department, level) for person_id, department, level in eligible_people(session, event_day(event))}
+    for person_id in excluded:
+        rows.pop(person_id, None)
     kept = {entry.person_id for entry in event.proposals if keep or entry.is_must}
-    for member in members(session, kept - people.keys()):
-        people[member.id] = member
-    candidates = [_candidate(person, history.get(person.id)) for person in people.values()]
-    return Pool(candidates, people, history)
+    for person_id, department, level in members(session, kept - rows.keys()):
+        rows[person_id] = (department, level)
+    people = {person_id: _candidate(person_id, *cell, history.get(person_id)) for person_id, cell in rows.items()}
+    return Pool(list(people.values()), people, history)
 
 
-def _candidate(person: Row, history: History | None) -> Candidate:
-    return Candidate(
-        id=person.id,
-        department=person.department,
-        level=person.level,
-        recent_invites=history.recent_invites if history else 0,
-        last_invited=history.last_invited if history else None,
-    )
+def _candidate(person_id: int, department: str, level: int, history: History | None) -> Candidate:
+    if history is None:
+        return Candidate(person_id, department, level)
+    return Candidate(person_id, department, level, history.recent_invites, history.last_invited)
 
 
 def must_ids(event: Event) -> list[int]:
@@ -222,7 +224,7 @@ def propose(session: Session, event: Event, now: datetime, *, lookback_days: int
             turns = turn_history(session, pool, today, event)
             chosen = plan_round(pool.candidates, event.capacity, today=today, invited_on=turns.invited_on,
                                 met_on=turns.met_on, joined_on=turns.joined_on, must=must, seed=seed)
-            reasons = fair_reasons(pool, turns, today)
+            reasons = fair_reasons(pool, turns, today, chosen)
         else:
             chosen = balanced_select(pool.candidates, event.capacity, must=must, seed=seed, mode=event.planning_mode)
             reasons = {person_id: reason(pool.history.get(person_id), today) for person_id in chosen}
@@ -295,22 +297,24 @@ def turn_history(session: Session, pool: Pool, today: date, event: Event) -> Tur
         .group_by(PairMeeting.person_a_id, PairMeeting.person_b_id)
     )
     met_on = {frozenset((a, b)): day for a, b, day in met if a in pool.people and b in pool.people}
-    joined_on = {member.id: member.joined_on for member in pool.people.values() if member.joined_on is not None}
+    # only a start date inside the newcomer window changes a turn (planner.rounds), so only those are read
+    recent = session.execute(select(Person.id, Person.joined_on).where(Person.joined_on > today - timedelta(days=NEWCOMER_DAYS)))
+    joined_on = {person_id: day for person_id, day in recent if person_id in pool.people}
     return TurnHistory(invited_on, met_on, joined_on)
 
 
-def fair_reasons(pool: Pool, turns: TurnHistory, today: date) -> dict[int, str]:
-    """Say why each pool member's turn has come: new, never invited, or how long ago and who went since."""
-    tiers = turn_counts(pool.candidates, today=today, invited_on=turns.invited_on, joined_on=turns.joined_on)
+def fair_reasons(pool: Pool, turns: TurnHistory, today: date, chosen: Collection[int]) -> dict[int, str]:
+    """Say why each chosen pool member's turn has come: new, never invited, or how long ago and who went since."""
+    people = [pool.people[person_id] for person_id in chosen]
+    tiers = turn_counts(people, today=today, invited_on=turns.invited_on, joined_on=turns.joined_on)
     later_by_department: dict[str, list[date]] = {}
-    for person in pool.people.values():
-        history = pool.history.get(person.id)
-        if history and history.last_invited:
-            later_by_department.setdefault(person.department, []).append(history.last_invited)
+    for person_id, history in pool.history.items():
+        if person_id in pool.people and history.last_invited:
+            later_by_department.setdefault(pool.people[person_id].department, []).append(history.last_invited)
     for days in later_by_department.values():
         days.sort()
     reasons = {}
-    for person in pool.people.values():
+    for person in people:
         history = pool.history.get(person.id)
         if tiers[person.id] == NEWCOMER:
             reasons[person.id] = f"joined {ago(today, turns.joined_on[person.id])}, never invited"
@@ -326,25 +330,57 @@ def fair_reasons(pool: Pool, turns: TurnHistory, today: date) -> dict[int, str]:
     return reasons
 
 
-def proposal_balance(session: Session, event: Event, now: datetime, *, lookback_days: int) -> Balance:
-    """Measure the current proposal against the targets of its pool."""
-    pool = candidate_pool(session, event, now, lookback_days=lookback_days)
-    chosen = [pool.people[entry.person_id] for entry in event.proposals]
-    selected = [person.id for person in chosen]
+def pool_cells(session: Session, event: Event) -> Counter:
+    """Count the event's pool with its proposal (as candidate_pool keeps it) per (department, level): one statement."""
+    excluded = select(EventExclusion.person_id).where(EventExclusion.event_id == event.id)
+    proposed = select(ProposalEntry.person_id).where(ProposalEntry.event_id == event.id)
+    query = (
+        select(Person.department, Person.level, func.count(Person.id))
+        .where(or_(and_(eligible_on(event_day(event)), Person.id.not_in(excluded)), Person.id.in_(proposed)))
+        .group_by(Person.department, Person.level)
+    )
+    return Counter({(department, level): count for department, level, count in session.execute(query)})
+
+
+def proposal_cells(session: Session, event: Event) -> tuple[Counter, Counter]:
+    """Count the proposal, and its must entries, per (department, level): one statement."""
+    query = (
+        select(Person.department, Person.level, ProposalEntry.is_must, func.count(ProposalEntry.id))
+        .join(ProposalEntry, ProposalEntry.person_id == Person.id)
+        .where(ProposalEntry.event_id == event.id)
+        .group_by(Person.department, Person.level, ProposalEntry.is_must)
+    )
+    chosen, must = Counter(), Counter()
+    for department, level, is_must, count in session.execute(query):
+        chosen[department, level] += count
+        if is_must:
+            must[department, level] += count
+    return chosen, must
+
+
+def proposal_balance(session: Session, event: Event) -> Balance:
+    """Measure the current proposal against the targets of its pool, from head counts per cell (no person loaded)."""
+    pool = pool_cells(session, event)
+    chosen, must = proposal_cells(session, event)
+    size = sum(chosen.values())
+    department_counts, level_counts = Counter(), Counter()
+    for (department, level), count in chosen.items():
+        department_counts[department] += count
+        level_counts[level] += count
     with balance_refusals():
-        department_targets, level_targets = targets(pool.candidates, len(selected))
-        now_off = deviation(pool.candidates, selected)
-        best = best_deviation(pool.candidates, len(selected), must=must_ids(event))
+        department_targets, level_targets = cell_targets(pool, size)
+        now_off = cell_deviation(pool, chosen)
+        best = best_cell_deviation(pool, size, must)
     return Balance(
-        size=len(selected),
+        size=size,
         deviation=now_off,
         best=best,
         department_targets=department_targets,
         level_targets=level_targets,
-        department_counts=Counter(person.department for person in chosen),
-        level_counts=Counter(person.level for person in chosen),
-        pool_cells=Counter((c.department, c.level) for c in pool.candidates),
-        chosen_cells=Counter((person.department, person.level) for person in chosen),
+        department_counts=department_counts,
+        level_counts=level_counts,
+        pool_cells=pool,
+        chosen_cells=chosen,
     )
 
 
