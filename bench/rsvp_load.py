@@ -11,12 +11,8 @@ once, and the app's throughput as a share of the bare endpoint's.
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
-import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,11 +34,9 @@ from planner.services.accounts import create_organiser  # noqa: E402
 from planner.services.events import EventDraft, create_event  # noqa: E402
 from planner.services.invites import send_invites  # noqa: E402
 from planner.tokens import derived_token  # noqa: E402
-from tests.smtp_server import free_port  # noqa: E402
+from tests.gunicorn_server import Gunicorn, answer_form, request  # noqa: E402
 
 SECRET = "bench-secret-key"
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 @dataclass
@@ -91,50 +85,6 @@ def prepare(database_url: str, instance: Path, clients: int) -> list[tuple[str, 
     return pairs
 
 
-class Gunicorn:
-    """gunicorn (deploy/gunicorn.conf.py, 2 workers) serving `target` on a free port."""
-
-    def __init__(self, target: str, database_url: str, instance: Path, port: int):
-        self.port = port
-        environment = {**os.environ, "PLANNER_INSTANCE_PATH": str(instance), "PLANNER_SQLALCHEMY_DATABASE_URI": database_url,
-                       "PLANNER_SECRET_KEY": SECRET, "PLANNER_MAIL_SEND_AFTER_COMMIT": "false",
-                       "PLANNER_MAIL_MAILBOX_DIR": str(instance / "mailbox"), "BARE_DATABASE_URI": database_url,
-                       "PLANNER_BIND": f"127.0.0.1:{port}", "PLANNER_WORKERS": "2", "PLANNER_ACCESS_LOG": "/dev/null",
-                       "PYTHONPATH": str(ROOT)}
-        self.process = subprocess.Popen([str(GUNICORN), "-c", "deploy/gunicorn.conf.py", target], cwd=ROOT, env=environment,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
-            try:
-                request(port, "GET", "/healthz")
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.close()
-        raise RuntimeError(f"gunicorn {target} did not start")
-
-    def close(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def request(port: int, method: str, path: str, body: str | None = None, cookie: str | None = None):
-    """One request on a fresh connection: (status, headers, body)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
-        if cookie:
-            headers["Cookie"] = cookie
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.headers, response.read().decode()
-    finally:
-        connection.close()
-
-
 def timed(port, method, path, body=None, cookie=None):
     start = time.perf_counter()
     status, headers, page = request(port, method, path, body, cookie)
@@ -146,8 +96,7 @@ def rsvp_client(port: int, token: str) -> list[tuple[float, bool]]:
     seconds, status, headers, page = timed(port, "GET", f"/rsvp/{token}")
     if status != 200:
         return [(seconds, False)]
-    cookie = headers["Set-Cookie"].split(";", 1)[0]
-    body = f"csrf_token={CSRF.search(page).group(1)}&answer=yes&comment="
+    cookie, body = answer_form(headers, page, "yes")
     posted, status, _, _ = timed(port, "POST", f"/rsvp/{token}", body, cookie)
     return [(seconds, True), (posted, status == 303)]
 
@@ -187,7 +136,7 @@ def run(backend: str, database_url: str, clients: int, concurrency: int) -> list
         results = []
         for label, target, client, keys in (("bare endpoint", "bench.bare_app:app", bare_client, [h for _, h in pairs]),
                                             ("RSVP GET+POST", "wsgi:app", rsvp_client, [t for t, _ in pairs])):
-            server = Gunicorn(target, database_url, instance, free_port())
+            server = Gunicorn(target, database_url, instance, secret=SECRET, workers=2, BARE_DATABASE_URI=database_url)
             try:
                 results.append(load(f"{backend}: {label}", server.port, client, keys, concurrency))
             finally:

@@ -102,7 +102,9 @@ def answer(token: str):
     except PlannerError as error:
         flash(str(error), "error")
         return _page(invitation, form, needs_form, 400, given)
-    frees_seat = invitation.answer == Answer.YES and form.answer.data != "yes"
+    # a yes given up promotes the waiting; a decline of an event that backfills itself can make an offer: mail to send
+    frees_seat = (invitation.answer == Answer.YES and form.answer.data != "yes") or (
+        invitation.event.is_auto_backfill and form.answer.data == "no")
     try:
         saved, event_id = once_more_when_stale(db.session, lambda: _save(invitation, form, answers, needs))
     except PlannerError as error:

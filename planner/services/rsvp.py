@@ -13,7 +13,7 @@ from ..errors import PlannerError
 from ..metrics import count_answer
 from ..models import Answer, Event, EventStatus, Invitation, utcnow
 from ..tokens import TokenError, hash_token
-from .capacity import fill_free_seats, yes_or_waitlist
+from .capacity import fill_free_seats, is_open_offer, yes_or_waitlist
 from .events import is_open_for_answers, local
 from .locking import lock_event
 from .mails import MailSettings
@@ -70,8 +70,9 @@ def record_answer(
     """Set an invitation's answer (a yes when the event is full waits for a seat); return whether it changed.
 
     Raise AnswersClosed when the answer came (now) after the deadline, AnswerError when it cannot be given.
-    The answer is stamped when the event lock is granted. A yes that turns into no or maybe gives its seat to the oldest waiting
-    invitation, whose mail is queued.
+    The answer is stamped when the event lock is granted. A yes that turns into no or maybe (or an open offer turned down)
+    gives its seat to the oldest waiting invitation, whose mail is queued; a decline on an event that backfills itself then offers the open seat at once
+    (services.offers.refill), in the same transaction.
     """
     if answer not in ANSWERS:
         raise AnswerError("Choose yes, no or maybe.")
@@ -84,8 +85,8 @@ def record_answer(
         raise AnswersClosed(invitation.event)
     if not is_open_for_answers(invitation.event, now):
         raise AnswerError("Answers for this event are closed.")
-    old = invitation.answer
-    new = yes_or_waitlist(session, invitation) if ANSWERS[answer] == Answer.YES else ANSWERS[answer]
+    old, held = invitation.answer, is_open_offer(invitation, now)
+    new = yes_or_waitlist(session, invitation, now) if ANSWERS[answer] == Answer.YES else ANSWERS[answer]
     comment = (comment or "").strip() or None
     if old == new and (comment is None or comment == invitation.comment):
         return False
@@ -97,6 +98,10 @@ def record_answer(
     session.flush()
     if old != new:
         count_answer(new)
-    if old == Answer.YES and new != Answer.YES:
+    if (old == Answer.YES or held) and new != Answer.YES:
         fill_free_seats(session, invitation.event, settings, stamp)
+    if new == Answer.NO and old != Answer.NO and invitation.event.is_auto_backfill:
+        from .offers import refill  # only a decline needs the planning modules
+
+        refill(session, invitation.event, settings, now)
     return True
