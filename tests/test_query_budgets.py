@@ -32,7 +32,7 @@ BUDGETS = {
     "draft": 16,
     "sent": 15,
     "seating": 9,
-    "rsvp": 6,
+    "rsvp": 4,  # the invitation with what its page reads (one statement); the published plan, its seats, who is coming
     "series": 12,
 }
 

@@ -4,14 +4,15 @@ An answer is stamped (answered_at) once the event lock is held, so the waiting l
 ordered by that stamp, follows the same order in which seats are given.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..errors import PlannerError
 from ..metrics import count_answer
-from ..models import Answer, Event, EventStatus, Invitation, utcnow
+from ..models import Answer, Event, EventStatus, Invitation, PersonNeeds, Question, SeatingPlan, utcnow
 from ..tokens import TokenError, hash_token
 from .capacity import fill_free_seats, is_open_offer, yes_or_waitlist
 from .events import is_open_for_answers, local
@@ -21,12 +22,33 @@ from .mails import MailSettings
 ANSWERS = {"yes": Answer.YES, "no": Answer.NO, "maybe": Answer.MAYBE}
 
 
-#: built once, so that each lookup reuses its compiled form and cache key (the busiest query of the app)
+#: built once, so that each lookup reuses its compiled form and cache key (the busiest query of the app): the invitation
+#: with its event, organiser and person, the person's remembered needs, and whether the event has a published seating
+#: plan or questions (the page reads those only when there are some)
 _BY_TOKEN = (
-    select(Invitation)
+    select(
+        Invitation,
+        PersonNeeds,
+        exists().where(SeatingPlan.event_id == Invitation.event_id, SeatingPlan.published_at.is_not(None)),
+        exists().where(Question.event_id == Invitation.event_id),
+    )
+    .outerjoin(PersonNeeds, PersonNeeds.person_id == Invitation.person_id)
     .where(Invitation.token_hash == bindparam("token_hash"))
     .options(joinedload(Invitation.event).joinedload(Event.organiser), joinedload(Invitation.person))
 )
+
+#: the invitation read again once its event is locked (built once, like the lookup)
+_AFRESH = select(Invitation).where(Invitation.id == bindparam("id"))
+
+
+@dataclass(frozen=True)
+class Invited:
+    """An invitation found by its token, with what its RSVP page needs to know, from one statement."""
+
+    invitation: Invitation
+    needs: PersonNeeds | None  #: the person's remembered needs, if any
+    has_plan: bool  #: the event has a published seating plan
+    has_questions: bool  #: the event asks questions
 
 
 class AnswerError(PlannerError):
@@ -56,12 +78,17 @@ def is_late(event: Event, now: datetime) -> bool:
     return event.status == EventStatus.SENT and now >= answers_close_at(event)
 
 
-def find_invitation(session: Session, token: str) -> Invitation:
-    """Return the invitation a token belongs to, with its event, organiser and person (one query); else raise TokenError."""
-    invitation = session.scalar(_BY_TOKEN, {"token_hash": hash_token(token)})
-    if invitation is None:
+def find_invited(session: Session, token: str) -> Invited:
+    """Return the invitation a token belongs to with what its page needs (one statement); else raise TokenError."""
+    row = session.execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
+    if row is None:
         raise TokenError.invalid()
-    return invitation
+    return Invited(*row)
+
+
+def find_invitation(session: Session, token: str) -> Invitation:
+    """Return the invitation a token belongs to, with its event, organiser and person (one statement); else raise TokenError."""
+    return find_invited(session, token).invitation
 
 
 def record_answer(
@@ -78,7 +105,7 @@ def record_answer(
         raise AnswerError("Choose yes, no or maybe.")
     lock_event(session, invitation.event_id)
     stamp = utcnow()
-    session.refresh(invitation)
+    session.execute(_AFRESH, {"id": invitation.id}, execution_options={"populate_existing": True})
     if invitation.cancelled_at is not None:
         raise AnswerError("This invitation was withdrawn.")
     if is_late(invitation.event, now):
