@@ -5,7 +5,9 @@
 Each client GETs its RSVP page (real token) and POSTs its answer; the reference client GETs and
 POSTs the bare endpoint (bench/bare_app.py: one indexed read and one insert per request). The
 table gives requests/s, p50 and p99 latency, errors, whether every answer was stored exactly
-once, and the app's throughput as a share of the bare endpoint's.
+once, and the app's throughput as a share of the bare endpoint's; then the CPU the gunicorn
+workers spent per request and the bare endpoint's CPU per request as a share of it (the same
+ratio measured in CPU, which a machine busy with other work distorts far less than wall-clock rates).
 """
 
 from __future__ import annotations
@@ -47,6 +49,12 @@ class Result:
     latencies: list[float]
     errors: int
     stored_once: bool
+    cpu_seconds: float  #: CPU the gunicorn workers spent on the run
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU per request, in milliseconds."""
+        return 1000 * self.cpu_seconds / self.requests
 
     @property
     def rate(self) -> float:
@@ -107,13 +115,13 @@ def bare_client(port: int, token_hash: str) -> list[tuple[float, bool]]:
             (timed(port, "GET", f"/bare/{token_hash}"), timed(port, "POST", f"/bare/{token_hash}", ""))]
 
 
-def load(label, port, client, keys, concurrency) -> Result:
-    start = time.perf_counter()
+def load(label, server: Gunicorn, client, keys, concurrency) -> Result:
+    cpu, start = server.worker_cpu_seconds(), time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        runs = list(pool.map(lambda key: client(port, key), keys))
-    seconds = time.perf_counter() - start
+        runs = list(pool.map(lambda key: client(server.port, key), keys))
+    seconds, cpu = time.perf_counter() - start, server.worker_cpu_seconds() - cpu
     samples = [sample for run in runs for sample in run]
-    return Result(label, len(samples), seconds, [s for s, _ in samples], sum(not ok for _, ok in samples), False)
+    return Result(label, len(samples), seconds, [s for s, _ in samples], sum(not ok for _, ok in samples), False, cpu)
 
 
 def stored(database_url: str, clients: int) -> tuple[bool, bool]:
@@ -138,7 +146,7 @@ def run(backend: str, database_url: str, clients: int, concurrency: int) -> list
                                             ("RSVP GET+POST", "wsgi:app", rsvp_client, [t for t, _ in pairs])):
             server = Gunicorn(target, database_url, instance, secret=SECRET, workers=2, BARE_DATABASE_URI=database_url)
             try:
-                results.append(load(f"{backend}: {label}", server.port, client, keys, concurrency))
+                results.append(load(f"{backend}: {label}", server, client, keys, concurrency))
             finally:
                 server.close()
         answers, hits = stored(database_url, clients)
@@ -154,14 +162,16 @@ def main() -> None:
     args = parser.parse_args()
     backends = [("SQLite WAL", "")] + ([("PostgreSQL", args.postgres)] if args.postgres else [])
     print(f"{args.clients} clients, {args.concurrency} at a time, gunicorn 2 workers")
-    print(f"{'row':<30} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'stored once':>12} {'vs bare':>8}")
+    print(f"{'row':<30} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'stored once':>12} {'vs bare':>8} "
+          f"{'CPU ms/req':>11} {'bare/CPU':>9}")
     for backend, url in backends:
         bare, app = run(backend, url, args.clients, args.concurrency)
         for result in (bare, app):
             latencies = sorted(result.latencies)
             p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
             print(f"{result.label:<30} {result.rate:>8.0f} {statistics.median(latencies) * 1000:>8.1f} {p99 * 1000:>8.1f} "
-                  f"{result.errors:>7} {'yes' if result.stored_once else 'NO':>12} {result.rate / bare.rate:>8.2f}")
+                  f"{result.errors:>7} {'yes' if result.stored_once else 'NO':>12} {result.rate / bare.rate:>8.2f} "
+                  f"{result.cpu_ms:>11.2f} {bare.cpu_ms / result.cpu_ms if result.cpu_ms else 0:>9.2f}")
 
 
 if __name__ == "__main__":
