@@ -23,3 +23,9 @@ def bare(token_hash: str):
             abort(404)
         connection.execute(text("INSERT INTO bare_hit (invitation_id) VALUES (:i)"), {"i": row.id})
     return "ok"
+
+
+@app.get("/healthz")
+def healthz():
+    """Answer once gunicorn serves (tests/gunicorn_server.py waits for it)."""
+    return "ok"

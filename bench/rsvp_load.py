@@ -5,18 +5,16 @@
 Each client GETs its RSVP page (real token) and POSTs its answer; the reference client GETs and
 POSTs the bare endpoint (bench/bare_app.py: one indexed read and one insert per request). The
 table gives requests/s, p50 and p99 latency, errors, whether every answer was stored exactly
-once, and the app's throughput as a share of the bare endpoint's.
+once, and the app's throughput as a share of the bare endpoint's; then the CPU the gunicorn
+workers spent per request and the bare endpoint's CPU per request as a share of it (the same
+ratio measured in CPU, which a machine busy with other work distorts far less than wall-clock rates).
 """
 
 from __future__ import annotations
 
 import argparse
-import http.client
 import os
-import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -38,11 +36,9 @@ from planner.services.accounts import create_organiser  # noqa: E402
 from planner.services.events import EventDraft, create_event  # noqa: E402
 from planner.services.invites import send_invites  # noqa: E402
 from planner.tokens import derived_token  # noqa: E402
-from tests.smtp_server import free_port  # noqa: E402
+from tests.gunicorn_server import Gunicorn, answer_form, request  # noqa: E402
 
 SECRET = "bench-secret-key"
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 @dataclass
@@ -53,6 +49,12 @@ class Result:
     latencies: list[float]
     errors: int
     stored_once: bool
+    cpu_seconds: float  #: CPU the gunicorn workers spent on the run
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU per request, in milliseconds."""
+        return 1000 * self.cpu_seconds / self.requests
 
     @property
     def rate(self) -> float:
@@ -91,50 +93,6 @@ def prepare(database_url: str, instance: Path, clients: int) -> list[tuple[str, 
     return pairs
 
 
-class Gunicorn:
-    """gunicorn (deploy/gunicorn.conf.py, 2 workers) serving `target` on a free port."""
-
-    def __init__(self, target: str, database_url: str, instance: Path, port: int):
-        self.port = port
-        environment = {**os.environ, "PLANNER_INSTANCE_PATH": str(instance), "PLANNER_SQLALCHEMY_DATABASE_URI": database_url,
-                       "PLANNER_SECRET_KEY": SECRET, "PLANNER_MAIL_SEND_AFTER_COMMIT": "false",
-                       "PLANNER_MAIL_MAILBOX_DIR": str(instance / "mailbox"), "BARE_DATABASE_URI": database_url,
-                       "PLANNER_BIND": f"127.0.0.1:{port}", "PLANNER_WORKERS": "2", "PLANNER_ACCESS_LOG": "/dev/null",
-                       "PYTHONPATH": str(ROOT)}
-        self.process = subprocess.Popen([str(GUNICORN), "-c", "deploy/gunicorn.conf.py", target], cwd=ROOT, env=environment,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        for _ in range(300):
-            try:
-                request(port, "GET", "/healthz")
-                return
-            except OSError:
-                time.sleep(0.2)
-        self.close()
-        raise RuntimeError(f"gunicorn {target} did not start")
-
-    def close(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
-def request(port: int, method: str, path: str, body: str | None = None, cookie: str | None = None):
-    """One request on a fresh connection: (status, headers, body)."""
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
-        if cookie:
-            headers["Cookie"] = cookie
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        return response.status, response.headers, response.read().decode()
-    finally:
-        connection.close()
-
-
 def timed(port, method, path, body=None, cookie=None):
     start = time.perf_counter()
     status, headers, page = request(port, method, path, body, cookie)
@@ -146,8 +104,7 @@ def rsvp_client(port: int, token: str) -> list[tuple[float, bool]]:
     seconds, status, headers, page = timed(port, "GET", f"/rsvp/{token}")
     if status != 200:
         return [(seconds, False)]
-    cookie = headers["Set-Cookie"].split(";", 1)[0]
-    body = f"csrf_token={CSRF.search(page).group(1)}&answer=yes&comment="
+    cookie, body = answer_form(headers, page, "yes")
     posted, status, _, _ = timed(port, "POST", f"/rsvp/{token}", body, cookie)
     return [(seconds, True), (posted, status == 303)]
 
@@ -158,13 +115,13 @@ def bare_client(port: int, token_hash: str) -> list[tuple[float, bool]]:
             (timed(port, "GET", f"/bare/{token_hash}"), timed(port, "POST", f"/bare/{token_hash}", ""))]
 
 
-def load(label, port, client, keys, concurrency) -> Result:
-    start = time.perf_counter()
+def load(label, server: Gunicorn, client, keys, concurrency) -> Result:
+    cpu, start = server.worker_cpu_seconds(), time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        runs = list(pool.map(lambda key: client(port, key), keys))
-    seconds = time.perf_counter() - start
+        runs = list(pool.map(lambda key: client(server.port, key), keys))
+    seconds, cpu = time.perf_counter() - start, server.worker_cpu_seconds() - cpu
     samples = [sample for run in runs for sample in run]
-    return Result(label, len(samples), seconds, [s for s, _ in samples], sum(not ok for _, ok in samples), False)
+    return Result(label, len(samples), seconds, [s for s, _ in samples], sum(not ok for _, ok in samples), False, cpu)
 
 
 def stored(database_url: str, clients: int) -> tuple[bool, bool]:
@@ -187,9 +144,9 @@ def run(backend: str, database_url: str, clients: int, concurrency: int) -> list
         results = []
         for label, target, client, keys in (("bare endpoint", "bench.bare_app:app", bare_client, [h for _, h in pairs]),
                                             ("RSVP GET+POST", "wsgi:app", rsvp_client, [t for t, _ in pairs])):
-            server = Gunicorn(target, database_url, instance, free_port())
+            server = Gunicorn(target, database_url, instance, secret=SECRET, workers=2, BARE_DATABASE_URI=database_url)
             try:
-                results.append(load(f"{backend}: {label}", server.port, client, keys, concurrency))
+                results.append(load(f"{backend}: {label}", server, client, keys, concurrency))
             finally:
                 server.close()
         answers, hits = stored(database_url, clients)
@@ -205,14 +162,16 @@ def main() -> None:
     args = parser.parse_args()
     backends = [("SQLite WAL", "")] + ([("PostgreSQL", args.postgres)] if args.postgres else [])
     print(f"{args.clients} clients, {args.concurrency} at a time, gunicorn 2 workers")
-    print(f"{'row':<30} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'stored once':>12} {'vs bare':>8}")
+    print(f"{'row':<30} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'stored once':>12} {'vs bare':>8} "
+          f"{'CPU ms/req':>11} {'bare/CPU':>9}")
     for backend, url in backends:
         bare, app = run(backend, url, args.clients, args.concurrency)
         for result in (bare, app):
             latencies = sorted(result.latencies)
             p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
             print(f"{result.label:<30} {result.rate:>8.0f} {statistics.median(latencies) * 1000:>8.1f} {p99 * 1000:>8.1f} "
-                  f"{result.errors:>7} {'yes' if result.stored_once else 'NO':>12} {result.rate / bare.rate:>8.2f}")
+                  f"{result.errors:>7} {'yes' if result.stored_once else 'NO':>12} {result.rate / bare.rate:>8.2f} "
+                  f"{result.cpu_ms:>11.2f} {bare.cpu_ms / result.cpu_ms if result.cpu_ms else 0:>9.2f}")
 
 
 if __name__ == "__main__":

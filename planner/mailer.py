@@ -20,6 +20,8 @@ def mail_settings() -> MailSettings:
         reply_domain=config["REPLY_DOMAIN"],
         secret_key=config["SECRET_KEY"],
         templates=current_app.jinja_env,
+        offer_hours=config["OFFER_HOURS"],
+        lookback_days=config["LOOKBACK_DAYS"],
     )
 
 

@@ -34,7 +34,7 @@ BUDGETS = {
     "draft": 15,
     "sent": 16,
     "seating": 9,
-    "rsvp": 6,
+    "rsvp": 4,  # the invitation with what its page reads (one statement); the published plan, its seats, who is coming
     "series": 12,
     "audit": 2,
 }

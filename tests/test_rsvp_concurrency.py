@@ -1,13 +1,6 @@
 """Answers under load: the app under gunicorn (several workers) on SQLite (WAL) and PostgreSQL, many invitees at once;
 and the fixed SQL cost of the RSVP page and its answer."""
 
-import http.client
-import os
-import re
-import signal
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -16,17 +9,15 @@ from sqlalchemy import func, select
 
 from planner.extensions import db
 from planner.mailer import mail_settings
-from planner.models import Answer, Event, Invitation, Person, ProposalEntry
+from planner.models import Answer, Event, Invitation, Person, ProposalEntry, Question, QuestionKind, utcnow
 from planner.services.accounts import create_organiser
 from planner.services.invites import send_invites
+from planner.services.rsvp import record_answer
 from planner.tokens import derived_token
+from tests.gunicorn_server import CSRF, GUNICORN, Gunicorn, answer_form
 from tests.helpers import staff, statements
-from tests.smtp_server import free_port
 
-ROOT = Path(__file__).resolve().parents[1]
-GUNICORN = Path(sys.executable).parent / "gunicorn"
 SECRET = "test-secret-key"  #: the key tests.helpers.make_app gives the test app, so that tokens match
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 under_gunicorn = pytest.mark.skipif(not GUNICORN.exists(), reason="gunicorn is not installed in this venv")
 
@@ -44,64 +35,9 @@ def invited_event(make_person, make_event, people: int, capacity: int) -> tuple[
     return event, tokens
 
 
-class Server:
-    """gunicorn started from deploy/gunicorn.conf.py on a free port, stopped in close()."""
-
-    def __init__(self, database_url: str, instance: Path, workers: int = 3):
-        self.port = free_port()
-        environment = {
-            **os.environ,
-            "PLANNER_INSTANCE_PATH": str(instance),
-            "PLANNER_SQLALCHEMY_DATABASE_URI": database_url,
-            "PLANNER_SECRET_KEY": SECRET,
-            "PLANNER_MAIL_SEND_AFTER_COMMIT": "false",
-            "PLANNER_MAIL_MAILBOX_DIR": str(instance / "mailbox"),
-            "PLANNER_BIND": f"127.0.0.1:{self.port}",
-            "PLANNER_WORKERS": str(workers),
-            "PLANNER_ACCESS_LOG": "/dev/null",
-        }
-        self.process = subprocess.Popen([str(GUNICORN), "-c", "deploy/gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=environment,
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        for _ in range(300):  # bounded: 60 s
-            if self.process.poll() is not None:
-                raise RuntimeError(self.process.stderr.read().decode())
-            try:
-                if self.request("GET", "/healthz")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.2)
-        self.close()
-        raise RuntimeError("gunicorn did not answer /healthz")
-
-    def request(self, method: str, path: str, body: str | None = None, cookie: str | None = None):
-        """One request on a fresh connection: (status, headers, body text)."""
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        try:
-            headers = {"Content-Type": "application/x-www-form-urlencoded"} if body is not None else {}
-            if cookie:
-                headers["Cookie"] = cookie
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            return response.status, response.headers, response.read().decode()
-        finally:
-            connection.close()
-
-    def answer(self, token: str, answer: str, times: int = 1) -> list[int]:
-        """GET the RSVP page for its CSRF token and session, then POST the answer `times` times; return the statuses."""
-        status, headers, page = self.request("GET", f"/rsvp/{token}")
-        assert status == 200, page
-        cookie = headers["Set-Cookie"].split(";", 1)[0]
-        body = f"csrf_token={CSRF.search(page).group(1)}&answer={answer}&comment="
-        return [status] + [self.request("POST", f"/rsvp/{token}", body, cookie)[0] for _ in range(times)]
-
-    def close(self) -> None:
-        """Stop gunicorn (SIGTERM, then kill)."""
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def serve(app, instance: Path) -> Gunicorn:
+    """The test app's database served by gunicorn with three workers."""
+    return Gunicorn("wsgi:app", app.config["SQLALCHEMY_DATABASE_URI"], instance, secret=SECRET, workers=3)
 
 
 def answers(event_id: int) -> list[Invitation]:
@@ -121,7 +57,7 @@ def test_concurrent_answers_give_exactly_the_seats_there_are(app, make_person, m
     capacity, people = 4, 24
     event, tokens = invited_event(make_person, make_event, people, capacity)
     ids = sorted(tokens)
-    server = Server(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "served")
+    server = serve(app, tmp_path / "served")
     try:
         with ThreadPoolExecutor(max_workers=12) as pool:
             statuses = list(pool.map(lambda i: server.answer(tokens[i], "yes"), ids))
@@ -155,11 +91,10 @@ def test_concurrent_answers_give_exactly_the_seats_there_are(app, make_person, m
 def test_twenty_identical_posts_from_one_token_leave_one_answer(app, make_person, make_event, tmp_path):
     event, tokens = invited_event(make_person, make_event, 3, 2)
     token = tokens[min(tokens)]
-    server = Server(app.config["SQLALCHEMY_DATABASE_URI"], tmp_path / "served")
+    server = serve(app, tmp_path / "served")
     try:
-        status, headers, page = server.request("GET", f"/rsvp/{token}")
-        cookie = headers["Set-Cookie"].split(";", 1)[0]
-        body = f"csrf_token={CSRF.search(page).group(1)}&answer=yes&comment=See+you"
+        _, headers, page = server.request("GET", f"/rsvp/{token}")
+        cookie, body = answer_form(headers, page, "yes", "See+you")
         with ThreadPoolExecutor(max_workers=10) as pool:
             statuses = list(pool.map(lambda _: server.request("POST", f"/rsvp/{token}", body, cookie)[0], range(20)))
         assert statuses == [303] * 20
@@ -173,6 +108,43 @@ def test_twenty_identical_posts_from_one_token_leave_one_answer(app, make_person
 
 
 
+@under_gunicorn
+def test_concurrent_yes_answers_never_take_the_seats_open_offers_hold(app, make_person, make_event, tmp_path):
+    capacity, people = 4, 12
+    organiser = create_organiser(db.session, "load@example.com", "Lou Load", "correct horse battery")
+    staff(make_person, people + 6)
+    event = make_event(organiser=organiser, capacity=capacity, days_ahead=10)
+    event.is_auto_backfill = True
+    for person in list(db.session.scalars(select(Person).order_by(Person.id)))[:people]:
+        event.proposals.append(ProposalEntry(person=person, reason="load test"))
+    send_invites(db.session, event, mail_settings())
+    db.session.commit()
+    tokens = {inv.id: derived_token(SECRET, inv.token_seed) for inv in event.invitations}
+    declining = sorted(tokens)[: people - capacity + 2]
+    for invitation_id in declining:  # the last two declines open two seats: each is offered at once
+        record_answer(db.session, db.session.get(Invitation, invitation_id), "no", utcnow(), settings=mail_settings())
+        db.session.commit()
+    offered = [inv for inv in answers(event.id) if inv.offer_expires_at is not None]
+    assert len(offered) == 2 and all(inv.answer == Answer.PENDING for inv in offered)
+    server = serve(app, tmp_path / "served")
+    try:
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            statuses = list(pool.map(lambda i: server.answer(tokens[i], "yes"), sorted(tokens)))
+        assert all(run == [200, 303] for run in statuses), statuses
+        after = answers(event.id)
+        assert sum(inv.answer == Answer.YES for inv in after) == capacity - 2, "two seats stay held for the offers"
+        assert sum(inv.answer == Answer.WAITLIST for inv in after) == people - (capacity - 2)
+        offer_tokens = {inv.id: derived_token(SECRET, inv.token_seed) for inv in offered}
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            statuses = list(pool.map(lambda i: server.answer(offer_tokens[i], "yes"), sorted(offer_tokens)))
+        assert all(run == [200, 303] for run in statuses), statuses
+        final = {inv.id: inv.answer for inv in answers(event.id)}
+        assert [final[i] for i in sorted(offer_tokens)] == [Answer.YES, Answer.YES], "each offer took the seat it held"
+        assert sum(answer == Answer.YES for answer in final.values()) == capacity
+    finally:
+        server.close()
+
+
 def test_the_rsvp_page_and_its_answer_cost_a_fixed_number_of_statements(app, client, make_person, make_event):
     event, tokens = invited_event(make_person, make_event, 6, 1)
     first, second, third = (tokens[i] for i in sorted(tokens)[:3])
@@ -180,19 +152,26 @@ def test_the_rsvp_page_and_its_answer_cost_a_fixed_number_of_statements(app, cli
         with statements() as shown:
             page = client.get(f"/rsvp/{token}")
         assert page.status_code == 200
-        # the invitation with its event, organiser and person; the published seating plan; the event's questions with
-        # this invitation's answers; the person's remembered needs (a lunch asks for them)
-        assert len(shown) == 4, shown
+        # one: the invitation with its event, organiser, person and remembered needs (a lunch asks for them), and whether
+        # the event has a published seating plan or questions (it has neither, so neither is read)
+        assert len(shown) == 1, shown
         csrf = CSRF.search(page.data.decode()).group(1)
         with statements() as answered:
             response = client.post(f"/rsvp/{token}", data={"csrf_token": csrf, "answer": "yes", "comment": ""})
         assert response.status_code == 303
-        # the invitation; the lock (SELECT ... FOR UPDATE or a no-op UPDATE); the event and the invitation afresh;
-        # the seat count; the answer; its audit entry; the event's questions
-        assert len(answered) == 8, answered
+        # the invitation (as on the page); the lock, which reads the event afresh (SELECT ... FOR UPDATE, or a no-op
+        # UPDATE ... RETURNING); the invitation afresh; the seat count; the answer; its audit entry
+        assert len(answered) == 6, answered
         with statements() as waiting:
             page = client.get(f"/rsvp/{token}")
         # a waiting invitee's page also counts who waits ahead
-        assert len(waiting) == (5 if stored == Answer.WAITLIST else 4), waiting
+        assert len(waiting) == (2 if stored == Answer.WAITLIST else 1), waiting
     assert [inv.answer for inv in answers(event.id)][:3] == [Answer.YES, Answer.WAITLIST, Answer.WAITLIST]
     assert "(position 2)" in page.data.decode()
+    db.session.add(Question(event_id=event.id, label="Which talk?", kind=QuestionKind.TEXT, is_required=False))
+    db.session.commit()
+    fourth = tokens[sorted(tokens)[3]]
+    with statements() as asked:
+        page = client.get(f"/rsvp/{fourth}")
+    assert "Which talk?" in page.data.decode()
+    assert len(asked) == 2, asked  # an event with questions also reads them, with this invitation's answers

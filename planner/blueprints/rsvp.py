@@ -22,9 +22,9 @@ from ..services.availability import opt_out
 from ..services.capacity import waitlist_position
 from ..services.events import is_open_for_answers
 from ..services.locking import once_more_when_stale
-from ..services.needs import asks_needs, clear_needs, needs_of, save_needs
+from ..services.needs import as_needs, asks_needs, clear_needs, needs_of, save_needs
 from ..services.questions import questions_with_answers, read_answers, save_answers
-from ..services.rsvp import AnswersClosed, closed_on, find_invitation, is_late, record_answer
+from ..services.rsvp import AnswersClosed, Invited, closed_on, find_invited, is_late, record_answer
 from ..services.seating import your_table
 from ..tokens import TokenError
 
@@ -34,32 +34,42 @@ bp = Blueprint("rsvp", __name__, url_prefix="/rsvp")
 PRIVATE_PAGE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 
 
-def _invitation(token: str):
+def _invited(token: str) -> Invited:
     try:
-        return find_invitation(db.session, token)
+        return find_invited(db.session, token)
     except TokenError:
         abort(404)
 
 
+def _invitation(token: str):
+    return _invited(token).invitation
+
+
 @bp.get("/<token>")
 def show(token: str):
-    invitation = _invitation(token)
-    return _page(invitation, AnswerForm(), _needs_form(invitation) if asks_needs(invitation.event) else None)
+    invited = _invited(token)
+    needs_form = _needs_form(as_needs(invited.needs)) if asks_needs(invited.invitation.event) else None
+    return _page(invited, AnswerForm(), needs_form)
 
 
-def _needs_form(invitation) -> NeedsForm:
+def _needs_form(needs) -> NeedsForm:
     """The needs form filled with what the person told us before."""
-    needs = needs_of(db.session, invitation.person_id)
     return NeedsForm(data={"diets": list(needs.diets), "diet_note": needs.diet_note, "access_note": needs.access_note})
 
 
-def _page(invitation, form, needs_form: NeedsForm | None, status: int = 200, given: dict | None = None):
+def _questions(invited: Invited) -> list:
+    """The event's questions with this invitation's answers; no statement when the event asks none."""
+    return questions_with_answers(db.session, invited.invitation) if invited.has_questions else []
+
+
+def _page(invited: Invited, form, needs_form: NeedsForm | None, status: int = 200, given: dict | None = None):
     """Render the RSVP page; needs_form is shown on lunch and drinks pages while answers are open, given holds the
     question answers just submitted (shown again after a refusal)."""
+    invitation = invited.invitation
     event = invitation.event
     is_withdrawn = invitation.cancelled_at is not None
     is_open = not is_withdrawn and is_open_for_answers(event, utcnow())
-    questions = [] if is_withdrawn else questions_with_answers(db.session, invitation)
+    questions = [] if is_withdrawn else _questions(invited)
     if given is not None and is_open:
         questions = [(question, given.get(question.id, [])) for question, _ in questions]
     response = render_template(
@@ -72,7 +82,7 @@ def _page(invitation, form, needs_form: NeedsForm | None, status: int = 200, giv
         is_withdrawn=is_withdrawn,
         is_open=is_open,
         closed_on=closed_on(event) if is_late(event, utcnow()) else None,
-        seat=your_table(db.session, invitation),
+        seat=your_table(db.session, invitation) if invited.has_plan else None,
         waiting=waitlist_position(db.session, invitation),
     )
     return response, status, PRIVATE_PAGE
@@ -80,36 +90,39 @@ def _page(invitation, form, needs_form: NeedsForm | None, status: int = 200, giv
 
 @bp.post("/<token>")
 def answer(token: str):
-    invitation = _invitation(token)
+    invited = _invited(token)
+    invitation = invited.invitation
     form, needs_form = AnswerForm(), NeedsForm() if asks_needs(invitation.event) else None
     if invitation.cancelled_at is not None:
         flash("This invitation was withdrawn: there is nothing to answer.", "error")
-        return _page(invitation, form, needs_form, 409)
+        return _page(invited, form, needs_form, 409)
     if is_late(invitation.event, utcnow()):
         flash(str(AnswersClosed(invitation.event)), "error")
-        return _page(invitation, form, None, 409)
-    questions = [question for question, _ in questions_with_answers(db.session, invitation)]
+        return _page(invited, form, None, 409)
+    questions = [question for question, _ in _questions(invited)]
     given = {question.id: request.form.getlist(f"q{question.id}") for question in questions}
     if not form.validate_on_submit():
         flash("Choose yes, no or maybe.", "error")
-        return _page(invitation, form, needs_form, 400, given)
+        return _page(invited, form, needs_form, 400, given)
     with_needs = needs_form is not None and "needs_shown" in request.form
     if with_needs and not needs_form.validate():
         flash("Your needs could not be saved: " + " ".join(_errors(needs_form)), "error")
-        return _page(invitation, form, needs_form, 400, given)
+        return _page(invited, form, needs_form, 400, given)
     try:
         answers = read_answers(questions, given, saying_yes=form.answer.data == "yes")
         needs = needs_form.to_needs() if with_needs else None
     except PlannerError as error:
         flash(str(error), "error")
-        return _page(invitation, form, needs_form, 400, given)
-    frees_seat = invitation.answer == Answer.YES and form.answer.data != "yes"
+        return _page(invited, form, needs_form, 400, given)
+    # a yes given up promotes the waiting; a decline of an event that backfills itself can make an offer: mail to send
+    frees_seat = (invitation.answer == Answer.YES and form.answer.data != "yes") or (
+        invitation.event.is_auto_backfill and form.answer.data == "no")
     try:
         saved, event_id = once_more_when_stale(db.session, lambda: _save(invitation, form, answers, needs))
     except PlannerError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return _page(_invitation(token), form, needs_form, 409, given)
+        return _page(_invited(token), form, needs_form, 409, given)
     if frees_seat and sends_at_once(current_app.config):
         deliver_event_mail(event_id)
     if saved == Answer.WAITLIST:
@@ -138,7 +151,7 @@ def _save(invitation, form: AnswerForm, answers: dict, needs) -> tuple[Answer, i
 @bp.get("/<token>/needs")
 def needs_page(token: str):
     invitation = _invitation(token)
-    return _needs_page(invitation, _needs_form(invitation))
+    return _needs_page(invitation, _needs_form(needs_of(db.session, invitation.person_id)))
 
 
 def _needs_page(invitation, form, status: int = 200):

@@ -21,9 +21,7 @@ def expire_command(now_text: str | None) -> None:
     """Withdraw expired offers and offer every open seat of events that backfill themselves (safe from cron)."""
     now = parse_now(now_text)
     config = current_app.config
-    report = run_offers(
-        db.session, mail_settings(), now, default_hours=config["OFFER_HOURS"], lookback_days=config["LOOKBACK_DAYS"]
-    )
+    report = run_offers(db.session, mail_settings(), now)
     if sends_at_once(config):
         touched = {db.session.get(Invitation, invitation_id).event_id for invitation_id in report.expired + report.offered}
         for event_id in sorted(touched):

@@ -7,7 +7,9 @@ maybe). Only declines are replaced, one newcomer per decline, and only while a s
 first, and pressing it twice invites nobody more. The newcomer is the one `balance.replacement`
 picks among the eligible people nobody has invited or excluded yet (least deviation, then the
 decliner's own department and level, then rotation). Who replaced whom is kept in the newcomer's
-proposal entry ("in place of Name <email>"), which also keeps the proposal equal to the invited.
+proposal entry ("in place of Name <email>"), which also keeps the proposal equal to the invited;
+a decline counts as replaced only while its newcomer is still invited (an offer that expired or a
+replacement that was un-invited leaves the decline to be replaced again, and the seat simply free).
 """
 
 import re
@@ -66,10 +68,11 @@ def open_seats(event: Event) -> int:
 def backfill_state(event: Event, now: datetime) -> BackfillState:
     """Describe the event's replacements for its page; nothing is replaceable once answers are closed."""
     by_email = {invitation.person.email: invitation.person for invitation in event.invitations}
+    standing = {invitation.person_id for invitation in still_invited(event)}
     replaced_by, in_place_of = {}, {}
     for entry in event.proposals:
         match = IN_PLACE_OF.match(entry.reason or "")
-        if match and match.group(1) in by_email:
+        if match and match.group(1) in by_email and entry.person_id in standing:  # a withdrawn offer replaced nobody
             declined = by_email[match.group(1)]
             replaced_by[declined.id], in_place_of[entry.person_id] = entry.person, declined
     declines = [inv for inv in still_invited(event) if inv.answer == Answer.NO and inv.person_id not in replaced_by]

@@ -7,6 +7,9 @@ turns into no or maybe, a yes is un-invited, the capacity rises) the oldest wait
 (by answered_at, stamped once the lock is held) takes it and is told by mail, which leaves after
 the caller commits; next_in_line tells beforehand who that would be, for previews.  Lowering
 the capacity below the yes answers takes no seat back: new yes answers wait until enough decline.
+An open backfill offer (services.offers: unanswered, not withdrawn, not yet expired) holds its seat:
+it counts as held in the same SQL count, under the same lock, so only the person offered it can
+take that seat until the offer expires; anyone else's yes then waits.
 """
 
 from dataclasses import dataclass
@@ -15,34 +18,39 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from ..models import Answer, Event, EventStatus, Invitation
+from ..models import Answer, Event, EventStatus, Invitation, utcnow
 from .mails import MailSettings, queue_seat_mail
 
 
 @dataclass(frozen=True)
 class SeatCount:
-    """An event's seats: how many, taken by a yes, and invitations waiting for one."""
+    """An event's seats: how many, taken by a yes, invitations waiting for one, and seats held by open offers."""
 
     capacity: int
     taken: int
     waiting: int
+    held: int = 0
 
     @property
     def free(self) -> int:
-        """Seats nobody holds (never negative, even when the capacity was lowered)."""
-        return max(self.capacity - self.taken, 0)
+        """Seats nobody takes or holds (never negative, even when the capacity was lowered)."""
+        return max(self.capacity - self.taken - self.held, 0)
 
 
 def _active():
     return Invitation.cancelled_at.is_(None)
 
 
+def _is_open_offer():
+    return (Invitation.answer == Answer.PENDING) & (Invitation.offer_expires_at > bindparam("now"))
+
+
 #: built once (every answer counts the seats): the compiled form and cache key are reused
-_SEATS = (
-    select(Invitation.answer, func.count(Invitation.id))
-    .where(Invitation.event_id == bindparam("event_id"), _active(), Invitation.answer.in_([Answer.YES, Answer.WAITLIST]))
-    .group_by(Invitation.answer)
-)
+_SEATS = select(
+    func.count(Invitation.id).filter(Invitation.answer == Answer.YES),
+    func.count(Invitation.id).filter(Invitation.answer == Answer.WAITLIST),
+    func.count(Invitation.id).filter(_is_open_offer()),
+).where(Invitation.event_id == bindparam("event_id"), _active())
 _AHEAD = select(func.count(Invitation.id)).where(
     Invitation.event_id == bindparam("event_id"),
     _active(),
@@ -52,10 +60,16 @@ _AHEAD = select(func.count(Invitation.id)).where(
 )
 
 
-def seat_count(session: Session, event: Event) -> SeatCount:
-    """Count the event's seats taken and the invitations waiting, from the database."""
-    counts = dict(session.execute(_SEATS, {"event_id": event.id}).all())
-    return SeatCount(event.capacity, counts.get(Answer.YES, 0), counts.get(Answer.WAITLIST, 0))
+def seat_count(session: Session, event: Event, now: datetime | None = None) -> SeatCount:
+    """Count the event's seats taken, the invitations waiting and the seats open offers hold (at now), in one statement."""
+    taken, waiting, held = session.execute(_SEATS, {"event_id": event.id, "now": now or utcnow()}).one()
+    return SeatCount(event.capacity, taken, waiting, held)
+
+
+def is_open_offer(invitation: Invitation, now: datetime) -> bool:
+    """An offer still unanswered and not withdrawn that holds its seat at now."""
+    expires = invitation.offer_expires_at
+    return expires is not None and expires > now and invitation.cancelled_at is None and invitation.answer == Answer.PENDING
 
 
 def waiting_list(session: Session, event: Event) -> list[Invitation]:
@@ -72,29 +86,34 @@ def waitlist_position(session: Session, invitation: Invitation) -> int | None:
     return 1 + session.scalar(_AHEAD, values)
 
 
-def yes_or_waitlist(session: Session, invitation: Invitation) -> Answer:
-    """Decide what a yes gets, with the event already locked: a seat while one is free, else the waiting list."""
+def yes_or_waitlist(session: Session, invitation: Invitation, now: datetime | None = None) -> Answer:
+    """Decide what a yes gets, with the event already locked: a seat while one is free (an open offer takes the seat it
+    holds), else the waiting list."""
     if invitation.answer in (Answer.YES, Answer.WAITLIST):
         return invitation.answer
-    return Answer.YES if seat_count(session, invitation.event).free > 0 else Answer.WAITLIST
+    now = now or utcnow()
+    count = seat_count(session, invitation.event, now)
+    own = 1 if is_open_offer(invitation, now) else 0
+    return Answer.YES if count.capacity - count.taken - count.held + own > 0 else Answer.WAITLIST
 
 
 def next_in_line(
-    session: Session, event: Event, *, capacity: int | None = None, leaving: Invitation | None = None
+    session: Session, event: Event, *, capacity: int | None = None, leaving: Invitation | None = None,
+    now: datetime | None = None,
 ) -> list[Invitation]:
     """Return the waiting invitations that would get a seat now, at `capacity` and once `leaving` gives up its seat."""
     if event.status != EventStatus.SENT:
         return []
-    count = seat_count(session, event)
+    count = seat_count(session, event, now)
     gives_up = 1 if leaving is not None and leaving.cancelled_at is None and leaving.answer == Answer.YES else 0
-    after = SeatCount(event.capacity if capacity is None else capacity, count.taken - gives_up, count.waiting)
+    after = SeatCount(event.capacity if capacity is None else capacity, count.taken - gives_up, count.waiting, count.held)
     return waiting_list(session, event)[: after.free]
 
 
 def fill_free_seats(session: Session, event: Event, settings: MailSettings, now: datetime) -> list[Invitation]:
     """Give free seats to the oldest waiting invitations and queue a mail to each; the event must be locked."""
     session.flush()
-    promoted = next_in_line(session, event)
+    promoted = next_in_line(session, event, now=now)
     for invitation in promoted:
         invitation.answer = Answer.YES
         queue_seat_mail(session, invitation, settings, now)

@@ -3,7 +3,7 @@
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -12,16 +12,18 @@ from ..models import Event
 T = TypeVar("T")
 
 
+#: built once (every answer locks its event): PostgreSQL reads the row FOR UPDATE; SQLite takes its write lock with a
+#: no-op UPDATE that returns the row; either way one statement locks the event and reads it afresh
+_LOCK = select(Event).where(Event.id == bindparam("event_id")).with_for_update()
+_LOCK_SQLITE = update(Event).where(Event.id == bindparam("event_id")).values(capacity=Event.capacity).returning(Event)
+_FRESH = {"populate_existing": True, "synchronize_session": False}
+
+
 def lock_event(session: Session, event_id: int) -> Event:
     """Lock the event row until the transaction ends (seat counts cannot change underneath) and return it fresh."""
     session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(Event.id).where(Event.id == event_id).with_for_update())
-    else:
-        session.execute(
-            update(Event).where(Event.id == event_id).values(capacity=Event.capacity).execution_options(synchronize_session=False)
-        )
-    return session.get(Event, event_id, populate_existing=True)
+    statement = _LOCK if session.get_bind().dialect.name == "postgresql" else _LOCK_SQLITE
+    return session.scalars(statement, {"event_id": event_id}, execution_options=_FRESH).one()
 
 
 def once_more_when_stale(session: Session, work: Callable[[], T]) -> T:

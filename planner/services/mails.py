@@ -60,6 +60,10 @@ class MailSettings:
     reply_domain: str
     secret_key: str | bytes = field(repr=False)
     templates: Environment = field(repr=False)
+    #: how long a backfill offer holds its seat when its event does not say (the offer mail says until when)
+    offer_hours: int = 48
+    #: the look-back of turns and balance when an offer picks whose turn it is (an answer can make an offer)
+    lookback_days: int = 180
 
 
 @dataclass(frozen=True)

@@ -75,7 +75,8 @@ def check_needs(diets, diet_note: str | None, access_note: str | None) -> Needs:
     return Needs(tuple(code for code in DIETS if code in set(diets)), *notes)
 
 
-def _as_needs(row: PersonNeeds | None) -> Needs:
+def as_needs(row: PersonNeeds | None) -> Needs:
+    """The needs a stored row holds (empty for none)."""
     if row is None:
         return Needs()
     return Needs(tuple(code for code in row.diets.split(",") if code in DIETS), row.diet_note, row.access_note)
@@ -83,13 +84,13 @@ def _as_needs(row: PersonNeeds | None) -> Needs:
 
 def needs_of(session: Session, person_id: int) -> Needs:
     """Return a person's remembered needs (empty when none are stored)."""
-    return _as_needs(session.scalar(select(PersonNeeds).where(PersonNeeds.person_id == person_id)))
+    return as_needs(session.scalar(select(PersonNeeds).where(PersonNeeds.person_id == person_id)))
 
 
 def save_needs(session: Session, person_id: int, needs: Needs) -> bool:
     """Remember a person's needs (empty needs delete what was stored); return whether anything changed."""
     row = session.scalar(select(PersonNeeds).where(PersonNeeds.person_id == person_id))
-    if _as_needs(row) == needs:
+    if as_needs(row) == needs:
         return False
     if needs.is_empty:
         session.delete(row)
@@ -137,7 +138,7 @@ def needs_counts(session: Session, event: Event) -> NeedsCounts:
         .where(Invitation.event_id == event.id, Invitation.answer == Answer.YES, Invitation.cancelled_at.is_(None))
         .order_by(Person.name, Person.id)
     ).all()
-    people = [(name, _as_needs(row)) for name, row in rows]
+    people = [(name, as_needs(row)) for name, row in rows]
     diets = Counter(code for _, needs in people for code in needs.diets)
     return NeedsCounts(
         coming=len(people),

@@ -2,12 +2,15 @@
 
 A decline first gives its seat to the waiting list (services.capacity, at the answer); only while
 nobody waits and a seat is open (backfill.open_seats: not taken, waited for or spoken for) is a
-decline not yet replaced offered to backfill.fair_replacement. The offer is an invitation with
-offer_expires_at: its mail says until when the seat is held (the event's offer_hours, else the
-OFFER_HOURS setting, never beyond the answer deadline). The newcomer answers like everyone else
-(services.rsvp.record_answer). An offer still unanswered when it expires is withdrawn (a CANCEL)
-and the same decline is offered to the next person. run_offers does both, one event at a time
-under the event lock, so it is idempotent and two runs at once never offer one seat twice.
+decline not yet replaced offered to backfill.fair_replacement. That happens at the decline itself
+(services.rsvp.record_answer calls refill in the answer's transaction, under the event lock) and
+at each periodic run (run_offers), which also picks up declines nobody could replace before. The
+offer is an invitation with offer_expires_at: its mail says until when the seat is held (the
+event's offer_hours, else the OFFER_HOURS setting, never beyond the answer deadline), and while it
+is open the seat counts as held (services.capacity). The newcomer answers like everyone else. An
+offer still unanswered when it expires is withdrawn (a CANCEL); its decline no longer counts as
+replaced (backfill.backfill_state) and is offered to the next person. run_offers works one event
+at a time under the event lock, so it is idempotent and two runs at once never offer one seat twice.
 """
 
 from dataclasses import dataclass, field
@@ -16,11 +19,11 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from ..models import Answer, Event, EventStatus, Invitation, Person
+from ..models import Answer, Event, EventStatus, Invitation
 from ..text import plural
 from . import audit
-from .backfill import IN_PLACE_OF, backfill_state, fair_replacement, record_replacement
-from .capacity import seat_count
+from .backfill import backfill_state, fair_replacement, record_replacement
+from .capacity import fill_free_seats, seat_count
 from .changes import uninvite
 from .events import is_open_for_answers
 from .locking import lock_event, once_more_when_stale
@@ -41,12 +44,7 @@ def held_until(event: Event, now: datetime, default_hours: int) -> datetime:
     return min(now + timedelta(hours=hours), event.rsvp_deadline_at or event.starts_at)
 
 
-def is_pending_offer(invitation: Invitation) -> bool:
-    """An offer still waiting for its answer."""
-    return invitation.offer_expires_at is not None and invitation.cancelled_at is None and invitation.answer == Answer.PENDING
-
-
-def run_offers(session: Session, settings: MailSettings, now: datetime, *, default_hours: int, lookback_days: int) -> OfferReport:
+def run_offers(session: Session, settings: MailSettings, now: datetime) -> OfferReport:
     """Withdraw expired offers and offer open seats of every event that backfills itself; commit per event."""
     report = OfferReport()
     query = select(Event.id).where(Event.is_auto_backfill.is_(True), Event.status == EventStatus.SENT, Event.starts_at > now)
@@ -56,7 +54,7 @@ def run_offers(session: Session, settings: MailSettings, now: datetime, *, defau
     def one(event_id: int) -> tuple[list[int], list[int]]:
         event = lock_event(session, event_id)
         session.expire_all()
-        done = refill(session, event, settings, now, default_hours=default_hours, lookback_days=lookback_days)
+        done = refill(session, event, settings, now)
         if any(done):
             audit.record(session, "offer.run", actor=audit.COMMAND_LINE, subject=("event", event_id),
                          summary=f"{plural(len(done[0]), 'offer')} expired, {plural(len(done[1]), 'offer')} made")
@@ -70,36 +68,36 @@ def run_offers(session: Session, settings: MailSettings, now: datetime, *, defau
     return report
 
 
-def refill(
-    session: Session, event: Event, settings: MailSettings, now: datetime, *, default_hours: int, lookback_days: int
-) -> tuple[list[int], list[int]]:
+def refill(session: Session, event: Event, settings: MailSettings, now: datetime) -> tuple[list[int], list[int]]:
     """With the event locked: withdraw its expired offers, then offer each open seat; return (expired ids, offered ids)."""
+    session.expire(event, ["invitations", "proposals"])
     expired, offered = [], []
-    by_email = {invitation.person.email: invitation.person for invitation in event.invitations}
-    passed_on: list[Person] = []
-    for invitation in [inv for inv in event.invitations if is_pending_offer(inv) and inv.offer_expires_at <= now]:
-        entry = next((entry for entry in event.proposals if entry.person_id == invitation.person_id), None)
-        match = IN_PLACE_OF.match(entry.reason if entry else "")
+    for invitation in [inv for inv in event.invitations if _has_expired(inv, now)]:
         uninvite(session, invitation, settings, now)
         expired.append(invitation.id)
-        if match and match.group(1) in by_email:
-            passed_on.append(by_email[match.group(1)])
+    if expired:  # the seats they held are free: the waiting list comes first
+        fill_free_seats(session, event, settings, now)
     session.expire(event, ["invitations", "proposals"])
-    if not is_open_for_answers(event, now) or seat_count(session, event).waiting:
+    if not is_open_for_answers(event, now) or seat_count(session, event, now).waiting:
         return expired, offered
     state = backfill_state(event, now)
-    declined = passed_on + [invitation.person for invitation in state.replaceable]
-    for gone in declined[: state.open_seats]:
-        newcomer = fair_replacement(session, event, now, lookback_days=lookback_days)
+    for declined in state.replaceable[: state.open_seats]:
+        newcomer = fair_replacement(session, event, now, lookback_days=settings.lookback_days)
         if newcomer is None:
             break
-        offered.append(_offer(session, event, gone, newcomer, settings, now, default_hours).id)
+        offered.append(_offer(session, event, declined.person, newcomer, settings, now).id)
     return expired, offered
 
 
-def _offer(session, event, gone, newcomer, settings, now, default_hours) -> Invitation:
+def _has_expired(invitation: Invitation, now: datetime) -> bool:
+    """An offer nobody answered before it expired (and not yet withdrawn)."""
+    expires = invitation.offer_expires_at
+    return expires is not None and expires <= now and invitation.cancelled_at is None and invitation.answer == Answer.PENDING
+
+
+def _offer(session, event, gone, newcomer, settings, now) -> Invitation:
     record_replacement(event, gone, newcomer)
-    invitation = Invitation(event=event, person=newcomer, offer_expires_at=held_until(event, now, default_hours))
+    invitation = Invitation(event=event, person=newcomer, offer_expires_at=held_until(event, now, settings.offer_hours))
     issue_tokens(invitation, settings)
     session.add(invitation)
     queue_offer(session, invitation, settings, stamp=now)

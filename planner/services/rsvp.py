@@ -4,17 +4,18 @@ An answer is stamped (answered_at) once the event lock is held, so the waiting l
 ordered by that stamp, follows the same order in which seats are given.
 """
 
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session, joinedload
 
 from ..errors import PlannerError
 from ..metrics import count_answer
-from ..models import Answer, Event, EventStatus, Invitation, utcnow
+from ..models import Answer, Event, EventStatus, Invitation, PersonNeeds, Question, SeatingPlan, utcnow
 from ..tokens import TokenError, hash_token
 from . import audit
-from .capacity import fill_free_seats, yes_or_waitlist
+from .capacity import fill_free_seats, is_open_offer, yes_or_waitlist
 from .events import is_open_for_answers, local
 from .locking import lock_event
 from .mails import MailSettings
@@ -22,12 +23,33 @@ from .mails import MailSettings
 ANSWERS = {"yes": Answer.YES, "no": Answer.NO, "maybe": Answer.MAYBE}
 
 
-#: built once, so that each lookup reuses its compiled form and cache key (the busiest query of the app)
+#: built once, so that each lookup reuses its compiled form and cache key (the busiest query of the app): the invitation
+#: with its event, organiser and person, the person's remembered needs, and whether the event has a published seating
+#: plan or questions (the page reads those only when there are some)
 _BY_TOKEN = (
-    select(Invitation)
+    select(
+        Invitation,
+        PersonNeeds,
+        exists().where(SeatingPlan.event_id == Invitation.event_id, SeatingPlan.published_at.is_not(None)),
+        exists().where(Question.event_id == Invitation.event_id),
+    )
+    .outerjoin(PersonNeeds, PersonNeeds.person_id == Invitation.person_id)
     .where(Invitation.token_hash == bindparam("token_hash"))
     .options(joinedload(Invitation.event).joinedload(Event.organiser), joinedload(Invitation.person))
 )
+
+#: the invitation read again once its event is locked (built once, like the lookup)
+_AFRESH = select(Invitation).where(Invitation.id == bindparam("id"))
+
+
+@dataclass(frozen=True)
+class Invited:
+    """An invitation found by its token, with what its RSVP page needs to know, from one statement."""
+
+    invitation: Invitation
+    needs: PersonNeeds | None  #: the person's remembered needs, if any
+    has_plan: bool  #: the event has a published seating plan
+    has_questions: bool  #: the event asks questions
 
 
 class AnswerError(PlannerError):
@@ -57,12 +79,17 @@ def is_late(event: Event, now: datetime) -> bool:
     return event.status == EventStatus.SENT and now >= answers_close_at(event)
 
 
-def find_invitation(session: Session, token: str) -> Invitation:
-    """Return the invitation a token belongs to, with its event, organiser and person (one query); else raise TokenError."""
-    invitation = session.scalar(_BY_TOKEN, {"token_hash": hash_token(token)})
-    if invitation is None:
+def find_invited(session: Session, token: str) -> Invited:
+    """Return the invitation a token belongs to with what its page needs (one statement); else raise TokenError."""
+    row = session.execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
+    if row is None:
         raise TokenError.invalid()
-    return invitation
+    return Invited(*row)
+
+
+def find_invitation(session: Session, token: str) -> Invitation:
+    """Return the invitation a token belongs to, with its event, organiser and person (one statement); else raise TokenError."""
+    return find_invited(session, token).invitation
 
 
 def record_answer(
@@ -74,22 +101,23 @@ def record_answer(
     A change is recorded in the audit log as the answer and the way it came (`via`), never the note.
 
     Raise AnswersClosed when the answer came (now) after the deadline, AnswerError when it cannot be given.
-    The answer is stamped when the event lock is granted. A yes that turns into no or maybe gives its seat to the oldest waiting
-    invitation, whose mail is queued.
+    The answer is stamped when the event lock is granted. A yes that turns into no or maybe (or an open offer turned down)
+    gives its seat to the oldest waiting invitation, whose mail is queued; a decline on an event that backfills itself then offers the open seat at once
+    (services.offers.refill), in the same transaction.
     """
     if answer not in ANSWERS:
         raise AnswerError("Choose yes, no or maybe.")
     lock_event(session, invitation.event_id)
     stamp = utcnow()
-    session.refresh(invitation)
+    session.execute(_AFRESH, {"id": invitation.id}, execution_options={"populate_existing": True})
     if invitation.cancelled_at is not None:
         raise AnswerError("This invitation was withdrawn.")
     if is_late(invitation.event, now):
         raise AnswersClosed(invitation.event)
     if not is_open_for_answers(invitation.event, now):
         raise AnswerError("Answers for this event are closed.")
-    old = invitation.answer
-    new = yes_or_waitlist(session, invitation) if ANSWERS[answer] == Answer.YES else ANSWERS[answer]
+    old, held = invitation.answer, is_open_offer(invitation, now)
+    new = yes_or_waitlist(session, invitation, now) if ANSWERS[answer] == Answer.YES else ANSWERS[answer]
     comment = (comment or "").strip() or None
     if old == new and (comment is None or comment == invitation.comment):
         return False
@@ -103,6 +131,10 @@ def record_answer(
     session.flush()
     if old != new:
         count_answer(new)
-    if old == Answer.YES and new != Answer.YES:
+    if (old == Answer.YES or held) and new != Answer.YES:
         fill_free_seats(session, invitation.event, settings, stamp)
+    if new == Answer.NO and old != Answer.NO and invitation.event.is_auto_backfill:
+        from .offers import refill  # only a decline needs the planning modules
+
+        refill(session, invitation.event, settings, now)
     return True
