@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -19,7 +19,7 @@ from planner.extensions import db
 from planner.mailer import mail_settings
 from planner.models import Event, Invitation, OutgoingMail, Reminder, ReminderKind, Series, utcnow
 from planner.services.events import local
-from planner.services.reminders import event_reminders
+from planner.services.reminders import event_reminders, unanswered_moment
 from planner.services.rsvp import record_answer
 from planner.services.seating import SeatingSettings, make_plan, publish_plan
 from planner.services.series import create_round
@@ -86,6 +86,18 @@ def test_the_unanswered_are_reminded_reminder_days_before_the_deadline_once(smtp
     assert len(smtp_server.messages) == 6
     kinds = db.session.execute(select(Reminder.kind, func.count(Reminder.id)).group_by(Reminder.kind)).all()
     assert kinds == [(ReminderKind.UNANSWERED, 6)]
+
+
+@pytest.mark.parametrize(("deadline", "expected_utc"), [
+    (datetime(2027, 3, 29, 0, 0), datetime(2027, 3, 26, 23, 0, tzinfo=UTC)),  # clocks go forward on 28 March 2027
+    (datetime(2026, 10, 26, 0, 0), datetime(2026, 10, 23, 22, 0, tzinfo=UTC)),  # and back on 25 October 2026
+])
+def test_the_unanswered_reminder_keeps_its_wall_clock_time_across_a_daylight_saving_change(deadline, expected_utc):
+    stored = deadline.replace(tzinfo=BERLIN).astimezone(UTC)  # as the database gives it back
+    event = Event(timezone="Europe/Berlin", reminder_days=2, rsvp_deadline_at=stored)
+    moment = unanswered_moment(event)
+    assert moment == expected_utc and (moment.astimezone(BERLIN).date(), moment.astimezone(BERLIN).hour) == (
+        deadline.date() - timedelta(days=2), 0)
 
 
 def test_nobody_withdrawn_bounced_opted_out_or_answered_is_reminded(smtp_app, smtp_server, invited):
