@@ -17,18 +17,22 @@ from planner.models import (
     PairMeeting,
     ProposalEntry,
     Series,
+    utcnow,
 )
 from planner.network import health
 from planner.services import analytics
 from planner.services.analytics import Filters, StaffMember
 from tests.helpers import csrf_from, statements
 
-TODAY = date.today()
+
+def utc_today() -> date:
+    """The day the analytics pages count up to (the UTC date, as the app reads it), read when the test runs."""
+    return utcnow().date()
 
 
 def days_ago(days: int) -> datetime:
-    """Noon UTC that many days before TODAY, so that a run past midnight keeps the same periods."""
-    return datetime.combine(TODAY - timedelta(days=days), time(12), tzinfo=UTC)
+    """Noon UTC that many days before today."""
+    return datetime.combine(utc_today() - timedelta(days=days), time(12), tzinfo=UTC)
 
 
 
@@ -42,7 +46,7 @@ def met(event, a, b, day):
 
 def make_series(organiser, title="Monthly lunch", previous=None):
     series = Series(kind=EventKind.LUNCH, title=title, start_time=time(12), end_time=time(13), timezone="UTC", capacity=8,
-                    rrule="FREQ=MONTHLY;BYDAY=1TU", starts_on=TODAY, organiser_id=organiser.id,
+                    rrule="FREQ=MONTHLY;BYDAY=1TU", starts_on=utc_today(), organiser_id=organiser.id,
                     previous_id=previous.id if previous else None)
     db.session.add(series)
     db.session.commit()
@@ -194,8 +198,8 @@ def test_the_page_shows_the_figures_the_heat_maps_and_the_isolated(client, login
                   status=EventStatus.SENT, organiser_id=organiser.id)
     db.session.add(lunch)
     db.session.commit()
-    met(lunch, p["a"], p["c"], TODAY - timedelta(days=3))
-    met(lunch, p["a"], p["b"], TODAY - timedelta(days=3))
+    met(lunch, p["a"], p["c"], utc_today() - timedelta(days=3))
+    met(lunch, p["a"], p["b"], utc_today() - timedelta(days=3))
     page = client.get("/analytics").data.decode()
     assert "<h1>Network health</h1>" in page
     assert "Coverage</dt><dd>17%" in page  # a and c of 12 people
@@ -336,9 +340,9 @@ def test_first_meetings_reported_in_feedback_are_a_second_measure(client, login,
     db.session.add_all([FirstMeeting(event_id=lunch.id, person_id=p["a"].id, met_person_id=p["c"].id),
                         FirstMeeting(event_id=lunch.id, person_id=p["c"].id, met_person_id=p["a"].id)])
     db.session.commit()
-    ties = analytics.reported_ties(db.session, TODAY - timedelta(days=30), TODAY)
+    ties = analytics.reported_ties(db.session, utc_today() - timedelta(days=30), utc_today())
     assert ties == {tuple(sorted((p["a"].id, p["c"].id)))}
-    assert analytics.reported_ties(db.session, TODAY - timedelta(days=2), TODAY) == set()
+    assert analytics.reported_ties(db.session, utc_today() - timedelta(days=2), utc_today()) == set()
     page = client.get("/analytics").data.decode()
     assert "1 first meeting reported" in page and "17% of active people have a tie outside" in page
     headline = dict(csv_rows(client.get("/analytics/headline.csv"))[1:])

@@ -3,15 +3,16 @@
 import html
 import json
 import re
-from datetime import date, timedelta
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from planner.extensions import db
-from planner.models import Event, EventStatus, utcnow
+from planner.models import Event, EventKind, EventStatus, utcnow
 from planner.services import planning
-from planner.services.events import local
+from planner.services.events import draft_for, local, with_default_deadline
 from tests.helpers import csrf_from
 
 
@@ -56,6 +57,14 @@ def test_default_deadline_is_tomorrow_or_later(client, login, kind):
     page = client.get(f"/events/new?kind={kind}").data.decode()
     deadline = page.split('name="rsvp_deadline" type="datetime-local" value="')[1][:10]
     assert date.fromisoformat(deadline) > date.today()
+
+
+def test_the_defaults_count_from_the_events_own_today():
+    late = datetime(2026, 12, 2, 23, 30, tzinfo=UTC)  # the server's 2 December is already 3 December in Berlin
+    proposed = draft_for(EventKind.LUNCH, late, "Europe/Berlin")
+    assert proposed.day == date(2026, 12, 10)
+    lunch = replace(proposed, day=date(2026, 12, 5), rsvp_deadline=None)
+    assert with_default_deadline(lunch, late, None).rsvp_deadline == datetime(2026, 12, 4, 17), "never before Berlin's tomorrow"
 
 
 def test_create_event_stores_utc_and_keeps_the_timezone(client, login):

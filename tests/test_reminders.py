@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from planner.extensions import db
 from planner.mailer import mail_settings
 from planner.models import Event, Invitation, OutgoingMail, Reminder, ReminderKind, Series, utcnow
-from planner.services.reminders import event_reminders
+from planner.services.events import local
+from planner.services.reminders import event_reminders, unanswered_moment
 from planner.services.rsvp import record_answer
 from planner.services.seating import SeatingSettings, make_plan, publish_plan
 from planner.services.series import create_round
@@ -28,9 +29,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def at(days: int, hour: int) -> datetime:
-    """A moment on the event's wall clock, `days` after today (the test event is on today + 7, answers by today + 6 00:00)."""
-    return datetime.combine(datetime.now(BERLIN).date() + timedelta(days=days), clock(hour), tzinfo=BERLIN)
+def at(event: Event, days: int, hour: int) -> datetime:
+    """A moment on the event's wall clock, `days` after the day it was made on (it is on that day + 7, answers by + 6 00:00).
+
+    Counted from the event's own date, not read from the clock again: a test that runs past midnight keeps its moments."""
+    made_on = local(event.starts_at, event).date() - timedelta(days=7)
+    return datetime.combine(made_on + timedelta(days=days), clock(hour), tzinfo=BERLIN)
 
 
 def send(app, *args: str) -> str:
@@ -67,9 +71,9 @@ def invited(smtp_app, smtp_server, make_person, make_event):
 
 def test_the_unanswered_are_reminded_reminder_days_before_the_deadline_once(smtp_app, smtp_server, invited):
     event, links = invited
-    assert "0 reminders" in send(smtp_app, "--now", at(3, 23).isoformat())
+    assert "0 reminders" in send(smtp_app, "--now", at(event, 3, 23).isoformat())
     assert smtp_server.messages == []
-    assert "6 reminders" in send(smtp_app, "--now", at(4, 1).isoformat())
+    assert "6 reminders" in send(smtp_app, "--now", at(event, 4, 1).isoformat())
     found = reminders_in(smtp_server, "unanswered")
     assert set(found) == set(links)
     for address, message in found.items():
@@ -78,10 +82,22 @@ def test_the_unanswered_are_reminded_reminder_days_before_the_deadline_once(smtp
         assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
         assert "Answers close on" in message.get_body(preferencelist=("plain",)).get_content()
         assert links[address] in message.get_body(preferencelist=("html",)).get_content()
-    assert "0 reminders" in send(smtp_app, "--now", at(5, 1).isoformat())
+    assert "0 reminders" in send(smtp_app, "--now", at(event, 5, 1).isoformat())
     assert len(smtp_server.messages) == 6
     kinds = db.session.execute(select(Reminder.kind, func.count(Reminder.id)).group_by(Reminder.kind)).all()
     assert kinds == [(ReminderKind.UNANSWERED, 6)]
+
+
+@pytest.mark.parametrize(("deadline", "expected_utc"), [
+    (datetime(2027, 3, 29, 0, 0), datetime(2027, 3, 26, 23, 0, tzinfo=UTC)),  # clocks go forward on 28 March 2027
+    (datetime(2026, 10, 26, 0, 0), datetime(2026, 10, 23, 22, 0, tzinfo=UTC)),  # and back on 25 October 2026
+])
+def test_the_unanswered_reminder_keeps_its_wall_clock_time_across_a_daylight_saving_change(deadline, expected_utc):
+    stored = deadline.replace(tzinfo=BERLIN).astimezone(UTC)  # as the database gives it back
+    event = Event(timezone="Europe/Berlin", reminder_days=2, rsvp_deadline_at=stored)
+    moment = unanswered_moment(event)
+    assert moment == expected_utc and (moment.astimezone(BERLIN).date(), moment.astimezone(BERLIN).hour) == (
+        deadline.date() - timedelta(days=2), 0)
 
 
 def test_nobody_withdrawn_bounced_opted_out_or_answered_is_reminded(smtp_app, smtp_server, invited):
@@ -93,7 +109,7 @@ def test_nobody_withdrawn_bounced_opted_out_or_answered_is_reminded(smtp_app, sm
     db.session.commit()
     answer(said_no, "no")
     answer(said_maybe, "maybe")
-    send(smtp_app, "--now", at(4, 1).isoformat())
+    send(smtp_app, "--now", at(event, 4, 1).isoformat())
     assert set(reminders_in(smtp_server, "unanswered")) == {waiting.person.email}
 
 
@@ -101,13 +117,13 @@ def test_no_reminder_when_the_deadline_was_too_close_or_none_is_wanted(smtp_app,
     event, _links = invited
     event.reminder_days = 10  # the reminder moment was long past when the invitations went out
     db.session.commit()
-    assert "0 reminders" in send(smtp_app, "--now", at(5, 23).isoformat())
+    assert "0 reminders" in send(smtp_app, "--now", at(event, 5, 23).isoformat())
     event.reminder_days = 0
     db.session.commit()
-    assert "0 reminders" in send(smtp_app, "--now", at(5, 23).isoformat())
+    assert "0 reminders" in send(smtp_app, "--now", at(event, 5, 23).isoformat())
     event.reminder_days = 1
     db.session.commit()
-    assert "0 reminders" in send(smtp_app, "--now", at(6, 1).isoformat()), "none after the deadline"
+    assert "0 reminders" in send(smtp_app, "--now", at(event, 6, 1).isoformat()), "none after the deadline"
     assert smtp_server.messages == []
 
 
@@ -121,8 +137,8 @@ def test_a_yes_is_reminded_the_day_before_with_time_place_and_table(smtp_app, sm
     publish_plan(plan, utcnow())
     db.session.commit()
     smtp_server.clear()
-    assert "0 reminders" in send(smtp_app, "--now", at(6, 8).isoformat())
-    send(smtp_app, "--now", at(6, 10).isoformat())
+    assert "0 reminders" in send(smtp_app, "--now", at(event, 6, 8).isoformat())
+    send(smtp_app, "--now", at(event, 6, 10).isoformat())
     found = reminders_in(smtp_server, "day_before")
     assert set(found) == {invitation.person.email for invitation in coming}
     table_of = {seat.person.email: seat.table_index + 1 for seat in plan.seats}
@@ -133,15 +149,15 @@ def test_a_yes_is_reminded_the_day_before_with_time_place_and_table(smtp_app, sm
         assert f"Your table: {table_of[address]}, with " in text
         assert rsvp_link(message) == links[address]
         assert f"Your table</strong></td><td>{table_of[address]}" in message.get_body(preferencelist=("html",)).get_content()
-    assert "0 reminders" in send(smtp_app, "--now", at(6, 11).isoformat())
-    assert "0 reminders" in send(smtp_app, "--now", at(7, 13).isoformat()), "none once the event has begun"
+    assert "0 reminders" in send(smtp_app, "--now", at(event, 6, 11).isoformat())
+    assert "0 reminders" in send(smtp_app, "--now", at(event, 7, 13).isoformat()), "none once the event has begun"
 
 
 def test_the_day_before_reminder_without_a_published_plan_names_no_table(smtp_app, smtp_server, invited):
     event, _links = invited
     answer(event.invitations[0], "yes")
     smtp_server.clear()
-    send(smtp_app, "--now", at(6, 10).isoformat())
+    send(smtp_app, "--now", at(event, 6, 10).isoformat())
     (message,) = reminders_in(smtp_server, "day_before").values()
     assert "Your table" not in message.get_body(preferencelist=("plain",)).get_content()
 
@@ -165,10 +181,10 @@ def test_the_event_page_shows_who_got_which_reminder_in_one_query(smtp_app, smtp
     event, _links = invited
     event_id = event.id
     answer(event.invitations[0], "yes")
-    send(smtp_app, "--now", at(4, 1).isoformat())
+    send(smtp_app, "--now", at(event, 4, 1).isoformat())
     with statements() as few:
         assert len(event_reminders(db.session, event_id)) == 5
-    send(smtp_app, "--now", at(6, 10).isoformat())
+    send(smtp_app, "--now", at(event, 6, 10).isoformat())
     with statements() as more:
         assert len(event_reminders(db.session, event_id)) == 6
     assert len(few) == len(more) == 1
@@ -215,7 +231,7 @@ def reminder_mails() -> list[int]:
 def test_two_runs_at_once_send_each_reminder_once(smtp_app, smtp_server, invited, tmp_path):
     event, links = invited
     environment = runner_environment(smtp_app, smtp_server, tmp_path)
-    moment = at(4, 1).isoformat()
+    moment = at(event, 4, 1).isoformat()
     runners = [subprocess.Popen(command("--now", moment, "--batch", "2"), cwd=ROOT, env=environment, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
     outputs = [runner.communicate(timeout=120) for runner in runners]
@@ -240,7 +256,7 @@ def wait_for(condition, what: str, process: subprocess.Popen, seconds: float = 6
 def test_a_run_killed_halfway_loses_and_duplicates_nothing(smtp_app, smtp_server, invited, tmp_path):
     event, links = invited
     environment = runner_environment(smtp_app, smtp_server, tmp_path)
-    moment = at(4, 1).isoformat()
+    moment = at(event, 4, 1).isoformat()
     smtp_server.hold_after(1)
     killed = subprocess.Popen(command("--now", moment, "--batch", "1"), cwd=ROOT, env=environment, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
@@ -265,7 +281,7 @@ def test_a_run_killed_halfway_loses_and_duplicates_nothing(smtp_app, smtp_server
 def test_organiser_sees_reminders_on_the_event_page(smtp_app, smtp_server, make_person, make_event):
     client, event, _link = sent_event(smtp_app, smtp_server, make_person, make_event, 3)
     assert b'id="reminders"' not in client.get(f"/events/{event.id}").data
-    send(smtp_app, "--now", at(4, 1).isoformat())
+    send(smtp_app, "--now", at(event, 4, 1).isoformat())
     page = client.get(f"/events/{event.id}").data.decode()
     assert 'id="reminders"' in page
     section = page.split('id="reminders"')[1].split("</section>")[0]

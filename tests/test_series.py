@@ -138,6 +138,25 @@ def test_editing_from_a_date_changes_only_the_rounds_from_then_on(app, monthly):
     assert series_service.lineage(successor) == [successor, monthly]
 
 
+def test_a_change_without_a_date_applies_from_today_in_the_series_timezone(app, monthly):
+    late = datetime(2031, 3, 9, 23, 30, tzinfo=UTC)  # the server's 9 March is already 10 March in Berlin
+    with pytest.raises(SeriesError, match="from today or a later date"):
+        series_service.edit_from(db.session, monthly, draft(title="Lunch and learn"), late.date(), late)
+    db.session.rollback()
+    successor = series_service.edit_from(db.session, monthly, draft(title="Lunch and learn"), None, late)
+    assert successor.starts_on == date(2031, 3, 10) and monthly.rrule.endswith("UNTIL=20310309T235959")
+
+
+def test_a_series_cannot_start_on_a_day_already_past_in_its_timezone(app, make_organiser):
+    organiser = make_organiser()
+    late = datetime(2031, 3, 9, 23, 30, tzinfo=UTC)
+    with pytest.raises(SeriesError, match="cannot start in the past"):
+        series_service.create_series(db.session, organiser.id, draft(starts_on=date(2031, 3, 9)), late)
+    early = datetime(2031, 3, 10, 3, 0, tzinfo=UTC)  # still 9 March in New York
+    series = series_service.create_series(db.session, organiser.id, draft(starts_on=date(2031, 3, 9), timezone="America/New_York"), early)
+    assert series.starts_on == date(2031, 3, 9)
+
+
 def test_ending_a_series_removes_drafts_and_returns_sent_rounds_to_cancel(app, monthly):
     run(app, at(date(2031, 3, 30)))
     (april,) = rounds(monthly)

@@ -1,7 +1,5 @@
 """Events: create, show, delete a draft, send the invitations, invite replacements, and follow the mail."""
 
-from datetime import date
-
 from flask import (
     Blueprint,
     abort,
@@ -61,11 +59,13 @@ def new():
         kind = request.args.get("kind", EventKind.LUNCH.value)
         if kind not in {k.value for k in EventKind}:
             kind = EventKind.LUNCH.value
-        _fill(form, draft_for(EventKind(kind), date.today(), current_app.config["DEFAULT_TIMEZONE"]))
+        _fill(form, draft_for(EventKind(kind), utcnow(), current_app.config["DEFAULT_TIMEZONE"]))
     elif form.validate_on_submit():
-        draft = with_default_deadline(form.to_draft(), date.today(), form.shown_default())
-        event = committed_or_shown(form, lambda: create_event(db.session, current_user.id, draft, current_app.config["REPLY_DOMAIN"]),
-                                   lambda event: audited("event.create", ("event", event.id), event.title))
+        def create() -> Event:
+            draft = with_default_deadline(form.to_draft(), utcnow(), form.shown_default())
+            return create_event(db.session, current_user.id, draft, current_app.config["REPLY_DOMAIN"])
+
+        event = committed_or_shown(form, create, lambda event: audited("event.create", ("event", event.id), event.title))
         if event is not None:
             flash("Event created. Next: propose who to invite.", "success")
             return redirect(url_for("events.detail", event_id=event.id))

@@ -1,6 +1,6 @@
 """Series: create a recurring event, follow its rounds and turns, skip or move a date, edit from a date on, end it."""
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -14,7 +14,7 @@ from ..models import EventKind, Series, SeriesStatus, utcnow
 from ..recurrence import describe, pattern_of
 from ..services import series as series_service
 from ..services.changes import cancel_event
-from ..services.events import KIND_DEFAULTS, zone
+from ..services.events import KIND_DEFAULTS, today_in
 from ..services.ownership import sharing, visible_series
 from ..services.turns import funnels, series_turns
 from ..text import plural
@@ -36,7 +36,7 @@ def index():
 def _new_form() -> SeriesForm:
     form = SeriesForm()
     form.timezone.data = current_app.config["DEFAULT_TIMEZONE"]
-    form.starts_on.data = date.today() + timedelta(days=7)
+    form.starts_on.data = today_in(form.timezone.data, utcnow()) + timedelta(days=7)
     defaults = KIND_DEFAULTS[EventKind.LUNCH]
     form.start.data, form.end.data, form.capacity.data, form.title.data = defaults.start, defaults.end, 8, defaults.title
     return form
@@ -60,7 +60,7 @@ def new():
 def show(series_id: int):
     series = series_or_404(series_id)
     now = utcnow()
-    today = now.astimezone(zone(series.timezone)).date()
+    today = today_in(series.timezone, now)
     chain = series_service.lineage(series)
     rounds = [event for item in reversed(chain) for event in item.events]
     existing = {event.occurrence_on for event in series.events}
@@ -158,7 +158,7 @@ def _prefilled(series: Series) -> SeriesForm:
     form = SeriesForm(data={
         **{name: value for name, value in fields.items() if name not in ("kind", "send_mode", "planning_mode")},
         "kind": fields["kind"].value, "send_mode": fields["send_mode"].value, "planning_mode": fields["planning_mode"].value,
-        "starts_on": series.starts_on, "from_day": date.today(),
+        "starts_on": series.starts_on, "from_day": today_in(series.timezone, utcnow()),
     })
     pattern = pattern_of(series.rrule)
     form.frequency.data, form.interval.data = pattern.frequency, pattern.interval
@@ -178,7 +178,7 @@ def edit(series_id: int):
         return render_template("series/edit.html", series=series, form=_prefilled(series))
     form = SeriesForm()
     successor = form.validate_on_submit() and committed_or_shown(
-        form, lambda: series_service.edit_from(db.session, series, form.to_draft(), form.from_day.data or date.today(), utcnow()),
+        form, lambda: series_service.edit_from(db.session, series, form.to_draft(), form.from_day.data, utcnow()),
         lambda successor: audited("series.edit", ("series", series.id), f"from {successor.starts_on.isoformat()}: series {successor.id}"))
     if successor:
         flash("The series is changed from that date on; earlier rounds keep their settings.", "success")

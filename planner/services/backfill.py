@@ -164,7 +164,7 @@ def fair_replacement(session: Session, event: Event, now: datetime, *, lookback_
     if len(candidates) <= len(kept):
         return None
     today = now.date()
-    turns = turn_history(session, pool, today, event)
+    turns = turn_history(session, pool, now, event)
     chosen = plan_round(candidates, len(kept) + 1, today=today, invited_on=turns.invited_on, met_on=turns.met_on,
                         joined_on=turns.joined_on, must=kept, seed=event.id)
     added = [person_id for person_id in chosen if person_id not in kept]

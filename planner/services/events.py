@@ -56,9 +56,10 @@ class EventDraft:
     offer_hours: int | None = None
 
 
-def draft_for(kind: EventKind, today: date, timezone: str) -> EventDraft:
-    """Return a new event of this kind a week from today with the kind's defaults."""
+def draft_for(kind: EventKind, now: datetime, timezone: str) -> EventDraft:
+    """Return a new event of this kind a week from today (in its timezone) with the kind's defaults."""
     defaults = KIND_DEFAULTS[kind]
+    today = today_in(timezone, now)
     day = today + timedelta(days=7)
     deadline = default_deadline(kind, day, defaults.start, today)
     return EventDraft(kind, defaults.title, "", "", day, defaults.start, defaults.end, timezone, defaults.capacity, deadline)
@@ -71,10 +72,11 @@ def default_deadline(kind: EventKind, day: date, start: time, today: date) -> da
     return deadline if deadline < datetime.combine(day, start) else None
 
 
-def with_default_deadline(draft: EventDraft, today: date, shown_default: datetime | None) -> EventDraft:
+def with_default_deadline(draft: EventDraft, now: datetime, shown_default: datetime | None) -> EventDraft:
     """Return the draft whose deadline follows its date and kind when none is given or the shown default was left as it was."""
     if draft.rsvp_deadline is not None and draft.rsvp_deadline != shown_default:
         return draft
+    today = today_in(draft.timezone, now)
     return replace(draft, rsvp_deadline=default_deadline(draft.kind, draft.day, draft.start, today))
 
 
@@ -84,6 +86,11 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         raise EventError(f"Unknown timezone {name!r}; use an IANA name such as Europe/Berlin.") from None
+
+
+def today_in(timezone: str, now: datetime) -> date:
+    """Return the date it is at now in that timezone: an event's own today, not the server's."""
+    return now.astimezone(zone(timezone)).date()
 
 
 def check_draft(draft: EventDraft, now: datetime) -> tuple[datetime, datetime, datetime | None]:

@@ -221,7 +221,7 @@ def propose(session: Session, event: Event, now: datetime, *, lookback_days: int
     today = now.date()
     with balance_refusals():
         if event.planning_mode == PlanningMode.FAIR:
-            turns = turn_history(session, pool, today, event)
+            turns = turn_history(session, pool, now, event)
             chosen = plan_round(pool.candidates, event.capacity, today=today, invited_on=turns.invited_on,
                                 met_on=turns.met_on, joined_on=turns.joined_on, must=must, seed=seed)
             reasons = fair_reasons(pool, turns, today, chosen)
@@ -268,12 +268,13 @@ class TurnHistory:
     joined_on: dict[int, date]
 
 
-def turn_history(session: Session, pool: Pool, today: date, event: Event) -> TurnHistory:
+def turn_history(session: Session, pool: Pool, now: datetime, event: Event) -> TurnHistory:
     """Read the past year's invitations and meetings of the pool's people (four queries, columns only).
 
-    A place in the proposal of another upcoming draft (a series round planned at the same time) counts as a turn
-    taken today, so that two rounds planned together do not propose the same people.
+    A place in the proposal of another draft still to come at `now` (a series round planned at the same time) counts
+    as a turn taken today, so that two rounds planned together do not propose the same people.
     """
+    today = now.date()
     since = today - timedelta(days=YEAR_DAYS)
     start = datetime.combine(since, datetime.min.time(), tzinfo=UTC)
     invited_on: dict[int, list[date]] = {}
@@ -286,7 +287,7 @@ def turn_history(session: Session, pool: Pool, today: date, event: Event) -> Tur
     pending = session.scalars(
         select(ProposalEntry.person_id)
         .join(Event, Event.id == ProposalEntry.event_id)
-        .where(Event.status == EventStatus.DRAFT, Event.id != event.id, Event.starts_at > datetime.now(UTC))
+        .where(Event.status == EventStatus.DRAFT, Event.id != event.id, Event.starts_at > now)
     )
     for person_id in pending:
         if person_id in pool.people:

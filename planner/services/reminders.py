@@ -1,12 +1,13 @@
 """Reminders to invitees: to answer, some days before the deadline; to a yes, the day before the event. Each once.
 
-The unanswered reminder is due `Event.reminder_days` days before the answer deadline, while the
-deadline has not passed, and never when the invitation went out after that moment (the deadline
-was too close). The day-before reminder is due from REMINDER_HOUR (the event's wall clock) on the
-day before the event until it starts. Nobody withdrawn, bounced or opted out is reminded, nor
-(for the first kind) anyone who answered. A Reminder row, UNIQUE(invitation_id, kind), is inserted
-with ON CONFLICT DO NOTHING in the same transaction as its mail: a run that loses the race to
-another inserts nothing, queues nothing and goes on; a run killed before its commit leaves neither.
+The unanswered reminder is due `Event.reminder_days` days before the answer deadline (at the same
+time on the event's wall clock, also across a daylight saving change), while the deadline has not
+passed, and never when the invitation went out after that moment (the deadline was too close). The
+day-before reminder is due from REMINDER_HOUR (the event's wall clock) on the day before the event
+until it starts. Nobody withdrawn, bounced or opted out is reminded, nor (for the first kind) anyone
+who answered. A Reminder row, UNIQUE(invitation_id, kind), is inserted with ON CONFLICT DO NOTHING
+in the same transaction as its mail: a run that loses the race to another inserts nothing, queues
+nothing and goes on; a run killed before its commit leaves neither.
 """
 
 from dataclasses import dataclass
@@ -51,10 +52,10 @@ def _reachable(kind: ReminderKind):
 
 
 def unanswered_moment(event: Event) -> datetime | None:
-    """Return when the event's unanswered reminder is due, or None when it has none."""
+    """Return when the event's unanswered reminder is due (days before the deadline on its wall clock), or None."""
     if event.rsvp_deadline_at is None or event.reminder_days <= 0:
         return None
-    return event.rsvp_deadline_at - timedelta(days=event.reminder_days)
+    return local(event.rsvp_deadline_at, event) - timedelta(days=event.reminder_days)
 
 
 def day_before_moment(event: Event, hour: int) -> datetime:

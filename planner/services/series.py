@@ -26,7 +26,7 @@ from ..models import (
 )
 from ..recurrence import Pattern, RecurrenceError, build_rrule, local_moment, occurrence_days, with_until
 from . import planning
-from .events import EventDraft, check_draft, create_event, event_day, zone
+from .events import EventDraft, check_draft, create_event, event_day, today_in, zone
 from .invites import send_invites
 from .mails import MailSettings
 
@@ -96,7 +96,7 @@ def check_series(draft: SeriesDraft, today: date) -> str:
 
 def create_series(session: Session, organiser_id: int, draft: SeriesDraft, now: datetime) -> Series:
     """Create an active series from a validated draft; its rounds come with `series run`."""
-    rrule = check_series(draft, now.date())
+    rrule = check_series(draft, today_in(draft.timezone, now))
     series = Series(
         kind=draft.kind, title=draft.title.strip(), description=draft.description.strip(), location=draft.location.strip(),
         capacity=draft.capacity, start_time=draft.start, end_time=draft.end, timezone=draft.timezone, rrule=rrule,
@@ -125,7 +125,7 @@ def due_days(session: Session, series: Series, now: datetime) -> list[date]:
     """Return the dates whose round should exist by now (starting within plan_days_ahead) but does not yet."""
     if series.status != SeriesStatus.ACTIVE:
         return []
-    today = now.astimezone(zone(series.timezone)).date()
+    today = today_in(series.timezone, now)
     horizon = today + timedelta(days=series.plan_days_ahead)
     existing = set(session.scalars(select(Event.occurrence_on).where(Event.series_id == series.id)))
     return [
@@ -255,16 +255,17 @@ def end_series(session: Session, series: Series, now: datetime) -> list[Event]:
     return to_cancel
 
 
-def edit_from(session: Session, series: Series, draft: SeriesDraft, from_day: date, now: datetime) -> Series:
+def edit_from(session: Session, series: Series, draft: SeriesDraft, from_day: date | None, now: datetime) -> Series:
     """Change the series from a date on: the old one ends the day before, a new one (with the same owner and
     co-organisers) carries its rounds from that date.
 
-    Draft rounds from that date move to the new series and take its settings; sent ones move too and keep
+    No date means today in the series' timezone (the server's date may still be yesterday there). Draft rounds from that date move to the new series and take its settings; sent ones move too and keep
     their own settings until the organiser edits them (so calendars get an update).
     """
     if series.status != SeriesStatus.ACTIVE:
         raise SeriesError("An ended series cannot be changed.")
-    today = now.astimezone(zone(series.timezone)).date()
+    today = today_in(series.timezone, now)
+    from_day = from_day or today
     if from_day < today:
         raise SeriesError("Changes apply from today or a later date.")
     draft = replace(draft, starts_on=max(from_day, series.starts_on))
