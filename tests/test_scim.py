@@ -13,7 +13,7 @@ from werkzeug.serving import make_server
 
 from planner.directory import PersonRow
 from planner.extensions import db
-from planner.models import Person, utcnow
+from planner.models import AuditEntry, Person, utcnow
 from planner.services.people import write_rows
 from planner.services.planning import eligible_people
 from planner.services.scim import SqlFilter
@@ -263,6 +263,24 @@ def test_delete_deactivates_keeps_the_row_and_a_new_create_brings_it_back(scim):
     again = created(scim, name="Ada Again")
     assert again["id"] == body["id"] and again["active"] is True
     assert person_of(again).name == "Ada Again" and person_of(again).scim_deleted_at is None
+
+
+def test_changes_by_the_identity_provider_are_audited_by_id_and_refusals_not(scim):
+    body = created(scim)
+    off = {"schemas": [PATCH], "Operations": [{"op": "replace", "value": {"active": False}}]}
+    scim("PATCH", f"/Users/{body['id']}", json=off)
+    scim("PUT", f"/Users/{body['id']}", json=user(name="Ada King"))
+    scim("DELETE", f"/Users/{body['id']}")
+    error_of(scim("POST", "/Users", json=user(user_name="not an address")), 400)
+    db.session.expire_all()
+    query = select(AuditEntry.actor, AuditEntry.action, AuditEntry.subject_id, AuditEntry.summary).order_by(AuditEntry.id)
+    person = int(body["id"])
+    assert [tuple(row) for row in db.session.execute(query)] == [
+        ("SCIM", "scim.create", person, f"person {person}, active"),
+        ("SCIM", "scim.update", person, f"person {person}, inactive"),
+        ("SCIM", "scim.update", person, f"person {person}, active"),
+        ("SCIM", "scim.delete", person, f"person {person}, inactive"),
+    ]
 
 
 def test_unknown_ids_are_not_found(scim):

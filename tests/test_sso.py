@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from planner.app import create_app
 from planner.extensions import db
-from planner.models import Organiser
+from planner.models import AuditEntry, Organiser
 from planner.oidc import ID_TOKEN, session_marker
 from planner.security import CSP, UnsafeSettingsError
 from planner.services.accounts import create_organiser
@@ -102,6 +102,37 @@ def test_the_email_claim_matches_an_organiser_whatever_its_case(sso_app, provide
     assert [(o.email, o.name) for o in organisers] == [("olivia@example.com", "Olivia Organiser")]
     with client.session_transaction() as session:
         assert session["_user_id"] == organisers[0].get_id()
+
+
+def audit_trail() -> list[tuple]:
+    """Return (actor, action, object id, summary) of every audit entry, oldest first."""
+    db.session.expire_all()
+    query = select(AuditEntry.actor, AuditEntry.action, AuditEntry.subject_id, AuditEntry.summary).order_by(AuditEntry.id)
+    return [tuple(row) for row in db.session.execute(query)]
+
+
+def test_sso_logins_refusals_and_new_organisers_are_audited(sso_app, provider):
+    sso_log_in(sso_app.test_client(), provider, "olivia")
+    sso_log_in(sso_app.test_client(), provider, "nina")
+    sso_log_in(sso_app.test_client(), provider, "sam")
+    olivia, nina = (db.session.scalar(select(Organiser.id).where(Organiser.email == email))
+                    for email in ("olivia@example.com", "nina@example.org"))
+    trail = audit_trail()
+    assert trail[:3] == [
+        ("olivia@example.com", "auth.login", olivia, "single sign-on"),
+        ("system", "organiser.create", nina, "nina@example.org as organiser at their first single sign-on"),
+        ("nina@example.org", "auth.login", nina, "single sign-on"),
+    ]
+    assert trail[3][:3] == ("visitor", "auth.login_failed", None) and "sam@example.net" in trail[3][3]
+    assert len(trail) == 4
+
+
+def test_a_deactivated_organiser_cannot_sign_in_through_the_provider(sso_app, provider):
+    db.session.scalar(select(Organiser)).is_active = False
+    db.session.commit()
+    client = sso_app.test_client()
+    page = flashed(client, sso_log_in(client, provider, "olivia"))
+    assert "This account is deactivated: ask an admin." in page and not logged_in(client)
 
 
 def test_after_sso_the_page_asked_for_is_shown(sso_app, provider):

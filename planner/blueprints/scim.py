@@ -26,6 +26,7 @@ from scim2_models import (
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import csrf, db
+from ..services import audit
 from ..services.scim import (
     POLICY,
     Mapping,
@@ -95,6 +96,7 @@ def search():
 def create():
     user = _parse(ScimUser, Context.RESOURCE_CREATION_REQUEST)
     person = create_person(db.session, read_user(user, _mapping()))
+    _audited("scim.create", person)
     db.session.commit()
     response = _resource(person, Context.RESOURCE_CREATION_RESPONSE, 201)
     response.headers["Location"] = _location(person.id)
@@ -111,6 +113,7 @@ def replace(user_id: str):
     person = find_person(db.session, user_id)
     user = _parse(ScimUser, Context.RESOURCE_REPLACEMENT_REQUEST)
     replace_person(db.session, person, read_user(user, _mapping(), person))
+    _audited("scim.update", person)
     db.session.commit()
     return _resource(person, Context.RESOURCE_REPLACEMENT_RESPONSE)
 
@@ -123,6 +126,7 @@ def patch(user_id: str):
     user = to_user(person, _mapping(), _location(person.id))
     operations.patch(user, POLICY)
     replace_person(db.session, person, read_user(user, _mapping(), person))
+    _audited("scim.update", person)
     db.session.commit()
     return _resource(person, Context.RESOURCE_PATCH_RESPONSE)
 
@@ -130,9 +134,18 @@ def patch(user_id: str):
 @bp.delete("/Users/<user_id>")
 def delete(user_id: str):
     """Deleting deactivates: the person stays in the directory (inactive, with their history), hidden from SCIM."""
-    delete_person(db.session, find_person(db.session, user_id))
+    person = find_person(db.session, user_id)
+    delete_person(db.session, person)
+    _audited("scim.delete", person)
     db.session.commit()
     return Response(status=204)
+
+
+def _audited(action: str, person) -> None:
+    """Record a change the identity provider made, naming the person by id only."""
+    state = "active" if person.is_active else "inactive"
+    audit.record(db.session, action, actor=audit.SCIM, subject=("person", person.id), summary=f"person {person.id}, {state}",
+                 remote_addr=request.remote_addr)
 
 
 @bp.route("/ServiceProviderConfig", methods=ANY_METHOD)

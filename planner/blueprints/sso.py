@@ -6,6 +6,7 @@ from flask_login import login_user
 from .. import oidc
 from ..errors import PlannerError
 from ..extensions import db
+from ..services import audit
 from ..services.sso import organiser_for_claims
 from .auth import safe_next
 
@@ -44,8 +45,13 @@ def callback():
         organiser = organiser_for_claims(db.session, claims, allowed_domains=current_app.config["OIDC_ALLOWED_DOMAINS"])
     except PlannerError as error:
         db.session.rollback()
+        audit.record(db.session, "auth.login_failed", actor=audit.VISITOR, summary=f"single sign-on: {error}",
+                     remote_addr=request.remote_addr)
+        db.session.commit()
         flash(str(error), "error")
         return redirect(url_for("auth.login"))
+    audit.record(db.session, "auth.login", organiser=organiser, subject=("organiser", organiser.id),
+                 summary="single sign-on", remote_addr=request.remote_addr)
     db.session.commit()
     login_user(organiser)
     session[oidc.ID_TOKEN] = oidc.session_marker(id_token)

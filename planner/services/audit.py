@@ -23,7 +23,7 @@ ACTIONS = (
     "auth.login", "auth.login_failed", "auth.logout",
     "organiser.create", "organiser.role", "organiser.activate", "organiser.deactivate",
     "account.notifications", "feed.new", "feed.revoke",
-    "people.import", "person.opt_in", "person.opt_out", "person.leave", "person.export", "person.erase", "privacy.retain",
+    "people.import", "scim.create", "scim.update", "scim.delete", "person.opt_in", "person.opt_out", "person.leave", "person.export", "person.erase", "privacy.retain",
     "event.create", "event.edit", "event.cancel", "event.delete", "event.send", "event.planning_mode",
     "event.co_organiser_added", "event.co_organiser_removed", "series.co_organiser_added", "series.co_organiser_removed",
     "proposal.propose", "proposal.add", "proposal.remove", "proposal.exclude", "proposal.replace", "proposal.must",

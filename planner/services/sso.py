@@ -8,8 +8,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
-from ..models import Organiser
+from ..models import Organiser, OrganiserRole
 from ..text import control_problem
+from . import audit
 from .accounts import AccountError, normalise_email
 
 
@@ -28,14 +29,19 @@ def organiser_for_claims(session: Session, claims: Mapping[str, Any], *, allowed
     email = normalise_email(raw)
     organiser = session.scalar(select(Organiser).where(func.lower(Organiser.email) == email))
     if organiser is not None:
+        if not organiser.is_active:
+            raise SSOError("This account is deactivated: ask an admin.")
         return organiser
     domain = email.rsplit("@", 1)[1]
     if domain not in domain_set(allowed_domains):
         raise SSOError(f"No organiser has the email address {email}, and {domain} is not a domain whose people may "
                        "become organisers. Ask an organiser to add you.")
-    organiser = Organiser(email=email, name=_name(claims.get("name"), email), password_hash=unusable_password_hash())
+    role = OrganiserRole.ORGANISER if session.scalar(select(Organiser.id).limit(1)) else OrganiserRole.ADMIN
+    organiser = Organiser(email=email, name=_name(claims.get("name"), email), password_hash=unusable_password_hash(), role=role)
     session.add(organiser)
     session.flush()
+    audit.record(session, "organiser.create", actor=audit.SYSTEM, subject=("organiser", organiser.id),
+                 summary=f"{organiser.email} as {organiser.role} at their first single sign-on")
     return organiser
 
 
