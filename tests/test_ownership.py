@@ -176,7 +176,8 @@ def test_the_owner_co_organisers_and_admins_open_every_page_others_get_404(app, 
     for who in ("owner", "admin", "viewer"):
         client = _log_in(app, world[who])
         for url in pages:
-            assert client.get(url).status_code == 200, (who, url)
+            personal = who == "viewer" and url.endswith("/exports/answers.csv")  # answers and notes: not for viewers
+            assert client.get(url).status_code == (403 if personal else 200), (who, url)
     event_co, series_co, other = (_log_in(app, world[who]) for who in ("event_co", "series_co", "other"))
     for url in pages:
         expected_event_co = 404 if url.startswith("/series/") or str(world["round"].id) in url.split("/")[2:3] else 200
@@ -248,6 +249,10 @@ def test_a_viewer_gets_403_on_every_change_and_reads_the_dashboard_and_analytics
             "co_organisers.add_to_event", "series.skip", "account.save_notifications"} <= set(refused)
     for url in ("/dashboard/", "/analytics", "/analytics/headline.csv", f"/events/{world['event'].id}"):
         assert viewer.get(url).status_code == 200, url
+    event_id = world["event"].id
+    for url in (f"/events/{event_id}/exports/answers.csv", f"/events/{event_id}/exports/attendees.csv",
+                f"/events/{event_id}/venue-list.csv"):  # people's answers, notes and needs are not for viewers
+        assert viewer.get(url).status_code == 403, url
     page = viewer.get(f"/events/{world['event'].id}").get_data(as_text=True)
     assert '<main class="read-only">' in page and 'href="/admin/"' not in page
     assert db.session.get(Event, world["event"].id).status == EventStatus.SENT

@@ -5,7 +5,7 @@ from flask import Blueprint, Response, abort, current_app, render_template
 from ..extensions import db
 from ..filters import level_name
 from ..services import exports
-from .views import audited, event_or_404, organisers_only
+from .views import audited, event_or_404, not_for_viewers, organisers_only
 
 bp = Blueprint("exports", __name__, url_prefix="/events/<int:event_id>/exports")
 
@@ -32,6 +32,7 @@ def index(event_id: int):
 
 
 @bp.get("/<what>.csv")
+@not_for_viewers
 def download(event_id: int, what: str):
     event = event_or_404(event_id)
     if what not in DOWNLOADS:

@@ -7,7 +7,7 @@ from ..forms import ActionForm, QuestionForm
 from ..models import Question
 from ..services.needs import needs_counts, venue_csv
 from ..services.questions import QUESTION_KINDS, add_question, delete_question, questions_of, update_question
-from .views import audited, event_or_404, organisers_only, refusal_goes_to
+from .views import audited, event_or_404, not_for_viewers, organisers_only, refusal_goes_to
 
 bp = Blueprint("questions", __name__, url_prefix="/events")
 organisers_only(bp)
@@ -77,6 +77,7 @@ def delete(event_id: int, question_id: int):
 
 
 @bp.get("/<int:event_id>/venue-list.csv")
+@not_for_viewers
 def venue_list(event_id: int):
     event = event_or_404(event_id)
     body = venue_csv(needs_counts(db.session, event).venue)

@@ -61,6 +61,18 @@ def admin_view(view: Callable) -> Callable:
     return admin_or_403
 
 
+def not_for_viewers(view: Callable) -> Callable:
+    """Decorate a download of people's answers, notes or needs: viewers see figures, not those (403)."""
+
+    @wraps(view)
+    def changer_or_403(**view_args):
+        if not current_user.can_change:
+            abort(403)
+        return view(**view_args)
+
+    return changer_or_403
+
+
 def event_or_404(event_id: int) -> Event:
     """Return the event with that id if the logged-in organiser may see it, or answer 404 (its existence stays hidden)."""
     event = db.get_or_404(Event, event_id)
