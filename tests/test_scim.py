@@ -13,7 +13,9 @@ from werkzeug.serving import make_server
 
 from planner.directory import PersonRow
 from planner.extensions import db
+from planner.mailer import mail_settings
 from planner.models import AuditEntry, Person, utcnow
+from planner.services.privacy import erase_person
 from planner.services.people import write_rows
 from planner.services.planning import eligible_people
 from planner.services.scim import SqlFilter
@@ -281,6 +283,17 @@ def test_changes_by_the_identity_provider_are_audited_by_id_and_refusals_not(sci
         ("SCIM", "scim.update", person, f"person {person}, active"),
         ("SCIM", "scim.delete", person, f"person {person}, inactive"),
     ]
+
+
+def test_an_erased_person_is_gone_for_the_identity_provider_too(scim):
+    body = created(scim)
+    erase_person(db.session, person_of(body), mail_settings(), utcnow())
+    db.session.commit()
+    error_of(scim("GET", f"/Users/{body['id']}"), 404)
+    error_of(scim("PUT", f"/Users/{body['id']}", json=user()), 404)  # no way back to the erased row
+    assert scim("GET", "/Users").json["totalResults"] == 0
+    again = created(scim)
+    assert again["id"] != body["id"] and person_of(body).name == f"Erased person #{body['id']}"
 
 
 def test_unknown_ids_are_not_found(scim):

@@ -162,9 +162,9 @@ def _name(user: ScimUser) -> str:
 
 
 def find_person(session: Session, user_id: str) -> Person:
-    """Return the person a SCIM id names; raise NotFoundException for an unknown or deleted one."""
+    """Return the person a SCIM id names; raise NotFoundException for an unknown, deleted or erased one."""
     person = session.get(Person, int(user_id)) if user_id.isascii() and user_id.isdigit() and len(user_id) < 10 else None
-    if person is None or person.scim_deleted_at is not None:
+    if person is None or person.scim_deleted_at is not None or person.erased_at is not None:
         raise NotFoundException(detail=f"User {user_id} not found")
     return person
 
@@ -212,7 +212,7 @@ def delete_person(session: Session, person: Person) -> None:
 
 def list_people(session: Session, filter_text: str | None, start_index: int, count: int) -> tuple[int, list[Person]]:
     """Return the number of matching people and one page of them (1-based start_index), both counted in SQL."""
-    conditions = [Person.scim_deleted_at.is_(None)]
+    conditions = [Person.scim_deleted_at.is_(None), Person.erased_at.is_(None)]
     if filter_text:
         conditions.append(SqlFilter().visit(ScimFilter(filter_text).ast))
     total = session.scalar(select(func.count(Person.id)).where(*conditions))
