@@ -15,9 +15,9 @@ from planner.directory import PersonRow
 from planner.extensions import db
 from planner.mailer import mail_settings
 from planner.models import AuditEntry, Person, utcnow
-from planner.services.privacy import erase_person
 from planner.services.people import write_rows
 from planner.services.planning import eligible_people
+from planner.services.privacy import erase_person
 from planner.services.scim import SqlFilter
 from tests.helpers import make_app, statements
 
