@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask
 
 from .config import load_config
-from .extensions import csrf, db, login_manager
+from .extensions import db, login_manager
 from .security import add_security_headers, check_production_settings, trust_proxies
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,6 @@ def create_app(test_config: dict | None = None) -> Flask:
     trust_proxies(app)
 
     db.init_app(app)
-    csrf.init_app(app)
     login_manager.init_app(app)
     app.after_request(add_security_headers)
 
@@ -72,9 +71,11 @@ def init_migrations(app: Flask) -> None:
 
 
 def register_web(app: Flask) -> None:
-    """Register the blueprints, the error pages and the front page."""
+    """Add CSRF protection and register the blueprints, the error pages and the front page."""
     from . import blueprints
+    from .extensions import csrf
 
+    csrf.init_app(app)
     blueprints.register(app)
 
 

@@ -235,6 +235,7 @@ def replacement(
         return added_cost(dept_count[dept], dept_target[dept]) + added_cost(level_count[level], level_target[level])
 
     best, best_key, seen_cells = None, None, set()
+    open_cells = len({(person.department, person.level) for person in candidates if person.id not in selected})
     for index in _rotation_order(candidates, seed).tolist():
         person = candidates[index]
         cell = (person.department, person.level)
@@ -244,6 +245,8 @@ def replacement(
         key = (cost_of(person), cell != (removed.department, removed.level))
         if best_key is None or key < best_key:
             best, best_key = person.id, key
+        if len(seen_cells) == open_cells:  # the key depends on the cell only: nobody later can win
+            break
     return best
 
 

@@ -1,10 +1,12 @@
-"""Flask extensions, created unbound and initialised in create_app (Flask-Migrate there too, only when needed)."""
+"""Flask extensions, created unbound and initialised in create_app (Flask-Migrate there too, only when needed).
+
+`csrf` is created on first use (the web part reads it): Flask-WTF and WTForms stay out of the light commands.
+"""
 
 import sqlite3
 
 from flask_login import LoginManager
 from flask_sqlalchemy import SQLAlchemy
-from flask_wtf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase
@@ -36,8 +38,17 @@ def tune_sqlite(dbapi_connection, _record) -> None:
 
 
 db = SQLAlchemy(model_class=Base)
-csrf = CSRFProtect()
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to continue."
 login_manager.login_message_category = "info"
+
+
+def __getattr__(name: str):
+    """Create the CSRF extension when it is first read (module attribute hook, PEP 562)."""
+    if name != "csrf":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from flask_wtf import CSRFProtect
+
+    globals()["csrf"] = csrf = CSRFProtect()
+    return csrf

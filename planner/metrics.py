@@ -2,35 +2,48 @@
 
 Outbox depth by state and the age of the oldest waiting message are read from the database at
 scrape time, so every process agrees on them. Mail outcomes, RSVP answers and request latency are
-counted in the process where they happen; with PROMETHEUS_MULTIPROC_DIR set (one folder shared
+counted in the process where they happen (one whose app has METRICS_ENABLED: prometheus_client is
+imported only there, so a command with metrics off starts without it); with PROMETHEUS_MULTIPROC_DIR set (one folder shared
 by the gunicorn workers and the outbox workers, emptied before they start) a scrape adds up all of them.
 """
 
 import hmac
 import os
 import time
+from functools import cache
 
 from flask import Flask, Response, abort, current_app, g, request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
-from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import func, select
 
 from .extensions import db
 from .models import MailState, OutgoingMail, utcnow
 
-MAIL_OUTCOMES = Counter("planner_mail_outcomes", "Outgoing mail delivery outcomes, by outcome.", ["outcome"])
-RSVP_ANSWERS = Counter("planner_rsvp_answers", "Answers recorded (link or calendar reply), by answer.", ["answer"])
-REQUEST_SECONDS = Histogram("planner_request_seconds", "Time to answer a request, by endpoint.", ["endpoint"])
+#: set when an app with METRICS_ENABLED starts in this process: prometheus_client is imported only then
+_counting = False
+
+
+@cache
+def _metrics() -> dict:
+    """The process's three metrics by name, created (and prometheus_client imported) on first use."""
+    from prometheus_client import Counter, Histogram
+
+    return {
+        "mail": Counter("planner_mail_outcomes", "Outgoing mail delivery outcomes, by outcome.", ["outcome"]),
+        "answers": Counter("planner_rsvp_answers", "Answers recorded (link or calendar reply), by answer.", ["answer"]),
+        "requests": Histogram("planner_request_seconds", "Time to answer a request, by endpoint.", ["endpoint"]),
+    }
 
 
 def count_mail_outcome(outcome: str) -> None:
-    """Count one delivery outcome: sent, retry or failed."""
-    MAIL_OUTCOMES.labels(outcome=str(outcome)).inc()
+    """Count one delivery outcome: sent, retry or failed (only in a process whose app has metrics on)."""
+    if _counting:
+        _metrics()["mail"].labels(outcome=str(outcome)).inc()
 
 
 def count_answer(answer: str) -> None:
-    """Count one recorded answer (yes, no, maybe, waitlist)."""
-    RSVP_ANSWERS.labels(answer=str(answer)).inc()
+    """Count one recorded answer (yes, no, maybe, waitlist), only in a process whose app has metrics on."""
+    if _counting:
+        _metrics()["answers"].labels(answer=str(answer)).inc()
 
 
 class OutboxCollector:
@@ -38,6 +51,8 @@ class OutboxCollector:
 
     def collect(self):
         """Yield the two gauges from one grouped query."""
+        from prometheus_client.core import GaugeMetricFamily
+
         oldest = func.min(OutgoingMail.created_at)
         rows = db.session.execute(
             select(OutgoingMail.state, func.count(OutgoingMail.id), oldest).group_by(OutgoingMail.state)
@@ -61,6 +76,9 @@ def init_app(app: Flask) -> None:
         return
     if not str(app.config["METRICS_TOKEN"] or "").strip():
         raise ValueError("METRICS_ENABLED needs METRICS_TOKEN: the bearer token a scraper sends to read the metrics")
+    global _counting
+    _counting = True
+    _metrics()
     app.add_url_rule(app.config["METRICS_PATH"], "metrics", metrics_view)
     app.before_request(_start_timer)
     app.after_request(_observe)
@@ -72,11 +90,13 @@ def metrics_view():
     expected = f"Bearer {current_app.config['METRICS_TOKEN']}"
     if not hmac.compare_digest(given.encode(), expected.encode()):
         abort(Response("A bearer token is needed.\n", 401, {"WWW-Authenticate": "Bearer"}))
+    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest, multiprocess
+
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
-        for metric in (MAIL_OUTCOMES, RSVP_ANSWERS, REQUEST_SECONDS):
+        for metric in _metrics().values():
             registry.register(metric)
     registry.register(OutboxCollector())
     return Response(generate_latest(registry), 200, {"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
@@ -89,5 +109,5 @@ def _start_timer() -> None:
 def _observe(response):
     started = g.get("metrics_started")
     if started is not None:
-        REQUEST_SECONDS.labels(endpoint=request.endpoint or "(no route)").observe(time.perf_counter() - started)
+        _metrics()["requests"].labels(endpoint=request.endpoint or "(no route)").observe(time.perf_counter() - started)
     return response

@@ -1,5 +1,8 @@
 """The application shell: secrets, headers, migrations (the purity of the core modules is in test_structure.py)."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +15,8 @@ from planner.app import create_app
 from planner.extensions import db
 from planner.security import UnsafeSettingsError
 from tests.helpers import make_app
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_secret_key_is_generated_once_into_the_instance_folder(tmp_path, monkeypatch):
@@ -110,3 +115,36 @@ def test_migrations_build_the_same_schema_as_the_models(database_url, tmp_path):
             diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
         db.engine.dispose()
     assert diff == []
+
+
+#: what a light command must not load: the migrations, the web pages and forms, the metrics client, the solvers' numpy
+HEAVY = ("alembic", "flask_migrate", "planner.blueprints", "planner.forms", "flask_wtf", "wtforms", "prometheus_client",
+         "numpy")
+
+
+def imported_by(argv: list[str], tmp_path, stdin: bytes = b"", **env: str) -> set[str]:
+    """Run a real `flask --app wsgi` command (on a fresh schema) with -X importtime; return the modules it imported."""
+    database_url = f"sqlite:///{tmp_path}/light.sqlite"
+    make_app(database_url, tmp_path)
+    environ = {**os.environ, "PYTHONPATH": str(ROOT), "PLANNER_INSTANCE_PATH": str(tmp_path), "PLANNER_SECRET_KEY": "test",
+               "PLANNER_SQLALCHEMY_DATABASE_URI": database_url, **env}
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "flask", "--app", "wsgi", *argv], check=False, input=stdin,
+                            capture_output=True, env=environ, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr.decode()[-2000:]
+    lines = result.stderr.decode().splitlines()
+    return {line.split("|")[-1].strip() for line in lines if line.startswith("import time:") and "|" in line}
+
+
+@pytest.mark.parametrize("argv, stdin", [
+    (["mail", "ingest", "-"], b"From: someone@example.com\r\nSubject: hello\r\n\r\nhi\r\n"),
+    (["outbox", "send"], b""),
+])
+def test_a_light_command_leaves_the_heavy_modules_unloaded(tmp_path, argv, stdin):
+    modules = imported_by(argv, tmp_path, stdin)
+    assert "planner.outbox" in modules  # what the command needs was loaded (and reported)
+    assert not {name for name in modules if name.split(".")[0] in HEAVY or name.startswith(HEAVY)}
+
+
+def test_metrics_on_load_prometheus_client_in_a_light_command_too(tmp_path):
+    modules = imported_by(["outbox", "send"], tmp_path, PLANNER_METRICS_ENABLED="true", PLANNER_METRICS_TOKEN="t" * 32)
+    assert "prometheus_client" in modules and "flask_wtf" not in modules

@@ -570,3 +570,36 @@ def test_the_organiser_switches_a_draft_to_equal_seats_and_back(client, login, m
     refused = client.post(f"/events/{event.id}/planning-mode", data={"csrf_token": token, "mode": "fair"}, follow_redirects=True)
     assert b"can no longer change" in refused.data
     assert db.session.get(Event, event.id).planning_mode == PlanningMode.EVEN
+
+
+def test_the_pool_from_columns_is_the_pool_the_full_records_give_in_the_same_order(app, make_person, make_event):
+    """The solvers break ties by position in the pool, so the column-built pool must equal, in order, the one built
+    from the full records: eligible people by id minus the excluded, then the kept entries who are not among them."""
+    event, earlier = make_event(capacity=6), make_event(title="Earlier")
+    day = event_day(event)
+    people = [make_person(department=("Sales", "Ops")[n % 2], level=n % 3) for n in range(12)]
+    people[1].is_active = False
+    people[2].is_opted_out = True
+    people[3].on_leave_until = day
+    for person in people[4:7]:
+        invite(person, earlier, NOW - timedelta(days=10 * people.index(person)))
+    db.session.add_all([EventExclusion(event_id=event.id, person_id=people[n].id) for n in (5, 8)])
+    db.session.add_all([ProposalEntry(event_id=event.id, person_id=people[n].id, reason="kept") for n in (3, 8, 9)])
+    db.session.add(ProposalEntry(event_id=event.id, person_id=people[1].id, reason="must", is_must=True))
+    db.session.commit()
+    history = planning.invitation_history(db.session, NOW, 180)
+
+    def candidate(person):
+        known = history.get(person.id)
+        extra = (known.recent_invites, known.last_invited) if known else ()
+        return balance.Candidate(person.id, person.department, person.level, *extra)
+
+    excluded = {people[5].id, people[8].id}
+    everyone = sorted(db.session.scalars(select(Person)), key=lambda person: person.id)
+    eligible = [p for p in everyone if planning.unavailability(p, day) is None and p.id not in excluded]
+    for keep, extra in ((True, (people[1], people[3], people[8])), (False, (people[1],))):
+        pool = planning.candidate_pool(db.session, event, NOW, lookback_days=180, keep=keep)
+        assert pool.candidates == [candidate(p) for p in [*eligible, *extra]]
+        assert pool.people == {c.id: c for c in pool.candidates}
+    assert pool.people[people[6].id].last_invited == (NOW - timedelta(days=60)).date()
+    assert pool.people[people[6].id].recent_invites == 1

@@ -2,8 +2,9 @@
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from flask import current_app
+from flask import current_app, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
@@ -89,6 +90,46 @@ def load_rows(session: Session, event: Event) -> None:
     session.execute(select(Event).where(Event.id == event.id).options(invitations, proposals)).unique().scalar_one()
 
 
+class AnswerRow(NamedTuple):
+    """One invitation as the answers table shows it (templates/events/_answers.html), read once in Python."""
+
+    invitation: Invitation
+    level: str
+    #: the name of whoever replaced this decline, or of whom this invitee replaced
+    replaced_by: str | None
+    in_place_of: str | None
+    #: a decline still to be replaced while a seat is open
+    is_replaceable: bool
+    uninvite_url: str
+    replace_url: str
+
+
+def row_url(endpoint: str, **values) -> str:
+    """An endpoint's URL for an invitation, with the invitation id left as "{}": url_for once for many rows."""
+    return url_for(endpoint, invitation_id=0, **values).replace("/invitations/0/", "/invitations/{}/")
+
+
+def answer_rows(event: Event, state: backfill.BackfillState) -> list[AnswerRow]:
+    """The answers table: each invitation with its level name, replacement names and its two URLs."""
+    ladder = current_app.config["LEVELS"]
+    uninvite, replace = row_url("changes.uninvite", event_id=event.id), row_url("events.replace_declined", event_id=event.id)
+    replaceable = {invitation.id for invitation in state.replaceable} if state.open_seats else set()
+    rows = []
+    for invitation in event.invitations:
+        person_id, level = invitation.person_id, invitation.person.level
+        replaced_by, in_place_of = state.replaced_by.get(person_id), state.in_place_of.get(person_id)
+        rows.append(AnswerRow(
+            invitation,
+            ladder[level] if 0 <= level < len(ladder) else str(level),
+            replaced_by.name if replaced_by else None,
+            in_place_of.name if in_place_of else None,
+            invitation.id in replaceable,
+            uninvite.format(invitation.id),
+            replace.format(invitation.id),
+        ))
+    return rows
+
+
 @dataclass(frozen=True)
 class EventPage:
     """What templates/events/detail.html shows: the proposal of a draft, or the answers, seats and seating of a sent event."""
@@ -98,6 +139,7 @@ class EventPage:
     answers: Counter
     seats: SeatCount | None
     replacements: backfill.BackfillState | None
+    answer_rows: list[AnswerRow]
     #: automatic backfill offers (templates/events/_offers.html), newest first
     offers: list[Invitation]
     inbound: list[InboundMail]
@@ -115,13 +157,15 @@ def event_page(session: Session, event: Event, organiser: Organiser) -> EventPag
     """Build every part of an event's page, so its templates query nothing."""
     load_rows(session, event)
     is_draft = event.status == EventStatus.DRAFT
+    replacements = None if is_draft else backfill.backfill_state(event, utcnow())
     queued = select(func.count(OutgoingMail.id)).where(OutgoingMail.event_id == event.id, OutgoingMail.state == MailState.QUEUED)
     return EventPage(
         event=event,
         proposal=proposal_page(session, event, organiser),
         answers=Counter(invitation.answer for invitation in event.invitations),
         seats=None if is_draft else seat_count(session, event),
-        replacements=None if is_draft else backfill.backfill_state(event, utcnow()),
+        replacements=replacements,
+        answer_rows=[] if is_draft else answer_rows(event, replacements),
         offers=[] if is_draft else offers.event_offers(event),
         inbound=[] if is_draft else recent_inbound(session, event.id),
         seating_overview=seating.plan_overview(session, event) if event.status == EventStatus.SENT else None,

@@ -26,7 +26,7 @@ from .events import is_open_for_answers, still_invited
 from .invites import invite_person
 from .locking import lock_event
 from .mails import MailSettings
-from .planning import REASON_LENGTH, candidate_pool, turn_history
+from .planning import REASON_LENGTH, candidate_pool, gc_paused, turn_history
 
 IN_PLACE_OF = re.compile(r"^in place of .* <([^<>]+)>$")
 
@@ -129,13 +129,14 @@ def _locked_state(session: Session, event: Event, now: datetime) -> BackfillStat
 
 
 def _replace(session, event, declined, settings, now, lookback_days) -> Replacement | None:
-    pool = candidate_pool(session, event, now, lookback_days=lookback_days)
     invited = {invitation.person_id for invitation in event.invitations}
     kept = [inv.person_id for inv in still_invited(event) if inv.answer != Answer.NO] + [declined.person_id]
-    if not set(kept) <= set(pool.people):
-        raise BackfillError("Some invitees are missing from the proposal, so the balance cannot be measured.")
-    candidates = [c for c in pool.candidates if c.id in kept or c.id not in invited]
-    chosen = replacement(candidates, kept, declined.person_id, seed=event.id)
+    with gc_paused():
+        pool = candidate_pool(session, event, now, lookback_days=lookback_days)
+        if not set(kept) <= set(pool.people):
+            raise BackfillError("Some invitees are missing from the proposal, so the balance cannot be measured.")
+        candidates = [c for c in pool.candidates if c.id in kept or c.id not in invited]
+        chosen = replacement(candidates, kept, declined.person_id, seed=event.id)
     if chosen is None:
         return None
     newcomer = session.get(Person, chosen)
@@ -157,15 +158,15 @@ def fair_replacement(session: Session, event: Event, now: datetime, *, lookback_
 
     Everyone ever invited to the event (also who declined or was withdrawn) and everyone excluded is left out.
     """
-    pool = candidate_pool(session, event, now, lookback_days=lookback_days)
     invited = {invitation.person_id for invitation in event.invitations}
-    kept = [inv.person_id for inv in still_invited(event) if inv.answer != Answer.NO and inv.person_id in pool.people]
-    candidates = [c for c in pool.candidates if c.id in kept or c.id not in invited]
-    if len(candidates) <= len(kept):
-        return None
-    today = now.date()
-    turns = turn_history(session, pool, now, event)
-    chosen = plan_round(candidates, len(kept) + 1, today=today, invited_on=turns.invited_on, met_on=turns.met_on,
-                        joined_on=turns.joined_on, must=kept, seed=event.id)
+    with gc_paused():
+        pool = candidate_pool(session, event, now, lookback_days=lookback_days)
+        kept = [inv.person_id for inv in still_invited(event) if inv.answer != Answer.NO and inv.person_id in pool.people]
+        candidates = [c for c in pool.candidates if c.id in kept or c.id not in invited]
+        if len(candidates) <= len(kept):
+            return None
+        turns = turn_history(session, pool, now, event)
+        chosen = plan_round(candidates, len(kept) + 1, today=now.date(), invited_on=turns.invited_on, met_on=turns.met_on,
+                            joined_on=turns.joined_on, must=kept, seed=event.id)
     added = [person_id for person_id in chosen if person_id not in kept]
     return session.get(Person, added[0]) if added else None

@@ -7,6 +7,7 @@ proposal; the other entries are chosen again.  "Remove" takes a person out (a ne
 bring them back); "exclude" also records an EventExclusion, so no new proposal brings them back.
 """
 
+import gc
 from bisect import bisect_right
 from collections import Counter
 from collections.abc import Collection, Iterator
@@ -39,6 +40,22 @@ def balance_refusals() -> Iterator[None]:
         yield
     except ValueError as error:
         raise PlanningError(f"The proposal cannot be balanced: {error}.") from None
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a pool is built and solved (tens of thousands of acyclic rows).
+
+    Left on, the allocations of a 50,000-people pool set off full collections of the whole heap, which cost
+    more than building the pool itself; nothing built here holds a cycle, so nothing waits on the collector.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 @dataclass(frozen=True)
@@ -101,15 +118,19 @@ def eligible_on(day: date) -> ColumnElement[bool]:
 
 
 def eligible_people(session: Session, day: date) -> list[Row]:
-    """Return the people who can be invited to an event on day (active, not opted out, not on leave), columns only."""
-    return list(session.execute(select(*MEMBER_COLUMNS).where(eligible_on(day)).order_by(Person.id)))
+    """Return the people who can be invited to an event on day (active, not opted out, not on leave), columns only.
+
+    Run on the session's connection (after a flush) rather than through the ORM: plain rows, several times faster.
+    """
+    session.flush()
+    return session.connection().execute(select(*MEMBER_COLUMNS).where(eligible_on(day)).order_by(Person.id)).all()
 
 
 def members(session: Session, person_ids: Collection[int]) -> list[Row]:
-    """Return the planner's columns of these people, in one statement."""
+    """Return the planner's columns of these people by id, in one statement."""
     if not person_ids:
         return []
-    return list(session.execute(select(*MEMBER_COLUMNS).where(Person.id.in_(list(person_ids)))))
+    return list(session.execute(select(*MEMBER_COLUMNS).where(Person.id.in_(list(person_ids))).order_by(Person.id)))
 
 
 def unavailability(person: Person, day: date) -> str | None:
@@ -187,17 +208,22 @@ def excluded_people(session: Session, event: Event) -> list[Person]:
 
 
 def candidate_pool(session: Session, event: Event, now: datetime, *, lookback_days: int, keep: bool = True) -> Pool:
-    """Return the event's pool: eligible minus excluded, plus the must entries (and all entries when keep)."""
-    history = invitation_history(session, now, lookback_days)
-    excluded = excluded_ids(session, event)
-    rows = {person_id: (department, level) for person_id, department, level in eligible_people(session, event_day(event))}
-    for person_id in excluded:
-        rows.pop(person_id, None)
-    kept = {entry.person_id for entry in event.proposals if keep or entry.is_must}
-    for person_id, department, level in members(session, kept - rows.keys()):
-        rows[person_id] = (department, level)
-    people = {person_id: _candidate(person_id, *cell, history.get(person_id)) for person_id, cell in rows.items()}
-    return Pool(list(people.values()), people, history)
+    """Return the event's pool: eligible minus excluded, plus the must entries (and all entries when keep).
+
+    Built from column tuples in one pass, in the order of eligible_people (by id) and then the kept members:
+    the solvers break ties by position in this list.
+    """
+    with gc_paused():
+        history = invitation_history(session, now, lookback_days)
+        excluded = excluded_ids(session, event)
+        people = {}
+        for person_id, department, level in eligible_people(session, event_day(event)):
+            if person_id not in excluded:
+                people[person_id] = _candidate(person_id, department, level, history.get(person_id))
+        kept = {entry.person_id for entry in event.proposals if keep or entry.is_must}
+        for person_id, department, level in members(session, kept - people.keys()):
+            people[person_id] = _candidate(person_id, department, level, history.get(person_id))
+        return Pool(list(people.values()), people, history)
 
 
 def _candidate(person_id: int, department: str, level: int, history: History | None) -> Candidate:
@@ -217,9 +243,9 @@ def propose(session: Session, event: Event, now: datetime, *, lookback_days: int
     must = must_ids(event)
     if len(must) > event.capacity:
         raise PlanningError(f"{len(must)} people are marked must but the event has {event.capacity} seats.")
-    pool = candidate_pool(session, event, now, lookback_days=lookback_days, keep=False)
     today = now.date()
-    with balance_refusals():
+    with gc_paused(), balance_refusals():
+        pool = candidate_pool(session, event, now, lookback_days=lookback_days, keep=False)
         if event.planning_mode == PlanningMode.FAIR:
             turns = turn_history(session, pool, now, event)
             chosen = plan_round(pool.candidates, event.capacity, today=today, invited_on=turns.invited_on,
@@ -421,9 +447,9 @@ def replace_person(session: Session, event: Event, person_id: int, now: datetime
     entry = _entry(event, person_id)
     if entry.is_must:
         raise PlanningError(f"{entry.person.name} is marked must; unmark them before replacing.")
-    pool = candidate_pool(session, event, now, lookback_days=lookback_days)
     selected = [item.person_id for item in event.proposals]
-    with balance_refusals():
+    with gc_paused(), balance_refusals():
+        pool = candidate_pool(session, event, now, lookback_days=lookback_days)
         newcomer = replacement(pool.candidates, selected, person_id, must=must_ids(event), seed=event.id)
     if newcomer is None:
         raise PlanningError(f"Nobody else is available to replace {entry.person.name}.")
