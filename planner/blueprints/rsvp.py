@@ -48,8 +48,15 @@ def _invitation(token: str):
 @bp.get("/<token>")
 def show(token: str):
     invited = _invited(token)
-    needs_form = _needs_form(as_needs(invited.needs)) if asks_needs(invited.invitation.event) else None
-    return _page(invited, AnswerForm(), needs_form)
+    return _page(invited, AnswerForm(), _remembered_needs(invited))
+
+
+def _remembered_needs(invited: Invited, submitted: NeedsForm | None = None) -> NeedsForm | None:
+    """The needs form an RSVP page shows: the one just submitted, else the person's remembered needs; None when the
+    event asks no needs."""
+    if submitted is not None or not asks_needs(invited.invitation.event):
+        return submitted
+    return _needs_form(as_needs(invited.needs))
 
 
 def _needs_form(needs) -> NeedsForm:
@@ -92,10 +99,12 @@ def _page(invited: Invited, form, needs_form: NeedsForm | None, status: int = 20
 def answer(token: str):
     invited = _invited(token)
     invitation = invited.invitation
-    form, needs_form = AnswerForm(), NeedsForm() if asks_needs(invitation.event) else None
+    # the needs form is built only when the page showed it (its marker came back): an answer alone skips it
+    form = AnswerForm()
+    needs_form = NeedsForm() if "needs_shown" in request.form and asks_needs(invitation.event) else None
     if invitation.cancelled_at is not None:
         flash("This invitation was withdrawn: there is nothing to answer.", "error")
-        return _page(invited, form, needs_form, 409)
+        return _page(invited, form, _remembered_needs(invited, needs_form), 409)
     if is_late(invitation.event, utcnow()):
         flash(str(AnswersClosed(invitation.event)), "error")
         return _page(invited, form, None, 409)
@@ -103,17 +112,16 @@ def answer(token: str):
     given = {question.id: request.form.getlist(f"q{question.id}") for question in questions}
     if not form.validate_on_submit():
         flash("Choose yes, no or maybe.", "error")
-        return _page(invited, form, needs_form, 400, given)
-    with_needs = needs_form is not None and "needs_shown" in request.form
-    if with_needs and not needs_form.validate():
+        return _page(invited, form, _remembered_needs(invited, needs_form), 400, given)
+    if needs_form is not None and not needs_form.validate():
         flash("Your needs could not be saved: " + " ".join(_errors(needs_form)), "error")
-        return _page(invited, form, needs_form, 400, given)
+        return _page(invited, form, _remembered_needs(invited, needs_form), 400, given)
     try:
         answers = read_answers(questions, given, saying_yes=form.answer.data == "yes")
-        needs = needs_form.to_needs() if with_needs else None
+        needs = needs_form.to_needs() if needs_form is not None else None
     except PlannerError as error:
         flash(str(error), "error")
-        return _page(invited, form, needs_form, 400, given)
+        return _page(invited, form, _remembered_needs(invited, needs_form), 400, given)
     # a yes given up promotes the waiting; a decline of an event that backfills itself can make an offer: mail to send
     frees_seat = (invitation.answer == Answer.YES and form.answer.data != "yes") or (
         invitation.event.is_auto_backfill and form.answer.data == "no")
@@ -122,7 +130,8 @@ def answer(token: str):
     except PlannerError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return _page(_invited(token), form, needs_form, 409, given)
+        again = _invited(token)
+        return _page(again, form, _remembered_needs(again, needs_form), 409, given)
     if frees_seat and sends_at_once(current_app.config):
         deliver_event_mail(event_id)
     if saved == Answer.WAITLIST:
