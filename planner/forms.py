@@ -1,5 +1,6 @@
 """Flask-WTF forms (every one carries a CSRF token)."""
 
+import hmac
 from datetime import datetime
 from zoneinfo import available_timezones
 
@@ -21,6 +22,7 @@ from wtforms import (
     TextAreaField,
     TimeField,
 )
+from wtforms.csrf.core import CSRF
 from wtforms.validators import (
     AnyOf,
     DataRequired,
@@ -40,6 +42,7 @@ from .services.needs import DIETS, NOTE_LENGTH, Needs, check_needs
 from .services.questions import CHOICE_LENGTH, LABEL_LENGTH, MAX_CHOICES, QUESTION_KINDS, QuestionDraft
 from .services.series import SeriesDraft
 from .text import control_problem
+from .tokens import answer_form_token
 
 #: how the answer deadline travels in a form (an HTML datetime-local value)
 DEADLINE_FORMAT = "%Y-%m-%dT%H:%M"
@@ -168,8 +171,32 @@ class AddPersonForm(FlaskForm):
     email = EmailField("Add by email", validators=[DataRequired(), Email(), Length(max=254)])
 
 
+class InvitationCSRF(CSRF):
+    """A CSRF token bound to the invitation (meta.csrf_context: its token hash) instead of to a session.
+
+    The RSVP link is the invitee's only credential and no cookie adds authority, so a cross-site page can forge an
+    answer only by knowing the link, which already lets it answer; the form token (an HMAC of the secret key and the
+    invitation) keeps every POST form token-checked without a session cookie on the busiest page.
+    """
+
+    def setup_form(self, form):
+        self.meta = form.meta
+        return super().setup_form(form)
+
+    def generate_csrf_token(self, csrf_token_field) -> str:
+        return answer_form_token(self.meta.csrf_secret, self.meta.csrf_context)
+
+    def validate_csrf_token(self, form, field) -> None:
+        if not isinstance(field.data, str) or not hmac.compare_digest(field.data, field.current_token):
+            raise ValidationError("The CSRF token is missing or not this invitation's.")
+
+
 class AnswerForm(FlaskForm):
-    """The RSVP form: the pressed button (yes, no or maybe) carries the answer."""
+    """The RSVP form: the pressed button (yes, no or maybe) carries the answer; build it with
+    meta={"csrf_context": invitation.token_hash}."""
+
+    class Meta:
+        csrf_class = InvitationCSRF
 
     answer = StringField(validators=[AnyOf(["yes", "no", "maybe"], message="Choose yes, no or maybe.")])
     comment = StringField("Note for the organiser (optional)", validators=[Optional(), Length(max=1000)])

@@ -71,6 +71,11 @@ def derived_reply_token(secret: str | bytes, seed: str) -> str:
     return _reply_form(_derive(secret, "reply", seed)[:REPLY_TOKEN_BYTES])
 
 
+def answer_form_token(secret: str | bytes, token_hash: str) -> str:
+    """Return the CSRF token of an invitation's answer form (256 bits, URL-safe): bound to the invitation, not a session."""
+    return base64.urlsafe_b64encode(_derive(secret, "rsvp-form", token_hash)).decode("ascii")
+
+
 def _derive(secret: str | bytes, purpose: str, seed: str) -> bytes:
     if not secret or not seed:
         raise ValueError("deriving a token needs a secret key and a seed")

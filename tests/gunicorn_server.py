@@ -34,10 +34,10 @@ def request(port: int, method: str, path: str, body: str | None = None, cookie: 
         connection.close()
 
 
-def answer_form(headers, page: str, answer: str, comment: str = "") -> tuple[str, str]:
-    """The session cookie and the form body that answer an RSVP page just fetched: (cookie, body)."""
-    cookie = headers["Set-Cookie"].split(";", 1)[0]
-    return cookie, f"csrf_token={CSRF.search(page).group(1)}&answer={answer}&comment={comment}"
+def answer_form(headers, page: str, answer: str, comment: str = "") -> tuple[str | None, str]:
+    """The cookie (the RSVP pages set none: None) and the form body that answer an RSVP page just fetched: (cookie, body)."""
+    cookie = headers.get("Set-Cookie")
+    return cookie and cookie.split(";", 1)[0], f"csrf_token={CSRF.search(page).group(1)}&answer={answer}&comment={comment}"
 
 
 class Gunicorn:

@@ -298,7 +298,7 @@ def test_an_invitees_opt_out_and_feed_are_recorded_as_the_invitee(client, make_p
     invitation = Invitation(event=event, person=make_person(), token_hash=token_hash)
     db.session.add(invitation)
     db.session.commit()
-    csrf = csrf_from(client.get(f"/rsvp/{token}").data)
+    csrf = csrf_from(client.get(f"/rsvp/{token}/opt-out").data)  # a session's token (the answer form's is the invitation's)
     person_id = invitation.person_id
     for url, data, action in ((f"/feeds/mine/{token}", {"action": "start"}, "feed.new"),
                               (f"/feeds/mine/{token}", {"action": "revoke"}, "feed.revoke"),

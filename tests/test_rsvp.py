@@ -84,3 +84,34 @@ def test_tablemates_who_declined_or_were_uninvited_are_no_longer_shown(client, m
     assert 'id="your-table"' not in client.get(f"/rsvp/{tokens[2]}").data.decode()
     table = seating.your_table(db.session, invitation_of(people[3]))
     assert table.tablemates == ["Ana Able"]
+
+
+def test_answering_keeps_no_session_and_says_thank_you_through_the_redirect(client, make_person, make_event):
+    event = sent(make_event, capacity=1)
+    first, second = make_person(name="Fay First"), make_person(name="Sam Second")
+    tokens = {person.id: invite(event, person) for person in (first, second)}
+    for person, shown in ((first, "your answer is saved"), (second, "you are on the waiting list")):
+        page = client.get(f"/rsvp/{tokens[person.id]}")
+        assert "Set-Cookie" not in page.headers
+        response = client.post(f"/rsvp/{tokens[person.id]}", data={"csrf_token": csrf_from(page.data), "answer": "yes"})
+        assert response.status_code == 303 and "Set-Cookie" not in response.headers
+        answered = "waiting" if person is second else "saved"
+        assert response.headers["Location"].endswith(f"/rsvp/{tokens[person.id]}?answered={answered}")
+        assert shown in client.get(response.headers["Location"]).data.decode()
+    assert invitation_of(first).answer == Answer.YES and invitation_of(second).answer == Answer.WAITLIST
+    assert "your answer is saved" not in client.get(f"/rsvp/{tokens[first.id]}").data.decode()
+
+
+def test_an_answer_needs_the_form_token_of_its_own_invitation(client, make_person, make_event):
+    event = sent(make_event)
+    mine, other = make_person(), make_person()
+    token, other_token = invite(event, mine), invite(event, other)
+    other_csrf = csrf_from(client.get(f"/rsvp/{other_token}").data)
+    session_csrf = csrf_from(client.get("/auth/login").data)
+    for data in ({"answer": "yes"}, {"csrf_token": other_csrf, "answer": "yes"}, {"csrf_token": session_csrf, "answer": "yes"}):
+        assert client.post(f"/rsvp/{token}", data=data).status_code == 400
+    assert invitation_of(mine).answer == Answer.PENDING
+    own_csrf = csrf_from(client.get(f"/rsvp/{token}").data)
+    assert own_csrf != other_csrf
+    assert client.post(f"/rsvp/{token}", data={"csrf_token": own_csrf, "answer": "yes"}).status_code == 303
+    assert invitation_of(mine).answer == Answer.YES

@@ -13,7 +13,7 @@ from flask import (
 
 from ..config import sends_at_once
 from ..errors import PlannerError
-from ..extensions import db
+from ..extensions import csrf, db
 from ..forms import ActionForm, AnswerForm, NeedsForm
 from ..mailer import deliver_event_mail, mail_settings
 from ..models import Answer, utcnow
@@ -33,6 +33,12 @@ bp = Blueprint("rsvp", __name__, url_prefix="/rsvp")
 #: pages reached through a personal link: never cached, never indexed
 PRIVATE_PAGE = {"Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 
+#: what the page says after an answer (the redirect's ?answered=), without a session to carry a flash message
+ANSWERED = {
+    "saved": ("success", "Thank you, your answer is saved. You can change it until the deadline."),
+    "waiting": ("info", "Thank you. The event is full, so you are on the waiting list; you get a mail when a seat is free."),
+}
+
 
 def _invited(token: str) -> Invited:
     try:
@@ -48,13 +54,25 @@ def _invitation(token: str):
 @bp.get("/<token>")
 def show(token: str):
     invited = _invited(token)
-    needs_form = _needs_form(as_needs(invited.needs)) if asks_needs(invited.invitation.event) else None
-    return _page(invited, AnswerForm(), needs_form)
+    return _page(invited, _answer_form(invited), _remembered_needs(invited), notice=ANSWERED.get(request.args.get("answered")))
+
+
+def _answer_form(invited: Invited) -> AnswerForm:
+    """The answer form, its CSRF token bound to the invitation (the RSVP pages keep no session)."""
+    return AnswerForm(meta={"csrf_context": invited.invitation.token_hash})
+
+
+def _remembered_needs(invited: Invited, submitted: NeedsForm | None = None) -> NeedsForm | None:
+    """The needs form an RSVP page shows: the one just submitted, else the person's remembered needs; None when the
+    event asks no needs."""
+    if submitted is not None or not asks_needs(invited.invitation.event):
+        return submitted
+    return _needs_form(as_needs(invited.needs))
 
 
 def _needs_form(needs) -> NeedsForm:
     """The needs form filled with what the person told us before."""
-    return NeedsForm(data={"diets": list(needs.diets), "diet_note": needs.diet_note, "access_note": needs.access_note})
+    return NeedsForm(meta={"csrf": False}, data={"diets": list(needs.diets), "diet_note": needs.diet_note, "access_note": needs.access_note})
 
 
 def _questions(invited: Invited) -> list:
@@ -62,9 +80,10 @@ def _questions(invited: Invited) -> list:
     return questions_with_answers(db.session, invited.invitation) if invited.has_questions else []
 
 
-def _page(invited: Invited, form, needs_form: NeedsForm | None, status: int = 200, given: dict | None = None):
+def _page(invited: Invited, form, needs_form: NeedsForm | None, status: int = 200, given: dict | None = None,
+          notice: tuple[str, str] | None = None):
     """Render the RSVP page; needs_form is shown on lunch and drinks pages while answers are open, given holds the
-    question answers just submitted (shown again after a refusal)."""
+    question answers just submitted (shown again after a refusal), notice the (category, message) of a saved answer."""
     invitation = invited.invitation
     event = invitation.event
     is_withdrawn = invitation.cancelled_at is not None
@@ -81,6 +100,7 @@ def _page(invited: Invited, form, needs_form: NeedsForm | None, status: int = 20
         questions=questions,
         is_withdrawn=is_withdrawn,
         is_open=is_open,
+        notice=notice,
         closed_on=closed_on(event) if is_late(event, utcnow()) else None,
         seat=your_table(db.session, invitation) if invited.has_plan else None,
         waiting=waitlist_position(db.session, invitation),
@@ -89,31 +109,35 @@ def _page(invited: Invited, form, needs_form: NeedsForm | None, status: int = 20
 
 
 @bp.post("/<token>")
+@csrf.exempt  # the answer form checks its own token, bound to the invitation (forms.InvitationCSRF)
 def answer(token: str):
     invited = _invited(token)
     invitation = invited.invitation
-    form, needs_form = AnswerForm(), NeedsForm() if asks_needs(invitation.event) else None
+    # the needs form (its fields inside the answer form) is built only when the page showed it: an answer alone skips it
+    form = _answer_form(invited)
+    needs_form = NeedsForm(meta={"csrf": False}) if "needs_shown" in request.form and asks_needs(invitation.event) else None
     if invitation.cancelled_at is not None:
         flash("This invitation was withdrawn: there is nothing to answer.", "error")
-        return _page(invited, form, needs_form, 409)
+        return _page(invited, form, _remembered_needs(invited, needs_form), 409)
     if is_late(invitation.event, utcnow()):
         flash(str(AnswersClosed(invitation.event)), "error")
         return _page(invited, form, None, 409)
     questions = [question for question, _ in _questions(invited)]
     given = {question.id: request.form.getlist(f"q{question.id}") for question in questions}
     if not form.validate_on_submit():
+        if form.csrf_token.errors:
+            abort(400)
         flash("Choose yes, no or maybe.", "error")
-        return _page(invited, form, needs_form, 400, given)
-    with_needs = needs_form is not None and "needs_shown" in request.form
-    if with_needs and not needs_form.validate():
+        return _page(invited, form, _remembered_needs(invited, needs_form), 400, given)
+    if needs_form is not None and not needs_form.validate():
         flash("Your needs could not be saved: " + " ".join(_errors(needs_form)), "error")
-        return _page(invited, form, needs_form, 400, given)
+        return _page(invited, form, _remembered_needs(invited, needs_form), 400, given)
     try:
         answers = read_answers(questions, given, saying_yes=form.answer.data == "yes")
-        needs = needs_form.to_needs() if with_needs else None
+        needs = needs_form.to_needs() if needs_form is not None else None
     except PlannerError as error:
         flash(str(error), "error")
-        return _page(invited, form, needs_form, 400, given)
+        return _page(invited, form, _remembered_needs(invited, needs_form), 400, given)
     # a yes given up promotes the waiting; a decline of an event that backfills itself can make an offer: mail to send
     frees_seat = (invitation.answer == Answer.YES and form.answer.data != "yes") or (
         invitation.event.is_auto_backfill and form.answer.data == "no")
@@ -122,14 +146,12 @@ def answer(token: str):
     except PlannerError as error:
         db.session.rollback()
         flash(str(error), "error")
-        return _page(_invited(token), form, needs_form, 409, given)
+        again = _invited(token)
+        return _page(again, form, _remembered_needs(again, needs_form), 409, given)
     if frees_seat and sends_at_once(current_app.config):
         deliver_event_mail(event_id)
-    if saved == Answer.WAITLIST:
-        flash("Thank you. The event is full, so you are on the waiting list; you get a mail when a seat is free.", "info")
-    else:
-        flash("Thank you, your answer is saved. You can change it until the deadline.", "success")
-    return redirect(url_for("rsvp.show", token=token), code=303)
+    answered = "waiting" if saved == Answer.WAITLIST else "saved"
+    return redirect(url_for("rsvp.show", token=token, answered=answered), code=303)
 
 
 def _errors(form) -> list[str]:

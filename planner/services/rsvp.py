@@ -7,8 +7,9 @@ ordered by that stamp, follows the same order in which seats are given.
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, exists, select
+from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import PlannerError
 from ..metrics import count_answer
@@ -40,6 +41,8 @@ _BY_TOKEN = (
 
 #: the invitation read again once its event is locked (built once, like the lookup)
 _AFRESH = select(Invitation).where(Invitation.id == bindparam("id"))
+#: the answer written straight to its row (the values given name the columns set)
+_ANSWER = update(Invitation).where(Invitation.id == bindparam("invitation_id"))
 
 
 @dataclass(frozen=True)
@@ -121,14 +124,12 @@ def record_answer(
     comment = (comment or "").strip() or None
     if old == new and (comment is None or comment == invitation.comment):
         return False
-    if old != new or new != Answer.WAITLIST:  # a note alone keeps the place in the queue
-        invitation.answer = new
-        invitation.answered_at = stamp
+    values = {"answer": new, "answered_at": stamp} if old != new or new != Answer.WAITLIST else {}  # a note alone keeps the place in the queue
     if comment is not None:
-        invitation.comment = comment[:1000]
+        values["comment"] = comment[:1000]
+    _write(session, invitation, values)
     waiting = " (waiting list)" if new == Answer.WAITLIST else ""
     audit.record(session, "answer.record", actor=audit.INVITEE, subject=("invitation", invitation.id), summary=f"{answer} via {via}{waiting}")
-    session.flush()
     if old != new:
         count_answer(new)
     if (old == Answer.YES or held) and new != Answer.YES:
@@ -138,3 +139,10 @@ def record_answer(
 
         refill(session, invitation.event, settings, now)
     return True
+
+
+def _write(session: Session, invitation: Invitation, values: dict) -> None:
+    """Store the answer's columns with one direct UPDATE (no unit-of-work flush) and set them on the loaded invitation."""
+    session.execute(_ANSWER, {"invitation_id": invitation.id, **values}, execution_options={"synchronize_session": False})
+    for key, value in values.items():
+        set_committed_value(invitation, key, value)
