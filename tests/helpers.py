@@ -20,9 +20,10 @@ from sqlalchemy import text
 from planner.app import create_app
 from planner.extensions import db
 from planner.ical import calendar_part
-from planner.models import Event
+from planner.models import Answer, Event, EventKind, EventStatus, Invitation, utcnow
 from planner.services.accounts import create_organiser
 from planner.services.events import local
+from planner.tokens import new_token
 
 PASSWORD = "correct horse battery"
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -124,6 +125,22 @@ def sent_event(smtp_app, smtp_server, make_person, make_event, count):
     event = make_event(organiser=organiser, capacity=count)
     propose_and_send(client, event)
     return client, event, rsvp_link(smtp_server.messages[0].message)
+
+
+def marked_sent(make_event, kind=EventKind.LUNCH, **fields) -> Event:
+    """Return a new event of that kind marked as sent, without invitations or mail."""
+    event = make_event(**fields)
+    event.kind, event.status, event.sent_at = kind, EventStatus.SENT, utcnow()
+    db.session.commit()
+    return event
+
+
+def invite_with_token(event, person, answer=Answer.PENDING, **fields) -> str:
+    """Invite a person straight into the database with an answer (no mail); return the RSVP token."""
+    token, token_hash = new_token()
+    db.session.add(Invitation(event=event, person=person, token_hash=token_hash, answer=answer, **fields))
+    db.session.commit()
+    return token
 
 
 def log_in(client):

@@ -7,24 +7,9 @@ from sqlalchemy import select
 
 from planner.extensions import db
 from planner.mailer import mail_settings
-from planner.models import Answer, Event, EventStatus, InboundMail, Invitation, PersonNeeds, Question, QuestionAnswer, utcnow
+from planner.models import Answer, Event, InboundMail, Invitation, PersonNeeds, Question, QuestionAnswer, utcnow
 from planner.services.rsvp import AnswersClosed, record_answer
-from planner.tokens import new_token
-from tests.helpers import client_reply, csrf_from, ingest_cli, sent_event
-
-
-def sent(make_event, **fields) -> Event:
-    event = make_event(**fields)
-    event.status, event.sent_at = EventStatus.SENT, utcnow()
-    db.session.commit()
-    return event
-
-
-def invite(event, person, answer=Answer.PENDING, **fields) -> str:
-    token, token_hash = new_token()
-    db.session.add(Invitation(event=event, person=person, token_hash=token_hash, answer=answer, **fields))
-    db.session.commit()
-    return token
+from tests.helpers import client_reply, csrf_from, ingest_cli, invite_with_token, marked_sent, sent_event
 
 
 def close_answers(event) -> None:
@@ -39,11 +24,11 @@ def stored(person) -> Invitation:
 
 
 def test_after_the_deadline_the_page_shows_the_answer_read_only_and_says_answers_are_closed(client, make_person, make_event):
-    event = sent(make_event)
+    event = marked_sent(make_event)
     question = Question(event_id=event.id, label="T-shirt size", kind="one", choices="S\nM\nL", is_required=False)
     db.session.add(question)
     person = make_person(name="Lena Late")
-    token = invite(event, person, Answer.YES, comment="Looking forward")
+    token = invite_with_token(event, person, Answer.YES, comment="Looking forward")
     db.session.add(QuestionAnswer(question_id=question.id, invitation_id=stored(person).id, value="M"))
     db.session.commit()
     open_page = client.get(f"/rsvp/{token}").data.decode()
@@ -61,10 +46,10 @@ def test_after_the_deadline_the_page_shows_the_answer_read_only_and_says_answers
 
 
 def test_a_post_after_the_deadline_is_refused_with_a_message_and_changes_nothing(client, make_person, make_event):
-    event = sent(make_event)
+    event = marked_sent(make_event)
     db.session.add(Question(event_id=event.id, label="Arrival", kind="text", choices="", is_required=False))
     person = make_person()
-    token = invite(event, person, Answer.YES, comment="See you")
+    token = invite_with_token(event, person, Answer.YES, comment="See you")
     csrf = csrf_from(client.get(f"/rsvp/{token}").data)
     close_answers(event)
     question_id = db.session.scalar(select(Question.id))
@@ -80,9 +65,9 @@ def test_a_post_after_the_deadline_is_refused_with_a_message_and_changes_nothing
 
 
 def test_the_answer_service_refuses_a_late_answer_too(app, make_person, make_event):
-    event = sent(make_event)
+    event = marked_sent(make_event)
     person = make_person()
-    invite(event, person)
+    invite_with_token(event, person)
     close_answers(event)
     with pytest.raises(AnswersClosed, match="closed on"):
         record_answer(db.session, stored(person), "yes", utcnow(), settings=mail_settings())

@@ -7,24 +7,9 @@ import io
 from sqlalchemy import func, select
 
 from planner.extensions import db
-from planner.models import Answer, EventKind, EventStatus, Invitation, PersonNeeds, utcnow
+from planner.models import Answer, EventKind, Invitation, PersonNeeds
 from planner.services.needs import needs_section
-from planner.tokens import new_token
-from tests.helpers import csrf_from, statements
-
-
-def sent(make_event, kind=EventKind.LUNCH, **fields):
-    event = make_event(**fields)
-    event.kind, event.status, event.sent_at = kind, EventStatus.SENT, utcnow()
-    db.session.commit()
-    return event
-
-
-def invite(event, person, answer=Answer.PENDING) -> str:
-    token, token_hash = new_token()
-    db.session.add(Invitation(event=event, person=person, token_hash=token_hash, answer=answer))
-    db.session.commit()
-    return token
+from tests.helpers import csrf_from, invite_with_token, marked_sent, statements
 
 
 def answer(client, token, reply="yes", **fields):
@@ -39,26 +24,26 @@ def needs_row(person) -> PersonNeeds | None:
 
 def test_a_lunch_page_asks_for_needs_and_a_training_page_links_to_them(client, make_person, make_event):
     person = make_person()
-    lunch = client.get(f"/rsvp/{invite(sent(make_event), person)}")
+    lunch = client.get(f"/rsvp/{invite_with_token(marked_sent(make_event), person)}")
     page = lunch.data.decode()
     for label in ("Vegetarian", "Vegan", "Gluten-free", "Lactose-free", "Halal", "Kosher", "Nut allergy"):
         assert f"> {label}</label>" in page
     assert 'name="diet_note"' in page and 'name="access_note"' in page and 'name="needs_shown"' in page
     assert lunch.headers["Cache-Control"] == "no-store"
-    training = client.get(f"/rsvp/{invite(sent(make_event, EventKind.TRAINING, title='Training'), person)}").data.decode()
+    training = client.get(f"/rsvp/{invite_with_token(marked_sent(make_event, EventKind.TRAINING, title='Training'), person)}").data.decode()
     assert 'name="diet_note"' not in training and "your dietary and access needs</a>" in training
 
 
 def test_needs_given_with_an_answer_are_remembered_and_offered_on_the_next_event(client, make_person, make_event):
     person = make_person()
-    first = invite(sent(make_event), person)
+    first = invite_with_token(marked_sent(make_event), person)
     needs = {"diets": ["vegan", "nut-allergy"], "diet_note": "No mushrooms\nplease", "access_note": "Step-free access"}
     response = answer(client, first, needs_shown="1", **needs)
     assert response.status_code == 303
     row = needs_row(person)
     assert (row.diets, row.diet_note, row.access_note) == ("vegan,nut-allergy", "No mushrooms\nplease", "Step-free access")
 
-    second = invite(sent(make_event, EventKind.DRINKS, title="Drinks"), person)
+    second = invite_with_token(marked_sent(make_event, EventKind.DRINKS, title="Drinks"), person)
     page = client.get(f"/rsvp/{second}").data.decode()
     assert '<input checked id="diets-1" name="diets" type="checkbox" value="vegan">' in page
     assert '<input checked id="diets-6" name="diets" type="checkbox" value="nut-allergy">' in page
@@ -68,7 +53,7 @@ def test_needs_given_with_an_answer_are_remembered_and_offered_on_the_next_event
 
 def test_an_answer_without_the_needs_fields_leaves_the_needs_alone(client, make_person, make_event):
     person = make_person()
-    token = invite(sent(make_event), person)
+    token = invite_with_token(marked_sent(make_event), person)
     db.session.add(PersonNeeds(person_id=person.id, diets="halal", diet_note="", access_note=""))
     db.session.commit()
     assert answer(client, token, "no").status_code == 303
@@ -79,7 +64,7 @@ def test_needs_are_changed_and_cleared_from_any_rsvp_page(client, make_person, m
     person = make_person()
     db.session.add(PersonNeeds(person_id=person.id, diets="vegetarian", diet_note="", access_note="Hearing loop"))
     db.session.commit()
-    token = invite(sent(make_event, EventKind.TRAINING, title="Training"), person)
+    token = invite_with_token(marked_sent(make_event, EventKind.TRAINING, title="Training"), person)
     page = client.get(f"/rsvp/{token}/needs")
     assert page.headers["Cache-Control"] == "no-store" and "Hearing loop</textarea>" in page.data.decode()
     csrf = csrf_from(page.data)
@@ -98,14 +83,14 @@ def test_emptying_the_fields_with_an_answer_deletes_the_needs(client, make_perso
     person = make_person()
     db.session.add(PersonNeeds(person_id=person.id, diets="vegan", diet_note="x", access_note=""))
     db.session.commit()
-    assert answer(client, invite(sent(make_event), person), "maybe", needs_shown="1").status_code == 303
+    assert answer(client, invite_with_token(marked_sent(make_event), person), "maybe", needs_shown="1").status_code == 303
     assert needs_row(person) is None
 
 
 def test_one_invitees_needs_never_show_on_another_invitees_page(client, make_person, make_event):
-    event = sent(make_event)
+    event = marked_sent(make_event)
     alice, bob = make_person(name="Alice"), make_person(name="Bob")
-    alice_token, bob_token = invite(event, alice), invite(event, bob)
+    alice_token, bob_token = invite_with_token(event, alice), invite_with_token(event, bob)
     answer(client, alice_token, diets=["gluten-free"], diet_note="Coeliac: separate toaster", access_note="Wheelchair user",
            needs_shown="1")
     page = client.get(f"/rsvp/{bob_token}").data.decode()
@@ -116,7 +101,7 @@ def test_one_invitees_needs_never_show_on_another_invitees_page(client, make_per
 
 def test_control_characters_and_overlong_needs_are_refused_and_nothing_is_lost(client, make_person, make_event):
     person = make_person()
-    token = invite(sent(make_event), person)
+    token = invite_with_token(marked_sent(make_event), person)
     for field, value, message in (
         ("diet_note", "nuts\x00", "contains a NUL byte"),
         ("access_note", "ramp\x1b[2J", "contains the control character U+001B"),
@@ -141,7 +126,7 @@ def attendees(make_person, event, count):
     """Give an event count people with a yes, every other one with needs."""
     for number in range(count):
         person = make_person(name=f"Guest {number:03d}")
-        invite(event, person, Answer.YES)
+        invite_with_token(event, person, Answer.YES)
         if number % 2 == 0:
             db.session.add(PersonNeeds(person_id=person.id, diets="vegetarian,halal", diet_note="", access_note="Lift"))
     db.session.commit()
@@ -151,10 +136,10 @@ def attendees(make_person, event, count):
 
 def test_the_event_page_counts_needs_and_lists_names_with_needs_only(client, login, make_person, make_event):
     organiser = login()
-    event = sent(make_event, organiser=organiser, capacity=20)
+    event = marked_sent(make_event, organiser=organiser, capacity=20)
     attendees(make_person, event, 4)
     declined = make_person(name="Dana Declined", email="dana@example.com", department="Secret Dept")
-    invite(event, declined, Answer.NO)
+    invite_with_token(event, declined, Answer.NO)
     db.session.add(PersonNeeds(person_id=declined.id, diets="vegan", diet_note="", access_note=""))
     db.session.commit()
     page = client.get(f"/events/{event.id}").data.decode()
@@ -168,11 +153,11 @@ def test_the_event_page_counts_needs_and_lists_names_with_needs_only(client, log
 
 def test_the_venue_csv_holds_names_and_needs_only_with_every_cell_neutralised(client, login, make_person, make_event):
     organiser = login()
-    event = sent(make_event, organiser=organiser)
+    event = marked_sent(make_event, organiser=organiser)
     hostile = make_person(name="=HYPERLINK(\"http://x\")", email="h@example.com", department="Finance")
     plain = make_person(name="Ann Plain", email="ann@example.com")
-    invite(event, hostile, Answer.YES)
-    invite(event, plain, Answer.YES)
+    invite_with_token(event, hostile, Answer.YES)
+    invite_with_token(event, plain, Answer.YES)
     db.session.add(PersonNeeds(person_id=hostile.id, diets="", diet_note="+1 extra cheese", access_note="@wheelchair"))
     db.session.commit()
     response = client.get(f"/events/{event.id}/venue-list.csv")
@@ -195,7 +180,7 @@ def test_the_venue_csv_is_for_organisers_only(client, make_event):
 
 
 def test_the_needs_section_costs_the_same_statements_for_5_or_50_attendees(app, make_person, make_event):
-    small, large = sent(make_event, capacity=60, title="Small"), sent(make_event, capacity=60, title="Large")
+    small, large = marked_sent(make_event, capacity=60, title="Small"), marked_sent(make_event, capacity=60, title="Large")
     attendees(make_person, small, 5)
     attendees(make_person, large, 50)
     counts = []

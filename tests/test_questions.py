@@ -4,8 +4,7 @@ from sqlalchemy import func, select
 
 from planner.extensions import db
 from planner.models import Answer, EventKind, EventStatus, Invitation, Question, QuestionAnswer, utcnow
-from planner.tokens import new_token
-from tests.helpers import csrf_from
+from tests.helpers import csrf_from, invite_with_token
 
 
 def training(make_event, status=EventStatus.SENT, **fields):
@@ -15,12 +14,6 @@ def training(make_event, status=EventStatus.SENT, **fields):
     db.session.commit()
     return event
 
-
-def invite(event, person, answer=Answer.PENDING) -> str:
-    token, token_hash = new_token()
-    db.session.add(Invitation(event=event, person=person, token_hash=token_hash, answer=answer))
-    db.session.commit()
-    return token
 
 
 def add(client, event, **fields):
@@ -85,7 +78,7 @@ def test_the_organiser_adds_edits_and_removes_questions(client, login, make_pers
 
 
 def _invitation_id(event, make_person) -> int:
-    invite(event, make_person())
+    invite_with_token(event, make_person())
     return db.session.scalar(select(Invitation.id))
 
 
@@ -134,7 +127,7 @@ def test_questions_are_for_organisers_only(client, make_event):
 def test_the_invitee_answers_the_questions_with_a_yes(client, make_person, make_event):
     event = training(make_event)
     track, sessions, text = ask_three(event)
-    token = invite(event, make_person())
+    token = invite_with_token(event, make_person())
     page = client.get(f"/rsvp/{token}").data.decode()
     assert "Which track? <small>(required when you say yes)</small>" in page
     assert f'type="radio" name="q{track.id}" value="SQL"' in page
@@ -152,7 +145,7 @@ def test_the_invitee_answers_the_questions_with_a_yes(client, make_person, make_
 def test_a_yes_without_a_required_answer_is_refused_and_loses_nothing(client, make_person, make_event):
     event = training(make_event)
     track, sessions, text = ask_three(event)
-    token = invite(event, make_person())
+    token = invite_with_token(event, make_person())
     response = post_answer(client, token, "yes", **{f"q{sessions.id}": "Afternoon", f"q{text.id}": "Late arrival"})
     page = response.data.decode()
     assert response.status_code == 400
@@ -170,7 +163,7 @@ def test_a_yes_without_a_required_answer_is_refused_and_loses_nothing(client, ma
 def test_answers_that_do_not_fit_the_question_are_refused(client, make_person, make_event):
     event = training(make_event)
     track, sessions, text = ask_three(event)
-    token = invite(event, make_person())
+    token = invite_with_token(event, make_person())
     for answers, message in (
         ({f"q{track.id}": "Cobol"}, "Choose among the choices offered for &#39;Which track?&#39;."),
         ({f"q{track.id}": ["Python", "SQL"]}, "Choose one answer to &#39;Which track?&#39;."),
@@ -187,10 +180,10 @@ def test_the_event_page_counts_the_answers_of_the_people_coming_per_choice(clien
     event = training(make_event, organiser=login(), capacity=10)
     track, sessions, text = ask_three(event)
     for number, (reply, chosen) in enumerate([("yes", "Python"), ("yes", "SQL"), ("yes", "SQL"), ("no", "Python")]):
-        token = invite(event, make_person(name=f"Trainee {number}"))
+        token = invite_with_token(event, make_person(name=f"Trainee {number}"))
         answers = {f"q{track.id}": chosen, f"q{sessions.id}": ["Morning", "Evening"]}
         assert post_answer(client, token, reply, **answers).status_code == 303
-    token = invite(event, make_person(name="Zoe Text"))
+    token = invite_with_token(event, make_person(name="Zoe Text"))
     post_answer(client, token, "yes", **{f"q{track.id}": "SQL", f"q{text.id}": "I bring my laptop"})
     page = client.get(f"/events/{event.id}").data.decode()
     track_counts = page[page.index(f'id="question-counts-{track.id}"'):]

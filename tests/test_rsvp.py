@@ -3,28 +3,10 @@
 from sqlalchemy import select
 
 from planner.extensions import db
-from planner.models import Answer, EventStatus, Invitation, utcnow
+from planner.models import Answer, Invitation, utcnow
 from planner.services import seating
 from planner.services.seating import SeatingSettings
-from planner.tokens import new_token
-from tests.helpers import csrf_from
-
-
-def sent(make_event, **fields):
-    """Return an event whose invitations have gone out."""
-    event = make_event(**fields)
-    event.status = EventStatus.SENT
-    event.sent_at = utcnow()
-    db.session.commit()
-    return event
-
-
-def invite(event, person, answer=Answer.PENDING, **fields) -> str:
-    """Invite a person with an answer; return the RSVP token."""
-    token, token_hash = new_token()
-    db.session.add(Invitation(event=event, person=person, token_hash=token_hash, answer=answer, **fields))
-    db.session.commit()
-    return token
+from tests.helpers import csrf_from, invite_with_token, marked_sent
 
 
 def invitation_of(token_person) -> Invitation:
@@ -33,9 +15,9 @@ def invitation_of(token_person) -> Invitation:
 
 
 def test_a_withdrawn_invitation_says_so_and_offers_nothing_to_press(client, make_person, make_event):
-    event = sent(make_event)
+    event = marked_sent(make_event)
     person = make_person(name="Una Uninvited")
-    token = invite(event, person, Answer.YES, cancelled_at=utcnow(), comment="See you")
+    token = invite_with_token(event, person, Answer.YES, cancelled_at=utcnow(), comment="See you")
     page = client.get(f"/rsvp/{token}")
     assert page.status_code == 200
     text = page.data.decode()
@@ -45,9 +27,9 @@ def test_a_withdrawn_invitation_says_so_and_offers_nothing_to_press(client, make
 
 
 def test_a_post_to_a_withdrawn_invitation_is_refused_and_changes_nothing(client, make_person, make_event):
-    event = sent(make_event)
+    event = marked_sent(make_event)
     person = make_person()
-    token = invite(event, person, Answer.YES, cancelled_at=utcnow())
+    token = invite_with_token(event, person, Answer.YES, cancelled_at=utcnow())
     csrf = csrf_from(client.get("/auth/login").data)
     response = client.post(f"/rsvp/{token}", data={"csrf_token": csrf, "answer": "no", "comment": "changed my mind"})
     assert response.status_code == 409
@@ -57,17 +39,17 @@ def test_a_post_to_a_withdrawn_invitation_is_refused_and_changes_nothing(client,
 
 
 def test_the_answer_buttons_stay_for_a_standing_invitation(client, make_person, make_event):
-    event = sent(make_event)
-    token = invite(event, make_person())
+    event = marked_sent(make_event)
+    token = invite_with_token(event, make_person())
     text = client.get(f"/rsvp/{token}").data.decode()
     assert "invites you" in text and 'value="yes"' in text
 
 
 def test_tablemates_who_declined_or_were_uninvited_are_no_longer_shown(client, make_person, make_event):
-    event = sent(make_event, capacity=10)
+    event = marked_sent(make_event, capacity=10)
     names = ["Ana Able", "Ben Bailed", "Cy Cancelled", "Dee Dinner"]
     people = [make_person(name=name, department=department) for name, department in zip(names, ["A", "B", "C", "D"], strict=True)]
-    tokens = [invite(event, person, Answer.YES) for person in people]
+    tokens = [invite_with_token(event, person, Answer.YES) for person in people]
     plan = seating.make_plan(db.session, event, SeatingSettings(min_size=1, max_size=8), seed=0, seconds=0.1)
     seating.publish_plan(plan, utcnow())
     db.session.commit()
@@ -87,9 +69,9 @@ def test_tablemates_who_declined_or_were_uninvited_are_no_longer_shown(client, m
 
 
 def test_answering_keeps_no_session_and_says_thank_you_through_the_redirect(client, make_person, make_event):
-    event = sent(make_event, capacity=1)
+    event = marked_sent(make_event, capacity=1)
     first, second = make_person(name="Fay First"), make_person(name="Sam Second")
-    tokens = {person.id: invite(event, person) for person in (first, second)}
+    tokens = {person.id: invite_with_token(event, person) for person in (first, second)}
     for person, shown in ((first, "your answer is saved"), (second, "you are on the waiting list")):
         page = client.get(f"/rsvp/{tokens[person.id]}")
         assert "Set-Cookie" not in page.headers
@@ -103,9 +85,9 @@ def test_answering_keeps_no_session_and_says_thank_you_through_the_redirect(clie
 
 
 def test_an_answer_needs_the_form_token_of_its_own_invitation(client, make_person, make_event):
-    event = sent(make_event)
+    event = marked_sent(make_event)
     mine, other = make_person(), make_person()
-    token, other_token = invite(event, mine), invite(event, other)
+    token, other_token = invite_with_token(event, mine), invite_with_token(event, other)
     other_csrf = csrf_from(client.get(f"/rsvp/{other_token}").data)
     session_csrf = csrf_from(client.get("/auth/login").data)
     for data in ({"answer": "yes"}, {"csrf_token": other_csrf, "answer": "yes"}, {"csrf_token": session_csrf, "answer": "yes"}):
