@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from ..errors import PlannerError
 from ..extensions import db
-from ..models import Event, Invitation, OutgoingMail, Series
+from ..models import Event, Invitation, Organiser, OutgoingMail, Series
 from ..services import audit, ownership
 
 T = TypeVar("T")
@@ -49,28 +49,25 @@ def audited(action: str, subject: tuple[str, int | None] | None = None, summary:
                  remote_addr=request.remote_addr)
 
 
-def admin_view(view: Callable) -> Callable:
-    """Decorate one view of an organiser blueprint that only admins may use (403 for others)."""
+def _view_refused_unless(allowed: Callable[[Organiser], bool]) -> Callable[[Callable], Callable]:
+    """Return a decorator of one view that answers 403 unless the logged-in organiser is allowed."""
 
-    @wraps(view)
-    def admin_or_403(**view_args):
-        if not current_user.is_admin:
-            abort(403)
-        return view(**view_args)
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def allowed_or_403(**view_args):
+            if not allowed(current_user):
+                abort(403)
+            return view(**view_args)
 
-    return admin_or_403
+        return allowed_or_403
+
+    return decorate
 
 
-def not_for_viewers(view: Callable) -> Callable:
-    """Decorate a download of people's answers, notes or needs: viewers see figures, not those (403)."""
-
-    @wraps(view)
-    def changer_or_403(**view_args):
-        if not current_user.can_change:
-            abort(403)
-        return view(**view_args)
-
-    return changer_or_403
+#: one view of an organiser blueprint that only admins may use (403 for others)
+admin_view = _view_refused_unless(lambda organiser: organiser.is_admin)
+#: a download of people's answers, notes or needs: viewers see figures, not those (403)
+not_for_viewers = _view_refused_unless(lambda organiser: organiser.can_change)
 
 
 def event_or_404(event_id: int) -> Event:
