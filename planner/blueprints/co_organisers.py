@@ -26,49 +26,41 @@ def _organiser_id() -> int:
     return int(text) if text.isdigit() else 0
 
 
+def _changed(thing: Event | Series, organiser_id: int, *, adding: bool, done: str):
+    """Add or remove a co-organiser of an event or a series (owner or admin only), record it and go back to its page."""
+    _shared(thing)
+    kind = "event" if isinstance(thing, Event) else "series"
+    change = ownership.add_co_organiser if adding else ownership.remove_co_organiser
+    organiser = change(db.session, thing, organiser_id)
+    verb = "co-organises" if adding else "no longer co-organises"
+    audited(f"{kind}.co_organiser_{'added' if adding else 'removed'}", (kind, thing.id), f"{organiser.email} {verb} {thing.title}")
+    db.session.commit()
+    flash(f"{organiser.name} {done}", "success")
+    if kind == "event":
+        return redirect(url_for("events.detail", event_id=thing.id))
+    return redirect(url_for("series.show", series_id=thing.id))
+
+
 @bp.post("/events/<int:event_id>/co-organisers")
 @refusal_goes_to("events.detail")
 def add_to_event(event_id: int):
-    event = event_or_404(event_id)
-    _shared(event)
-    added = ownership.add_co_organiser(db.session, event, _organiser_id())
-    audited("event.co_organiser_added", ("event", event.id), f"{added.email} co-organises {event.title}")
-    db.session.commit()
-    flash(f"{added.name} now co-organises this event.", "success")
-    return redirect(url_for("events.detail", event_id=event.id))
+    return _changed(event_or_404(event_id), _organiser_id(), adding=True, done="now co-organises this event.")
 
 
 @bp.post("/events/<int:event_id>/co-organisers/<int:organiser_id>/remove")
 @refusal_goes_to("events.detail")
 def remove_from_event(event_id: int, organiser_id: int):
-    event = event_or_404(event_id)
-    _shared(event)
-    removed = ownership.remove_co_organiser(db.session, event, organiser_id)
-    audited("event.co_organiser_removed", ("event", event.id), f"{removed.email} no longer co-organises {event.title}")
-    db.session.commit()
-    flash(f"{removed.name} no longer co-organises this event.", "success")
-    return redirect(url_for("events.detail", event_id=event.id))
+    return _changed(event_or_404(event_id), organiser_id, adding=False, done="no longer co-organises this event.")
 
 
 @bp.post("/series/<int:series_id>/co-organisers")
 @refusal_goes_to("series.show", key="series_id")
 def add_to_series(series_id: int):
-    series = series_or_404(series_id)
-    _shared(series)
-    added = ownership.add_co_organiser(db.session, series, _organiser_id())
-    audited("series.co_organiser_added", ("series", series.id), f"{added.email} co-organises {series.title}")
-    db.session.commit()
-    flash(f"{added.name} now co-organises this series and its rounds.", "success")
-    return redirect(url_for("series.show", series_id=series.id))
+    return _changed(series_or_404(series_id), _organiser_id(), adding=True,
+                    done="now co-organises this series and its rounds.")
 
 
 @bp.post("/series/<int:series_id>/co-organisers/<int:organiser_id>/remove")
 @refusal_goes_to("series.show", key="series_id")
 def remove_from_series(series_id: int, organiser_id: int):
-    series = series_or_404(series_id)
-    _shared(series)
-    removed = ownership.remove_co_organiser(db.session, series, organiser_id)
-    audited("series.co_organiser_removed", ("series", series.id), f"{removed.email} no longer co-organises {series.title}")
-    db.session.commit()
-    flash(f"{removed.name} no longer co-organises this series.", "success")
-    return redirect(url_for("series.show", series_id=series.id))
+    return _changed(series_or_404(series_id), organiser_id, adding=False, done="no longer co-organises this series.")

@@ -111,11 +111,7 @@ def show(user_id: str):
 @bp.put("/Users/<user_id>")
 def replace(user_id: str):
     person = find_person(db.session, user_id)
-    user = _parse(ScimUser, Context.RESOURCE_REPLACEMENT_REQUEST)
-    replace_person(db.session, person, read_user(user, _mapping(), person))
-    _audited("scim.update", person)
-    db.session.commit()
-    return _resource(person, Context.RESOURCE_REPLACEMENT_RESPONSE)
+    return _stored(person, _parse(ScimUser, Context.RESOURCE_REPLACEMENT_REQUEST), Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 @bp.patch("/Users/<user_id>")
@@ -125,10 +121,7 @@ def patch(user_id: str):
     operations = _parse(PatchOp[ScimUser], Context.RESOURCE_PATCH_REQUEST)
     user = to_user(person, _mapping(), _location(person.id))
     operations.patch(user, POLICY)
-    replace_person(db.session, person, read_user(user, _mapping(), person))
-    _audited("scim.update", person)
-    db.session.commit()
-    return _resource(person, Context.RESOURCE_PATCH_RESPONSE)
+    return _stored(person, user, Context.RESOURCE_PATCH_RESPONSE)
 
 
 @bp.delete("/Users/<user_id>")
@@ -139,6 +132,14 @@ def delete(user_id: str):
     _audited("scim.delete", person)
     db.session.commit()
     return Response(status=204)
+
+
+def _stored(person, user: ScimUser, context: Context):
+    """Store a User over the person (what PUT and PATCH end with), record it, and answer with the stored person."""
+    replace_person(db.session, person, read_user(user, _mapping(), person))
+    _audited("scim.update", person)
+    db.session.commit()
+    return _resource(person, context)
 
 
 def _audited(action: str, person) -> None:
