@@ -5,7 +5,9 @@
 Two imports into a fresh SQLite directory: the first (every row new) and a second of the same file
 with a tenth of the rows changed (read, compare, update). The app's import is the `flask people
 import` path: read_people_csv (validation) then write_rows and a commit. The bare script reads
-the file with csv and writes it with one executemany (an upsert on the e-mail). Time and the
+the file with csv and writes it with one executemany (an upsert on the e-mail) into the same person table
+as the app's (its columns and indexes, created from the models), the same rows: the columns the app
+fills, search_key and the timestamps included. Time and the
 tracemalloc peak (a separate, traced run) cover the import only, not the interpreter or the imports; max RSS is the whole
 process. Goal: the app at most 4x the bare script in time and at most 2x in peak memory.
 """
@@ -58,20 +60,24 @@ import csv, io, json, os, resource, sqlite3, sys, time, tracemalloc
 database, files = sys.argv[1], sys.argv[2:]
 TRACE = bool(os.environ.get("BENCH_TRACE"))
 connection = sqlite3.connect(database)
-connection.execute("CREATE TABLE person (id INTEGER PRIMARY KEY, email TEXT UNIQUE NOT NULL, name TEXT, department TEXT, "
-                   "level INTEGER, joined_on DATE, is_active BOOLEAN)")
+for ddl in json.loads(os.environ["BENCH_SCHEMA"]):
+    connection.execute(ddl)
 results = []
 for path in files:
     data = open(path, "rb").read()
     if TRACE:
         tracemalloc.start()
     start = time.perf_counter()
-    rows = [(r["email"].lower(), r["name"], r["department"], int(r["level"]), r["joined_on"] or None, r["active"] != "no")
+    now = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
+    rows = [(r["email"].lower(), r["name"], r["department"], int(r["level"]), r["joined_on"] or None, r["active"] != "no",
+             False, f"{r['name'].lower()} {r['email'].lower()}", now, now)
             for r in csv.DictReader(io.StringIO(data.decode("utf-8")))]
     connection.executemany(
-        "INSERT INTO person (email, name, department, level, joined_on, is_active) VALUES (?, ?, ?, ?, ?, ?) "
+        "INSERT INTO person (email, name, department, level, joined_on, is_active, is_opted_out, search_key, created_at, "
+        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(email) DO UPDATE SET name = excluded.name, department = excluded.department, level = excluded.level, "
-        "joined_on = excluded.joined_on, is_active = excluded.is_active", rows)
+        "joined_on = excluded.joined_on, is_active = excluded.is_active, search_key = excluded.search_key, "
+        "updated_at = excluded.updated_at", rows)
     connection.commit()
     seconds = time.perf_counter() - start
     peak = tracemalloc.get_traced_memory()[1]
@@ -93,10 +99,23 @@ def staff_csv(rows: int, changed_every: int = 0) -> bytes:
     return out.getvalue().encode()
 
 
-def run(script: str, folder: str, files: list[str], label: str, index: int, trace: bool = False) -> dict:
+def person_schema() -> str:
+    """Return, as JSON, the statements that create the app's person table and its indexes in SQLite."""
+    sys.path.insert(0, str(ROOT))
+    from sqlalchemy.dialects import sqlite
+    from sqlalchemy.schema import CreateIndex, CreateTable
+
+    from planner.models import Person
+
+    table = Person.__table__
+    statements = [CreateTable(table)] + [CreateIndex(index) for index in sorted(table.indexes, key=lambda index: index.name)]
+    return json.dumps([str(statement.compile(dialect=sqlite.dialect())) for statement in statements])
+
+
+def run(script: str, folder: str, files: list[str], label: str, index: int, schema: str, trace: bool = False) -> dict:
     """Run one script in a fresh process on a fresh database (traced: memory, else time); return its measurements."""
     database = os.path.join(folder, f"{label}-{index}{'-traced' if trace else ''}.sqlite")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_TRACE": "1" if trace else ""}
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_TRACE": "1" if trace else "", "BENCH_SCHEMA": schema}
     out = subprocess.run([sys.executable, "-c", script, database, *files], capture_output=True, env=env, cwd=ROOT, text=True)
     if out.returncode:
         raise SystemExit(out.stderr)
@@ -108,13 +127,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
+    schema = person_schema()
     with tempfile.TemporaryDirectory() as folder:
         files = [os.path.join(folder, "first.csv"), os.path.join(folder, "changed.csv")]
         Path(files[0]).write_bytes(staff_csv(args.rows))
         Path(files[1]).write_bytes(staff_csv(args.rows, changed_every=10))
         scripts = (("bare", BARE), ("app", APP))
-        measured = {label: [run(script, folder, files, label, n) for n in range(args.runs)] for label, script in scripts}
-        traced = {label: run(script, folder, files, label, 0, trace=True) for label, script in scripts}
+        measured = {label: [run(script, folder, files, label, n, schema) for n in range(args.runs)] for label, script in scripts}
+        traced = {label: run(script, folder, files, label, 0, schema, trace=True) for label, script in scripts}
 
     def median(label, step, key):
         if key == "peak":
