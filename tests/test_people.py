@@ -9,13 +9,18 @@ import re
 import secrets
 import subprocess
 import sys
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select, update
 
+from planner.directory import PersonRow, search_key
 from planner.extensions import db
 from planner.models import Answer, Invitation, OrganiserRole, Person, StagedImport
+from planner.services import people as people_service
+from planner.services.people import write_rows
 from tests.helpers import csrf_from, statements
 
 GOOD = b"email,name,department,level\nann@example.com,Ann Lee,Sales,Senior\nbob@example.com,Bob Ray,Engineering,Junior\n"
@@ -348,3 +353,61 @@ def test_the_download_imports_back_unchanged(client, login, make_person):
     exported = client.get("/people/directory.csv").data
     page = client.get(upload(client, exported).headers["Location"]).data.decode()
     assert "0 new, 0 changed, 2 unchanged" in page
+
+
+NOW = datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=UTC)
+FILE = [
+    PersonRow(2 + n, f"p{n}@example.com", f"Ånne {n}", "Sales", n % 3, date(2020, 1, 1 + n) if n % 2 else None, n != 1)
+    for n in range(4)
+]
+CHANGED = [replace(FILE[0], department="Ops", joined_on=date(2021, 5, 6)), replace(FILE[1], is_active=True), FILE[2]]
+
+
+def stored() -> list[tuple]:
+    """Return every person as the driver reads the row back (the id aside), by e-mail."""
+    columns = ", ".join(column.name for column in Person.__table__.c if column.name != "id")
+    return db.session.connection().exec_driver_sql(f"SELECT {columns} FROM person ORDER BY email").all()
+
+
+def insert_through_sqlalchemy(rows: list[PersonRow]) -> None:
+    """Insert rows as imports did before they bound through the driver: Core with SQLAlchemy's bind processing."""
+    values = [{**vars_of(row), "is_opted_out": False, "created_at": NOW, "updated_at": NOW} for row in rows]
+    db.session.execute(insert(Person.__table__), values)
+
+
+def vars_of(row: PersonRow) -> dict:
+    fields = ("email", "name", "department", "level", "joined_on", "is_active")
+    return {**{name: getattr(row, name) for name in fields}, "search_key": search_key(row.name, row.email)}
+
+
+def test_an_import_stores_the_values_sqlalchemy_would_bind(app, monkeypatch):
+    """New, changed and deactivated people bind through the driver: the stored rows are those SQLAlchemy's own binding
+    of the same values stores."""
+    monkeypatch.setattr(people_service, "utcnow", lambda: NOW)
+    write_rows(db.session, FILE, deactivate_missing=False)
+    first = stored()
+    db.session.execute(delete(Person))
+    insert_through_sqlalchemy(FILE)
+    assert stored() == first
+    summary = write_rows(db.session, CHANGED, deactivate_missing=True)
+    again = stored()
+    assert (len(summary.new), len(summary.changed), summary.unchanged, len(summary.missing)) == (0, 2, 1, 1)
+    db.session.execute(delete(Person))
+    insert_through_sqlalchemy(FILE)
+    ids = dict(db.session.execute(select(Person.email, Person.id)).all())
+    changes = [{**vars_of(row), "id": ids[row.email], "updated_at": NOW} for row in CHANGED[:2]]
+    db.session.execute(update(Person), changes + [{"id": ids[FILE[3].email], "is_active": False, "updated_at": NOW}])
+    assert stored() == again
+
+
+def test_an_import_costs_the_same_statements_for_5_or_300_rows(app):
+    counts = []
+    for size in (5, 300):
+        db.session.execute(delete(Person))
+        rows = [PersonRow(2 + n, f"p{n}@example.com", f"Person {n}", "Sales", 1, None, True) for n in range(size)]
+        with statements() as first:
+            write_rows(db.session, rows, deactivate_missing=False)
+        with statements() as again:
+            write_rows(db.session, [replace(row, department="Ops") for row in rows[1:]], deactivate_missing=True)
+        counts.append((len(first), len(again)))
+    assert counts[0] == counts[1] == (2, 3)  # read the directory, insert; read, update the changed, deactivate the missing

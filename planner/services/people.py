@@ -4,17 +4,20 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
 
-from sqlalchemy import ColumnElement, Row, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Row, delete, func, select, update
 from sqlalchemy.orm import Session, contains_eager
 
 from ..directory import DirectoryError, PersonRow, StaffFile, fold, read_people_csv, search_key
 from ..models import Event, Invitation, Person, StagedImport, utcnow
 from ..text import safe_cell
+from .bulk import driver_value, insert_many, update_many
 from .ownership import EVERYTHING
 
 TRACKED = ("name", "department", "level", "joined_on", "is_active")
+#: the columns an import writes for a new person and for a changed one (then its id), in the order of its rows
+NEW_COLUMNS = ("email", *TRACKED, "search_key", "is_opted_out", "created_at", "updated_at")
+CHANGED_COLUMNS = (*TRACKED, "search_key", "updated_at")
 EXPORT_COLUMNS = ("email", "name", "department", "level", "joined_on", "active")
 PAGE_SIZE = 100
 DIRECTORY_ORDER = (Person.department, Person.level.desc(), Person.name, Person.id)
@@ -97,50 +100,40 @@ def write_rows(session: Session, rows: list[PersonRow], *, deactivate_missing: b
     """Create or update a person per row, optionally deactivating active people not in rows.
 
     The directory is read once (the preview's columns); new people are inserted and changed ones
-    updated in bulk, a few statements whatever the number of rows.
+    updated with one DBAPI executemany each, their values put in the driver's form once per distinct
+    value (no SQLAlchemy bind processing per row), a few statements whatever the number of rows.
     """
     session.flush()
     preview = preview_import(session, rows)
-    now = utcnow()
-    inserts = [
-        {**_fields(row), "email": row.email, "is_opted_out": False, "created_at": now, "updated_at": now} for row in preview.new
-    ]
-    updates = [{**_fields(row), "id": preview.ids[row.email], "updated_at": now} for row, _ in preview.changed]
+    table = Person.__table__
+    joined_on, active = driver_value(session, table.c.joined_on), driver_value(session, table.c.is_active)
+    now, opted_out = driver_value(session, table.c.updated_at)(utcnow()), driver_value(session, table.c.is_opted_out)(False)
+
+    def tracked(row: PersonRow) -> tuple:
+        key = search_key(row.name, row.email)
+        return row.name, row.department, row.level, joined_on(row.joined_on), active(row.is_active), key
+
+    insert_many(session, table, NEW_COLUMNS, [(row.email, *tracked(row), opted_out, now, now) for row in preview.new])
+    update_many(session, table, CHANGED_COLUMNS, [(*tracked(row), now, preview.ids[row.email]) for row, _ in preview.changed])
     if deactivate_missing:
-        updates += deactivations([person.id for person in preview.missing], now)
-    if inserts:
-        session.execute(insert(Person.__table__), inserts)  # Core: one executemany, no ORM bookkeeping per row
-    for batch in _same_keys(updates):
-        session.execute(update(Person), batch)
-    if updates:
-        for person in [item for item in session.identity_map.values() if isinstance(item, Person)]:
-            session.expire(person)
+        update_many(session, table, ("is_active", "updated_at"), [(active(False), now, person.id) for person in preview.missing])
+    if preview.changed or (deactivate_missing and preview.missing):
+        _expire_people(session, lambda person: True)
     return preview
 
 
-def deactivations(person_ids: list[int], now: datetime) -> list[dict]:
-    """Return the bulk-update rows that deactivate people: rows and history stay, planning no longer picks them."""
-    return [{"id": person_id, "is_active": False, "updated_at": now} for person_id in person_ids]
-
-
 def deactivate(session: Session, person_ids: list[int]) -> None:
-    """Deactivate people as an import that deactivates the people missing from its file does."""
+    """Deactivate people as an import that deactivates the people missing from its file does: rows and history stay,
+    planning no longer picks them."""
     if person_ids:
-        session.execute(update(Person), deactivations(person_ids, utcnow()))
-        for person in [item for item in session.identity_map.values() if isinstance(item, Person) and item.id in person_ids]:
-            session.expire(person)
+        now = utcnow()
+        session.execute(update(Person), [{"id": person_id, "is_active": False, "updated_at": now} for person_id in person_ids])
+        _expire_people(session, lambda person: person.id in person_ids)
 
 
-def _fields(row: PersonRow) -> dict:
-    return {**{name: getattr(row, name) for name in TRACKED}, "search_key": search_key(row.name, row.email)}
-
-
-def _same_keys(updates: list[dict]) -> list[list[dict]]:
-    """Group bulk-update rows by their set of columns (each group is one executemany)."""
-    groups: dict[tuple, list[dict]] = {}
-    for values in updates:
-        groups.setdefault(tuple(sorted(values)), []).append(values)
-    return list(groups.values())
+def _expire_people(session: Session, which) -> None:
+    for person in [item for item in session.identity_map.values() if isinstance(item, Person) and which(item)]:
+        session.expire(person)
 
 
 def search_people(
