@@ -34,7 +34,7 @@ _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _FOLD_LETTERS = str.maketrans({"ø": "o", "đ": "d", "ł": "l", "ı": "i", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PersonRow:
     """One valid line of a staff CSV."""
 
@@ -284,10 +284,11 @@ def read_person(record: dict, ladder: list[str]) -> PersonRow:
 
 def _read_row(line: int, record: dict, ladder: list[str]) -> PersonRow:
     values = {column: record.get(column, "").strip() for column in REQUIRED + OPTIONAL}
-    for column, value in values.items():
-        problem = control_problem(value)
-        if problem:
-            raise ValueError(f"{column} {problem}")
+    if control_problem("".join(values.values())):  # one search for a clean line, then the column to blame
+        for column, value in values.items():
+            problem = control_problem(value)
+            if problem:
+                raise ValueError(f"{column} {problem}")
     for column in REQUIRED:
         if not values[column]:
             raise ValueError(f"missing {column}")
