@@ -1,11 +1,12 @@
-"""Importing a staff CSV of 50,000 rows beside a bare csv + sqlite3 executemany script, each in its own subprocess.
+"""Importing a staff CSV of 50,000 rows beside a bare csv + executemany script, each in its own subprocess.
 
-    python bench/import.py [--rows 50000] [--runs 3]
+    python bench/import.py [--rows 50000] [--runs 3] [--url postgresql+psycopg://user@host/database]
 
-Two imports into a fresh SQLite directory: the first (every row new) and a second of the same file
-with a tenth of the rows changed (read, compare, update). The app's import is the `flask people
-import` path: read_people_csv (validation) then write_rows and a commit. The bare script reads
-the file with csv and writes it with one executemany (an upsert on the e-mail) into the same person
+Two imports into a fresh directory (a new SQLite file, or with --url an emptied schema of that
+PostgreSQL database): the first (every row new) and a second of the same file with a tenth of the
+rows changed (read, compare, update). The app's import is the `flask people import` path:
+read_people_csv (validation) then write_rows and a commit. The bare script reads the file with csv
+and writes it with one sqlite3 or psycopg executemany (an upsert on the e-mail) into the same person
 table as the app's (its columns and indexes, created from the models): the same rows, search_key and
 the timestamps included. Time (wall clock, and the process's CPU time; the two scripts' runs
 interleaved) and the tracemalloc peak (a separate, traced run) cover the import only, not the
@@ -25,6 +26,8 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the schema of the --url database each run empties and writes into
+PG_SCHEMA = "import_bench"
 
 APP = r"""
 import json, os, resource, sys, time, tracemalloc
@@ -33,9 +36,9 @@ from planner.directory import read_people_csv
 from planner.extensions import db
 from planner.services.people import write_rows
 
-database, files = sys.argv[1], sys.argv[2:]
+url, instance, files = sys.argv[1], sys.argv[2], sys.argv[3:]
 TRACE = bool(os.environ.get("BENCH_TRACE"))
-app = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{database}", "INSTANCE_PATH": database + ".i"})
+app = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url, "INSTANCE_PATH": instance})
 results = []
 with app.app_context():
     db.create_all()
@@ -57,25 +60,32 @@ print(json.dumps({"runs": results, "rss": resource.getrusage(resource.RUSAGE_SEL
 """
 
 BARE = r"""
-import csv, io, json, os, resource, sqlite3, sys, time, tracemalloc
-database, files = sys.argv[1], sys.argv[2:]
+import csv, io, json, os, resource, sys, time, tracemalloc
+from datetime import datetime, timezone
+url, files = sys.argv[1], sys.argv[3:]
 TRACE = bool(os.environ.get("BENCH_TRACE"))
-connection = sqlite3.connect(database)
+if url.startswith("sqlite:///"):
+    import sqlite3
+    connection, mark = sqlite3.connect(url.removeprefix("sqlite:///")), "?"
+else:
+    import psycopg
+    connection, mark = psycopg.connect(url.replace("+psycopg", "")), "%s"
 for ddl in json.loads(os.environ["BENCH_SCHEMA"]):
     connection.execute(ddl)
+connection.commit()
 results = []
 for path in files:
     data = open(path, "rb").read()
     if TRACE:
         tracemalloc.start()
     start, cpu = time.perf_counter(), time.process_time()
-    now = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime())
+    now = time.strftime("%Y-%m-%d %H:%M:%S.000000", time.gmtime()) if mark == "?" else datetime.now(timezone.utc)
     rows = [(r["email"].lower(), r["name"], r["department"], int(r["level"]), r["joined_on"] or None, r["active"] != "no",
              False, f"{r['name'].lower()} {r['email'].lower()}", now, now)
             for r in csv.DictReader(io.StringIO(data.decode("utf-8")))]
-    connection.executemany(
+    connection.cursor().executemany(
         "INSERT INTO person (email, name, department, level, joined_on, is_active, is_opted_out, search_key, created_at, "
-        "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        f"updated_at) VALUES ({', '.join([mark] * 10)}) "
         "ON CONFLICT(email) DO UPDATE SET name = excluded.name, department = excluded.department, level = excluded.level, "
         "joined_on = excluded.joined_on, is_active = excluded.is_active, search_key = excluded.search_key, "
         "updated_at = excluded.updated_at", rows)
@@ -100,24 +110,38 @@ def staff_csv(rows: int, changed_every: int = 0) -> bytes:
     return out.getvalue().encode()
 
 
-def person_schema() -> str:
-    """Return, as JSON, the statements that create the app's person table and its indexes in SQLite."""
+def person_schema(url: str) -> str:
+    """Return, as JSON, the statements that create the app's person table and its indexes in the url's database."""
     sys.path.insert(0, str(ROOT))
-    from sqlalchemy.dialects import sqlite
+    from sqlalchemy import make_url
     from sqlalchemy.schema import CreateIndex, CreateTable
 
     from planner.models import Person
 
     table = Person.__table__
     statements = [CreateTable(table)] + [CreateIndex(index) for index in sorted(table.indexes, key=lambda index: index.name)]
-    return json.dumps([str(statement.compile(dialect=sqlite.dialect())) for statement in statements])
+    dialect = make_url(url).get_dialect()()
+    return json.dumps([str(statement.compile(dialect=dialect)) for statement in statements])
 
 
-def run(script: str, folder: str, files: list[str], label: str, index: int, schema: str, trace: bool = False) -> dict:
+def fresh_database(url: str | None, folder: str, name: str) -> str:
+    """Return the URL of an empty database: a new SQLite file, or the PostgreSQL database with its bench schema emptied."""
+    if url is None:
+        return f"sqlite:///{os.path.join(folder, name)}.sqlite"
+    import psycopg
+
+    with psycopg.connect(url.replace("+psycopg", ""), autocommit=True) as connection:
+        connection.execute(f"DROP SCHEMA IF EXISTS {PG_SCHEMA} CASCADE")
+        connection.execute(f"CREATE SCHEMA {PG_SCHEMA}")
+    return f"{url}{'&' if '?' in url else '?'}options=-csearch_path%3D{PG_SCHEMA}"
+
+
+def run(script: str, args: argparse.Namespace, folder: str, files: list[str], name: str, trace: bool = False) -> dict:
     """Run one script in a fresh process on a fresh database (traced: memory, else time); return its measurements."""
-    database = os.path.join(folder, f"{label}-{index}{'-traced' if trace else ''}.sqlite")
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_TRACE": "1" if trace else "", "BENCH_SCHEMA": schema}
-    out = subprocess.run([sys.executable, "-c", script, database, *files], capture_output=True, env=env, cwd=ROOT, text=True)
+    database = fresh_database(args.url, folder, name)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "BENCH_TRACE": "1" if trace else "", "BENCH_SCHEMA": args.schema}
+    command = [sys.executable, "-c", script, database, os.path.join(folder, name + ".i"), *files]
+    out = subprocess.run(command, capture_output=True, env=env, cwd=ROOT, text=True)
     if out.returncode:
         raise SystemExit(out.stderr)
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -127,8 +151,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=50_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--url", help="a PostgreSQL database (postgresql+psycopg://...) instead of SQLite files; "
+                        f"each run empties its schema {PG_SCHEMA}")
     args = parser.parse_args()
-    schema = person_schema()
+    args.schema = person_schema(args.url or "sqlite://")
     with tempfile.TemporaryDirectory() as folder:
         files = [os.path.join(folder, "first.csv"), os.path.join(folder, "changed.csv")]
         Path(files[0]).write_bytes(staff_csv(args.rows))
@@ -137,15 +163,15 @@ def main() -> None:
         measured = {label: [] for label, _ in scripts}
         for n in range(args.runs):  # interleaved, so that a change in the machine's load falls on both
             for label, script in scripts:
-                measured[label].append(run(script, folder, files, label, n, schema))
-        traced = {label: run(script, folder, files, label, 0, schema, trace=True) for label, script in scripts}
+                measured[label].append(run(script, args, folder, files, f"{label}-{n}"))
+        traced = {label: run(script, args, folder, files, f"{label}-traced", trace=True) for label, script in scripts}
 
     def median(label, step, key):
         if key == "peak":
             return traced[label]["runs"][step]["peak"]
         return statistics.median(result["runs"][step][key] for result in measured[label])
 
-    print(f"{args.rows} rows, median of {args.runs} processes")
+    print(f"{args.rows} rows, median of {args.runs} processes, {'PostgreSQL' if args.url else 'SQLite'}")
     print(f"{'import':22} {'bare s':>8} {'app s':>8} {'(validation)':>13} {'x':>6} {'cpu x':>6} "
           f"{'bare MB':>8} {'app MB':>8} {'x':>6}")
     ratios = []
