@@ -118,7 +118,7 @@ def write_rows(session: Session, rows: list[PersonRow], *, deactivate_missing: b
     if deactivate_missing:
         update_many(session, table, ("is_active", "updated_at"), [(active(False), now, person.id) for person in preview.missing])
     if preview.changed or (deactivate_missing and preview.missing):
-        _expire_people(session, lambda person: True)
+        _expire_people(session)
     return preview
 
 
@@ -128,12 +128,15 @@ def deactivate(session: Session, person_ids: list[int]) -> None:
     if person_ids:
         now = utcnow()
         session.execute(update(Person), [{"id": person_id, "is_active": False, "updated_at": now} for person_id in person_ids])
-        _expire_people(session, lambda person: person.id in person_ids)
+        _expire_people(session, set(person_ids))
 
 
-def _expire_people(session: Session, which) -> None:
-    for person in [item for item in session.identity_map.values() if isinstance(item, Person) and which(item)]:
-        session.expire(person)
+def _expire_people(session: Session, person_ids: set[int] | None = None) -> None:
+    """Expire the loaded people (those of person_ids, else every one) that a bulk write has changed under them."""
+    loaded = [item for item in session.identity_map.values() if isinstance(item, Person)]
+    for person in loaded:
+        if person_ids is None or person.id in person_ids:
+            session.expire(person)
 
 
 def search_people(
