@@ -168,25 +168,32 @@ class _Run:
     report: DeliveryReport = field(default_factory=DeliveryReport)
     held: set[int] = field(default_factory=set)
     sent: list[int] = field(default_factory=list)
-    last_checkpoint: float = field(default_factory=time.monotonic)
+    last_renewal: float = field(default_factory=time.monotonic)
 
     def checkpoint_due(self) -> bool:
         """Whether to commit now: enough sent, or a third of the lease (at most COMMIT_SECONDS) has gone by."""
-        interval = min(COMMIT_SECONDS, self.lease.total_seconds() / 3)
-        return len(self.sent) >= COMMIT_EVERY or time.monotonic() - self.last_checkpoint >= interval
+        return len(self.sent) >= COMMIT_EVERY or self._renewal_due()
 
     def checkpoint(self) -> None:
-        """Record what was sent, renew the lease on the rest of the claim, and commit."""
+        """Record what was sent and commit; renew the lease on the rest of the claim first when it is due.
+
+        Between renewals the claim cannot have run out (a renewal is due after a third of the lease), so the
+        messages held stay ours and a count-only checkpoint needs no statement but the one marking them sent.
+        """
         self._record_sent()
-        renew = (
-            update(OutgoingMail)
-            .where(OutgoingMail.claimed_by == self.worker, OutgoingMail.state == MailState.SENDING)
-            .values(lease_until=utcnow() + self.lease)
-            .returning(OutgoingMail.id)
-        )
-        self.held = set(self.session.scalars(renew, execution_options={"synchronize_session": False}))
+        if self._renewal_due():
+            renew = (
+                update(OutgoingMail)
+                .where(OutgoingMail.claimed_by == self.worker, OutgoingMail.state == MailState.SENDING)
+                .values(lease_until=utcnow() + self.lease)
+                .returning(OutgoingMail.id)
+            )
+            self.held = set(self.session.scalars(renew, execution_options={"synchronize_session": False}))
+            self.last_renewal = time.monotonic()
         self.session.commit()
-        self.last_checkpoint = time.monotonic()
+
+    def _renewal_due(self) -> bool:
+        return time.monotonic() - self.last_renewal >= min(COMMIT_SECONDS, self.lease.total_seconds() / 3)
 
     def finish(self) -> None:
         """Record what was sent and commit (every other outcome is recorded already)."""
