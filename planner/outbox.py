@@ -23,9 +23,10 @@ from .metrics import count_mail_outcome
 from .models import MailState, OutgoingMail, utcnow
 
 DEFAULT_LEASE = timedelta(seconds=60)
-#: outcomes are committed (and the lease renewed) after this many messages or seconds, whichever comes
-#: first; a worker that dies in between may have sent up to that many messages twice (same Message-ID)
-COMMIT_EVERY = 20
+#: outcomes are committed after this many messages (one UPDATE marks them sent) or seconds (then the lease is
+#: renewed too), whichever comes first; a worker that dies in between may have sent up to that many messages
+#: twice (same Message-ID), each at most once more
+COMMIT_EVERY = 100
 COMMIT_SECONDS = 2.0
 READY = (MailState.QUEUED, MailState.RETRY)
 log = logging.getLogger("planner.outbox")
