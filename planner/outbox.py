@@ -1,8 +1,8 @@
 """The persistent outbox: claim queued mail, hand it to a transport, record the outcome.
 
 Unlike the services, these functions own their transactions: a claim is committed before sending
-and outcomes are committed in small groups, so a crash can at worst send a message twice (same
-Message-ID), never lose one. A claim is a lease: the worker renews it while it sends, puts back what
+and each message is marked sent in its own commit as soon as the server took it, so a worker killed
+mid-run can at worst send the one message it had in flight twice (same Message-ID), never lose one. A claim is a lease: the worker renews it while it sends, puts back what
 it has not sent as soon as it is interrupted, and when it dies its claim runs out after one lease,
 when any worker may take the messages again.
 """
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, case, select, update
+from sqlalchemy import ColumnElement, Row, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from .mail import MailConfigError, PermanentMailError, TemporaryMailError, retry_delay
@@ -23,10 +23,8 @@ from .metrics import count_mail_outcome
 from .models import MailState, OutgoingMail, utcnow
 
 DEFAULT_LEASE = timedelta(seconds=60)
-#: outcomes are committed (and the lease renewed) after this many messages or seconds, whichever comes
-#: first; a worker that dies in between may have sent up to that many messages twice (same Message-ID)
-COMMIT_EVERY = 20
-COMMIT_SECONDS = 2.0
+#: a run renews its lease on the rest of its claim after this many seconds (or a third of the lease if shorter)
+RENEW_SECONDS = 2.0
 READY = (MailState.QUEUED, MailState.RETRY)
 log = logging.getLogger("planner.outbox")
 
@@ -127,8 +125,8 @@ def deliver(session: Session, transport, *, limit: int = 500, event_id: int | No
 
 def _send_batch(run: "_Run", transport, batch: list[Row]) -> None:
     for position, mail in enumerate(batch):
-        if run.checkpoint_due():
-            run.checkpoint()
+        if run.renewal_due():
+            run.renew()
         if mail.id not in run.held:
             continue  # our lease ran out (a send took longer than it) and another worker took the message
         try:
@@ -146,7 +144,7 @@ def _send_batch(run: "_Run", transport, batch: list[Row]) -> None:
             run.report.failed += 1
             outcome(mail, MailState.FAILED, mail.attempts + 1, error)
         else:
-            run.sent.append(mail.id)
+            run.mark_sent(mail.id)
             outcome(mail, MailState.SENT, mail.attempts + 1)
 
 
@@ -158,6 +156,14 @@ def outcome(mail: Row, state: MailState, attempts: int, error: Exception | None 
     log.log(logging.WARNING if error else logging.INFO, "mail %s", state, extra=fields)
 
 
+#: one Core statement built once: a run executes it after every message it sends
+MARK_SENT = (
+    update(OutgoingMail.__table__)
+    .where(OutgoingMail.__table__.c.id == bindparam("mail_id"))
+    .values(state=MailState.SENT, sent_at=bindparam("sent_at"), claimed_by=None, lease_until=None, last_error=None)
+)
+
+
 @dataclass
 class _Run:
     """One delivery run: its worker id and lease, the messages it still holds, the outcomes not yet committed."""
@@ -167,17 +173,18 @@ class _Run:
     lease: timedelta
     report: DeliveryReport = field(default_factory=DeliveryReport)
     held: set[int] = field(default_factory=set)
-    sent: list[int] = field(default_factory=list)
-    last_checkpoint: float = field(default_factory=time.monotonic)
+    last_renewal: float = field(default_factory=time.monotonic)
 
-    def checkpoint_due(self) -> bool:
-        """Whether to commit now: enough sent, or a third of the lease (at most COMMIT_SECONDS) has gone by."""
-        interval = min(COMMIT_SECONDS, self.lease.total_seconds() / 3)
-        return len(self.sent) >= COMMIT_EVERY or time.monotonic() - self.last_checkpoint >= interval
+    def renewal_due(self) -> bool:
+        """Whether a third of the lease (at most RENEW_SECONDS) has gone by since the last renewal."""
+        return time.monotonic() - self.last_renewal >= min(RENEW_SECONDS, self.lease.total_seconds() / 3)
 
-    def checkpoint(self) -> None:
-        """Record what was sent, renew the lease on the rest of the claim, and commit."""
-        self._record_sent()
+    def renew(self) -> None:
+        """Renew the lease on the rest of the claim and commit; what another worker took meanwhile is no longer held.
+
+        Between renewals the claim cannot have run out (a renewal is due after a third of the lease), so the
+        messages held stay ours.
+        """
         renew = (
             update(OutgoingMail)
             .where(OutgoingMail.claimed_by == self.worker, OutgoingMail.state == MailState.SENDING)
@@ -185,35 +192,27 @@ class _Run:
             .returning(OutgoingMail.id)
         )
         self.held = set(self.session.scalars(renew, execution_options={"synchronize_session": False}))
+        self.last_renewal = time.monotonic()
         self.session.commit()
-        self.last_checkpoint = time.monotonic()
+
+    def mark_sent(self, mail_id: int) -> None:
+        """Mark a message sent and commit at once (even if our lease ran out meanwhile: it did leave)."""
+        self.session.connection().execute(MARK_SENT, {"mail_id": mail_id, "sent_at": utcnow()})
+        self.session.commit()
+        self.report.sent += 1
 
     def finish(self) -> None:
-        """Record what was sent and commit (every other outcome is recorded already)."""
-        self._record_sent()
+        """Commit the outcomes recorded since the last commit (each sent message is committed already)."""
         self.session.commit()
 
     def abandon(self) -> None:
-        """Record what was sent and put the rest of the claim back at once (the run was interrupted)."""
+        """Put the rest of the claim back at once (the run was interrupted)."""
         try:
-            self._record_sent()
+            self.session.commit()  # the outcomes recorded so far
             _release(self.session, utcnow(), OutgoingMail.claimed_by == self.worker)
             self.session.commit()
         except Exception:
             self.session.rollback()  # the lease runs out instead
-
-    def _record_sent(self) -> None:
-        """Mark the listed messages sent (even if our lease ran out meanwhile: they did leave)."""
-        if not self.sent:
-            return
-        self.session.execute(
-            update(OutgoingMail)
-            .where(OutgoingMail.id.in_(self.sent))
-            .values(state=MailState.SENT, sent_at=utcnow(), claimed_by=None, lease_until=None, last_error=None)
-            .execution_options(synchronize_session=False)
-        )
-        self.report.sent += len(self.sent)
-        self.sent.clear()
 
     def record(self, mail_id: int, **values) -> None:
         """Record an outcome of a message this run still holds."""

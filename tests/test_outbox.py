@@ -182,6 +182,19 @@ def test_a_worker_renews_its_lease_while_it_sends(app, smtp_server):
     assert {mail.lease_until for mail in db.session.scalars(select(OutgoingMail))} == {None}
 
 
+def test_each_message_is_recorded_sent_before_the_next_goes_out(app, smtp_server):
+    queue(5)
+    seen = []
+
+    def watch():  # what a worker killed at this instant would leave: only the message in flight unrecorded
+        with Session(db.engine) as other:
+            seen.append(other.scalar(select(func.count()).where(OutgoingMail.state == MailState.SENT)))
+
+    settings = SMTPSettings(host=smtp_server.host, port=smtp_server.port, timeout=5)
+    assert deliver(db.session, WatchedTransport(settings, watch)).sent == 5
+    assert seen == [0, 1, 2, 3, 4], "a worker killed mid-run can send at most the one message in flight twice"
+
+
 def test_a_worker_that_lost_its_lease_leaves_the_rest_to_the_new_holder(app, smtp_server):
     queue(3)
     taken = []
