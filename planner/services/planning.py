@@ -10,7 +10,7 @@ bring them back); "exclude" also records an EventExclusion, so no new proposal b
 import gc
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -216,20 +216,31 @@ def candidate_pool(session: Session, event: Event, now: datetime, *, lookback_da
     with gc_paused():
         history = invitation_history(session, now, lookback_days)
         excluded = excluded_ids(session, event)
-        people = {}
-        for person_id, department, level in eligible_people(session, event_day(event)):
-            if person_id not in excluded:
-                people[person_id] = _candidate(person_id, department, level, history.get(person_id))
+        people = candidates(eligible_people(session, event_day(event)), history, excluded)
         kept = {entry.person_id for entry in event.proposals if keep or entry.is_must}
-        for person_id, department, level in members(session, kept - people.keys()):
-            people[person_id] = _candidate(person_id, department, level, history.get(person_id))
+        people.update(candidates(members(session, kept - people.keys()), history))
         return Pool(list(people.values()), people, history)
 
 
-def _candidate(person_id: int, department: str, level: int, history: History | None) -> Candidate:
-    if history is None:
-        return Candidate(person_id, department, level)
-    return Candidate(person_id, department, level, history.recent_invites, history.last_invited)
+def candidates(rows: Iterable[tuple[int, str, int]], history: Mapping[int, History], excluded: Collection[int] = ()
+               ) -> dict[int, Candidate]:
+    """Each (id, department, level) row's Candidate by id, with its invitation history, leaving out the excluded.
+
+    Candidate is a frozen dataclass: its __init__ sets every field through object.__setattr__, which costs more than
+    the rest of the pool. Filling the new instance's __dict__ gives an equal Candidate (the defaults, no invitations,
+    are class attributes) in a third of the time.
+    """
+    new, people = object.__new__, {}
+    for person_id, department, level in rows:
+        if person_id in excluded:
+            continue
+        fields = (candidate := new(Candidate)).__dict__
+        fields["id"], fields["department"], fields["level"] = person_id, department, level
+        past = history.get(person_id)
+        if past is not None:
+            fields["recent_invites"], fields["last_invited"] = past.recent_invites, past.last_invited
+        people[person_id] = candidate
+    return people
 
 
 def must_ids(event: Event) -> list[int]:
