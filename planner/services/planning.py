@@ -117,13 +117,18 @@ def eligible_on(day: date) -> ColumnElement[bool]:
     )
 
 
-def eligible_people(session: Session, day: date) -> list[Row]:
+def eligible_people(session: Session, day: date) -> list[tuple[int, str, int]]:
     """Return the people who can be invited to an event on day (active, not opted out, not on leave), columns only.
 
-    Run on the session's connection (after a flush) rather than through the ORM: plain rows, several times faster.
+    Run on the session's connection (after a flush) rather than through the ORM, and fetched from the DBAPI cursor:
+    these three columns need no result processing, and plain tuples skip building 50,000 Row objects.
     """
     session.flush()
-    return session.connection().execute(select(*MEMBER_COLUMNS).where(eligible_on(day)).order_by(Person.id)).all()
+    result = session.connection().execute(select(*MEMBER_COLUMNS).where(eligible_on(day)).order_by(Person.id))
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
 
 
 def members(session: Session, person_ids: Collection[int]) -> list[Row]:
