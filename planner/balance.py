@@ -238,9 +238,7 @@ def replacement(
         return added_cost(dept_count[dept], dept_target[dept]) + added_cost(level_count[level], level_target[level])
 
     best, best_key, seen_cells = None, None, set()
-    cells = Counter(zip(map(DEPARTMENTS, candidates), map(LEVELS, candidates)))
-    cells.subtract((candidates[by_id[person]].department, candidates[by_id[person]].level) for person in selected)
-    open_cells = sum(1 for count in cells.values() if count > 0)
+    open_cells = len({(person.department, person.level) for person in candidates if person.id not in selected})
     for index in _rotation_order(candidates, seed).tolist():
         person = candidates[index]
         cell = (person.department, person.level)
