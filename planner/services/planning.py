@@ -259,17 +259,8 @@ def propose(session: Session, event: Event, now: datetime, *, lookback_days: int
     must = must_ids(event)
     if len(must) > event.capacity:
         raise PlanningError(f"{len(must)} people are marked must but the event has {event.capacity} seats.")
-    today = now.date()
     with gc_paused(), balance_refusals():
-        pool = candidate_pool(session, event, now, lookback_days=lookback_days, keep=False)
-        if event.planning_mode == PlanningMode.FAIR:
-            turns = turn_history(session, pool, now, event)
-            chosen = plan_round(pool.candidates, event.capacity, today=today, invited_on=turns.invited_on,
-                                met_on=turns.met_on, joined_on=turns.joined_on, must=must, seed=seed)
-            reasons = fair_reasons(pool, turns, today, chosen)
-        else:
-            chosen = balanced_select(pool.candidates, event.capacity, must=must, seed=seed, mode=event.planning_mode)
-            reasons = {person_id: reason(pool.history.get(person_id), today) for person_id in chosen}
+        chosen, reasons = _choose(session, event, now, must, lookback_days=lookback_days, seed=seed)
     kept = set(must)
     session.flush()
     session.execute(delete(ProposalEntry).where(ProposalEntry.event_id == event.id, ProposalEntry.is_must.is_(False)))
@@ -282,6 +273,24 @@ def propose(session: Session, event: Event, now: datetime, *, lookback_days: int
         session.execute(insert(ProposalEntry), rows)
     session.expire(event, ["proposals"])
     return list(event.proposals)
+
+
+def _choose(session: Session, event: Event, now: datetime, must: list[int], *, lookback_days: int, seed: int
+            ) -> tuple[list[int], dict[int, str]]:
+    """The proposal's people and why, by the event's planning mode.
+
+    The pool lives only inside this call, so that it is freed while the collector is still paused: left alive when
+    it resumes, its 50,000 young objects would make the next collection walk them all (several ms, at worst ~100).
+    """
+    today = now.date()
+    pool = candidate_pool(session, event, now, lookback_days=lookback_days, keep=False)
+    if event.planning_mode == PlanningMode.FAIR:
+        turns = turn_history(session, pool, now, event)
+        chosen = plan_round(pool.candidates, event.capacity, today=today, invited_on=turns.invited_on,
+                            met_on=turns.met_on, joined_on=turns.joined_on, must=must, seed=seed)
+        return chosen, fair_reasons(pool, turns, today, chosen)
+    chosen = balanced_select(pool.candidates, event.capacity, must=must, seed=seed, mode=event.planning_mode)
+    return chosen, {person_id: reason(pool.history.get(person_id), today) for person_id in chosen}
 
 
 #: what each way of choosing does, in one sentence for the proposal page
@@ -465,18 +474,25 @@ def replace_person(session: Session, event: Event, person_id: int, now: datetime
         raise PlanningError(f"{entry.person.name} is marked must; unmark them before replacing.")
     selected = [item.person_id for item in event.proposals]
     with gc_paused(), balance_refusals():
-        pool = candidate_pool(session, event, now, lookback_days=lookback_days)
-        newcomer = replacement(pool.candidates, selected, person_id, must=must_ids(event), seed=event.id)
+        newcomer, history = _replacement(session, event, now, selected, person_id, lookback_days=lookback_days)
     if newcomer is None:
         raise PlanningError(f"Nobody else is available to replace {entry.person.name}.")
     gone = entry.person
     event.proposals.remove(entry)
     session.flush()
-    why = f"{reason(pool.history.get(newcomer), now.date())}; in place of {gone.name}"
+    why = f"{reason(history, now.date())}; in place of {gone.name}"
     added = ProposalEntry(person_id=newcomer, reason=why[:REASON_LENGTH])
     event.proposals.append(added)
     session.flush()
     return added
+
+
+def _replacement(session: Session, event: Event, now: datetime, selected: list[int], person_id: int, *, lookback_days: int
+                 ) -> tuple[int | None, History | None]:
+    """Who replaces person_id, and their invitation history; the pool is freed before the collector resumes (_choose)."""
+    pool = candidate_pool(session, event, now, lookback_days=lookback_days)
+    newcomer = replacement(pool.candidates, selected, person_id, must=must_ids(event), seed=event.id)
+    return newcomer, pool.history.get(newcomer)
 
 
 def set_must(session: Session, event: Event, person_id: int, is_must: bool) -> ProposalEntry:
