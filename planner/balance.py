@@ -28,10 +28,13 @@ from datetime import date
 from fractions import Fraction
 from functools import lru_cache
 from math import lcm
+from operator import attrgetter
 
 import numpy as np
 
 MODES = ("even", "proportional")
+#: read one field of every candidate in C (map), several times faster than a generator over 50,000 people
+IDS, DEPARTMENTS, LEVELS = attrgetter("id"), attrgetter("department"), attrgetter("level")
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def select_by_cost(
     must_indices = _check_must(candidates, k, must, mode)
     if len(costs) != len(candidates):
         raise ValueError(f"{len(costs)} costs for {len(candidates)} candidates")
-    if any(cost < 0 for cost in costs):
+    if min(costs, default=0) < 0:
         raise ValueError("costs must be at least 0")
     chosen = _Flow(candidates, must_indices, min(k, len(candidates)), mode, seed, costs).solve()
     return [candidates[i].id for i in chosen]
@@ -258,13 +261,17 @@ def rotation_order(candidates: Sequence[Candidate], seed: int = 0) -> list[Hasha
 def _rotation_order(candidates: Sequence[Candidate], seed: int) -> np.ndarray:
     count = len(candidates)
     lottery = np.frombuffer(random.Random(seed).randbytes(8 * count), np.uint64)
-    recent = np.fromiter((person.recent_invites for person in candidates), np.int64, count)
-    last = np.fromiter((p.last_invited.toordinal() if p.last_invited else 0 for p in candidates), np.int64, count)
+    recent = np.fromiter(map(attrgetter("recent_invites"), candidates), np.int64, count)
+    last = np.fromiter(map(_ordinal, map(attrgetter("last_invited"), candidates)), np.int64, count)
     return np.lexsort((np.arange(count), lottery, last, recent))
 
 
+def _ordinal(day: date | None) -> int:
+    return day.toordinal() if day else 0
+
+
 def _index(candidates: Sequence[Candidate]) -> dict[Hashable, int]:
-    by_id = {person.id: i for i, person in enumerate(candidates)}
+    by_id = dict(zip(map(IDS, candidates), range(len(candidates))))
     if len(by_id) != len(candidates):
         repeated = [person for person, count in Counter(c.id for c in candidates).items() if count > 1]
         raise ValueError(f"duplicate candidate ids: {_names(repeated)}")
@@ -295,8 +302,8 @@ def _names(ids: Collection[Hashable]) -> str:
 
 
 def _targets(candidates: Sequence[Candidate], size: int, mode: str) -> tuple[dict, dict]:
-    departments = Counter(person.department for person in candidates)
-    levels = Counter(person.level for person in candidates)
+    departments = Counter(map(DEPARTMENTS, candidates))
+    levels = Counter(map(LEVELS, candidates))
     return _spread(departments, size, mode), _spread(levels, size, mode)
 
 
@@ -335,12 +342,12 @@ class _Flow:
     def __init__(self, candidates, must_indices, size, mode, seed, costs=None, sizes=None):
         self.size = size
         count = len(candidates)
-        departments = sorted({person.department for person in candidates})
-        levels = sorted({person.level for person in candidates})
+        department_names, level_names = list(map(DEPARTMENTS, candidates)), list(map(LEVELS, candidates))
+        departments, levels = sorted(set(department_names)), sorted(set(level_names))
         dept_of = {dept: d for d, dept in enumerate(departments)}
         level_of = {level: l for l, level in enumerate(levels)}
-        dept_code = np.fromiter((dept_of[person.department] for person in candidates), np.int64, count)
-        level_code = np.fromiter((level_of[person.level] for person in candidates), np.int64, count)
+        dept_code = np.fromiter(map(dept_of.__getitem__, department_names), np.int64, count)
+        level_code = np.fromiter(map(level_of.__getitem__, level_names), np.int64, count)
         dept_sizes = np.bincount(dept_code, minlength=len(departments)).tolist()
         level_sizes = np.bincount(level_code, minlength=len(levels)).tolist()
         if sizes is not None:  # the targets of a larger pool that these candidates stand in for

@@ -31,7 +31,7 @@ from itertools import chain, repeat
 
 import numpy as np
 
-from .balance import Candidate, select_by_cost
+from .balance import DEPARTMENTS, IDS, Candidate, select_by_cost
 
 YEAR_DAYS = 365  # invitations that count as turns
 NEWCOMER_DAYS = 30  # a start date this recent, and no invitation yet, comes first of all
@@ -49,14 +49,14 @@ def turn_counts(
 ) -> dict[Hashable, int]:
     """Each candidate's tier: invitations in the past year, or -1 for a newcomer."""
     turns = _Turns(candidates, today, invited_on, joined_on)
-    return dict(zip((person.id for person in candidates), turns.tier.tolist()))
+    return dict(zip(map(IDS, candidates), turns.tier.tolist()))
 
 
 class _Turns:
     """Each candidate's tier and last invitation (an ordinal, 0 when never), counted in bulk."""
 
     def __init__(self, candidates, today, invited_on, joined_on):
-        ids = [person.id for person in candidates]
+        ids = list(map(IDS, candidates))
         dates = list(map(invited_on.get, ids, repeat((), len(ids))))
         sizes = np.fromiter(map(len, dates), np.int64, len(ids))
         days = np.fromiter(map(date.toordinal, chain.from_iterable(dates)), np.int64, int(sizes.sum()))
@@ -106,7 +106,7 @@ class _Positions(dict):
 
 
 def _index(candidates: Sequence[Candidate]) -> _Positions:
-    index = _Positions(zip([person.id for person in candidates], range(len(candidates))))
+    index = _Positions(zip(map(IDS, candidates), range(len(candidates))))
     if len(index) != len(candidates):
         repeated = sorted(repr(person) for person, count in Counter(p.id for p in candidates).items() if count > 1)
         raise ValueError(f"duplicate candidate ids: {', '.join(repeated)}")
@@ -147,7 +147,7 @@ class _Acquaintances:
         role[fixed], role[due] = 1, 2
         touching = (role[a] == 2) | (role[b] == 2)
         a, b = a[touching], b[touching]
-        names = [person.department for person in candidates]
+        names = list(map(DEPARTMENTS, candidates))
         code = {name: c for c, name in enumerate(dict.fromkeys(names))}
         department = np.fromiter(map(code.__getitem__, names), np.int64, count)
         cross = department[a] != department[b]

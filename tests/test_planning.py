@@ -572,6 +572,20 @@ def test_the_organiser_switches_a_draft_to_equal_seats_and_back(client, login, m
     assert db.session.get(Event, event.id).planning_mode == PlanningMode.EVEN
 
 
+def test_candidates_built_without_init_equal_the_constructed_ones():
+    """planning.candidates fills each Candidate's __dict__: equal, same hash and repr, same fields as Candidate(...)."""
+    history = {2: History(3, date(2026, 1, 5))}
+    built = planning.candidates([(1, "Sales", 2), (2, "Ops", 0), (3, "Ops", 1)], history, excluded={3})
+    expected = {1: balance.Candidate(1, "Sales", 2), 2: balance.Candidate(2, "Ops", 0, 3, date(2026, 1, 5))}
+    assert built == expected
+    for person_id, candidate in built.items():
+        assert type(candidate) is balance.Candidate
+        assert hash(candidate) == hash(expected[person_id]) and repr(candidate) == repr(expected[person_id])
+        assert [getattr(candidate, name) for name in ("id", "department", "level", "recent_invites", "last_invited")] == [
+            getattr(expected[person_id], name) for name in ("id", "department", "level", "recent_invites", "last_invited")
+        ]
+
+
 def test_the_pool_from_columns_is_the_pool_the_full_records_give_in_the_same_order(app, make_person, make_event):
     """The solvers break ties by position in the pool, so the column-built pool must equal, in order, the one built
     from the full records: eligible people by id minus the excluded, then the kept entries who are not among them."""

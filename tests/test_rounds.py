@@ -1,6 +1,9 @@
 """planner.rounds: turns first, then the mix, then new acquaintances, against brute force on small pools."""
 
+import hashlib
 import itertools
+import json
+import random
 import subprocess
 import sys
 from datetime import date, timedelta
@@ -11,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner.balance import Candidate, best_deviation, deviation
+from planner.balance import Candidate, best_deviation, deviation, replacement, select, select_by_cost
 from planner.rounds import MODE, plan_round, turn_counts
 
 TODAY = date(2026, 6, 1)
@@ -256,6 +259,40 @@ def test_edges_and_errors():
         plan_round(candidates, 1, today=TODAY, must=["a", "b"])
     with pytest.raises(ValueError, match="at least 0"):
         plan_round(candidates, -1, today=TODAY)
+
+
+def seeded_choices(seed):
+    """plan_round, select (both modes), select_by_cost and replacement on one seeded pool, as plain lists."""
+    rng, today = random.Random(seed), date(2026, 12, 1)
+    n = rng.choice([50, 300, 2000])
+    people = []
+    for i in range(n):
+        invited = rng.random() < 0.4
+        people.append(Candidate(i, f"D{rng.randrange(6)}", rng.randrange(4), rng.randrange(3) if invited else 0,
+                                today - timedelta(days=rng.randrange(1, 400)) if invited else None))
+    invited_on = {p.id: [today - timedelta(days=rng.randrange(1, 500)) for _ in range(rng.randrange(3))]
+                  for p in people if rng.random() < 0.5}
+    met_on = {}
+    if seed % 2:
+        for _ in range(n * 2):
+            pair = frozenset(rng.sample(range(n), 2))
+            met_on[pair] = today - timedelta(days=rng.randrange(1, 300))
+    joined_on = {p.id: today - timedelta(days=rng.randrange(0, 60)) for p in people if rng.random() < 0.05}
+    k = rng.choice([10, 40, 100])
+    must = rng.sample(range(n), 3) if seed % 3 == 0 else []
+    rounds = plan_round(people, k, today=today, invited_on=invited_on, met_on=met_on, joined_on=joined_on, must=must, seed=seed)
+    even = select(people, k, must=must, seed=seed)
+    proportional = select(people, k, must=must, seed=seed, mode="proportional")
+    by_cost = select_by_cost(people, k, [rng.randrange(5) for _ in people], must=must, seed=seed, mode="proportional")
+    swap = replacement(people, even, next(p for p in even if p not in must), must=must, seed=seed)
+    return [rounds, even, proportional, by_cost, swap]
+
+
+def test_the_solvers_choose_as_before_their_fields_were_read_in_bulk():
+    """Twelve seeded pools (with and without met-before pairs, must people and newcomers) give the choices recorded
+    before the solvers read candidates' fields with map(attrgetter): the digest of those choices is pinned."""
+    choices = json.dumps([seeded_choices(seed) for seed in range(12)])
+    assert hashlib.sha256(choices.encode()).hexdigest() == "30655aa169ed0c29814db50d714d908a53f85abc3627edab4c544da46fb0fcfb"
 
 
 def test_importing_does_not_load_flask_or_sqlalchemy():

@@ -95,7 +95,8 @@ class Person(db.Model):
     department: Mapped[str] = mapped_column(String(120), index=True)
     #: 0 = most junior, an index into the configured level ladder
     level: Mapped[int] = mapped_column(Integer, index=True)
-    joined_on: Mapped[date | None] = mapped_column(Date)
+    #: indexed: a proposal reads only the newcomers (joined in the last 30 days), not every start date
+    joined_on: Mapped[date | None] = mapped_column(Date, index=True)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     is_opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     on_leave_until: Mapped[date | None] = mapped_column(Date)
