@@ -125,7 +125,8 @@ HEAVY = ("alembic", "flask_migrate", "planner.blueprints", "planner.forms", "fla
 def imported_by(argv: list[str], tmp_path, stdin: bytes = b"", **env: str) -> set[str]:
     """Run a real `flask --app wsgi` command (on a fresh schema) with -X importtime; return the modules it imported."""
     database_url = f"sqlite:///{tmp_path}/light.sqlite"
-    make_app(database_url, tmp_path)
+    with make_app(database_url, tmp_path).app_context():
+        db.engine.dispose()  # the command's connections are then the only ones
     environ = {**os.environ, "PYTHONPATH": str(ROOT), "PLANNER_INSTANCE_PATH": str(tmp_path), "PLANNER_SECRET_KEY": "test",
                "PLANNER_SQLALCHEMY_DATABASE_URI": database_url, **env}
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "flask", "--app", "wsgi", *argv], check=False, input=stdin,
@@ -143,6 +144,11 @@ def test_a_light_command_leaves_the_heavy_modules_unloaded(tmp_path, argv, stdin
     modules = imported_by(argv, tmp_path, stdin)
     assert "planner.outbox" in modules  # what the command needs was loaded (and reported)
     assert not {name for name in modules if name.split(".")[0] in HEAVY or name.startswith(HEAVY)}
+
+
+def test_a_light_command_closes_its_database_connections_at_exit(tmp_path):
+    imported_by(["mail", "ingest", "-"], tmp_path, b"From: someone@example.com\r\nSubject: hello\r\n\r\nhi\r\n")
+    assert not (tmp_path / "light.sqlite-wal").exists()  # the last connection closed and checkpointed the WAL
 
 
 def test_metrics_on_load_prometheus_client_in_a_light_command_too(tmp_path):
