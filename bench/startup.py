@@ -3,8 +3,9 @@
     python bench/startup.py [--runs 5]
 
 Goal: `flask mail ingest` at most 0.5 s and 60 MB, for a plain message (no calendar: a bounce, an auto-reply) and
-for a calendar reply (its calendar is parsed, then its unknown reply address refused). Also measured: a cron command
-(`outbox send`), `create_app()` as gunicorn loads it (everything imported), and its first request.
+for a calendar reply (its calendar is parsed, then its unknown reply address refused). Also measured: the floor
+(importing Flask, Flask-SQLAlchemy and Flask-Login), a cron command (`outbox send`), `create_app()` as gunicorn
+loads it (everything imported), and its first request.
 """
 
 import argparse
@@ -27,6 +28,8 @@ REPLY = (
     b"DTSTAMP:20260101T000000Z\r\nSEQUENCE:0\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:someone@example.com\r\n"
     b"END:VEVENT\r\nEND:VCALENDAR\r\n"
 )
+#: the floor under any `flask` command of the app: importing Flask, Flask-SQLAlchemy and Flask-Login (ended as the app ends)
+FLOOR = "import gc, flask.cli, flask_login, flask_sqlalchemy; gc.freeze()"
 FIRST_REQUEST = "from wsgi import app; app.test_client().get('/healthz')"
 
 
@@ -59,6 +62,7 @@ def main() -> None:
             ("python -c pass", [PYTHON, "-c", "pass"], b""),
             ("flask mail ingest", [*FLASK, "mail", "ingest", "-"], MESSAGE),
             ("flask mail ingest (reply)", [*FLASK, "mail", "ingest", "-"], REPLY),
+            ("floor: Flask + SQLAlchemy", [PYTHON, "-c", FLOOR], b""),
             ("flask outbox send", [*FLASK, "outbox", "send"], b""),
             ("flask --help", [*FLASK, "--help"], b""),
             ("create_app (gunicorn)", [PYTHON, "-c", "import wsgi"], b""),
