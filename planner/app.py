@@ -3,7 +3,6 @@
 import atexit
 import gc
 import os
-import sys
 import threading
 from pathlib import Path
 
@@ -11,18 +10,16 @@ from flask import Flask
 
 from .config import load_config
 from .extensions import db, login_manager
+from .light import is_light_command
 from .security import add_security_headers, check_production_settings, trust_proxies
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-
-#: the command groups that need neither the web pages nor the migrations: `flask mail ingest` starts without them
-LIGHT_COMMANDS = frozenset({"mail", "outbox", "series", "people", "organiser", "backup", "privacy"})
 
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build a configured application: settings, extensions, blueprints and commands.
 
-    Under a light `flask` command (see LIGHT_COMMANDS) the migrations are left out and the blueprints
+    Under a light `flask` command (see planner.light) the migrations are left out and the blueprints
     are registered on the first request instead, so that the command starts quickly, and it ends quickly too.
     """
     app = Flask(
@@ -57,14 +54,6 @@ def create_app(test_config: dict | None = None) -> Flask:
         register_web(app)
     cli.register(app)
     return app
-
-
-def is_light_command(argv: list[str] | None = None) -> bool:
-    """Tell whether this process is a `flask` command of a light group (the first words of its arguments say)."""
-    if os.environ.get("FLASK_RUN_FROM_CLI") != "true":
-        return False
-    words = [word for word in (sys.argv[1:] if argv is None else argv) if not word.startswith("-")]
-    return bool(LIGHT_COMMANDS.intersection(words[:3]))
 
 
 def end_quickly(app: Flask) -> None:
