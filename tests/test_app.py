@@ -154,3 +154,22 @@ def test_a_light_command_closes_its_database_connections_at_exit(tmp_path):
 def test_metrics_on_load_prometheus_client_in_a_light_command_too(tmp_path):
     modules = imported_by(["outbox", "send"], tmp_path, PLANNER_METRICS_ENABLED="true", PLANNER_METRICS_TOKEN="t" * 32)
     assert "prometheus_client" in modules and "flask_wtf" not in modules
+
+
+def test_only_a_light_command_holds_the_garbage_collector_and_only_until_its_command_is_loaded():
+    code = (
+        "import gc, sys\n"
+        "sys.argv = ['flask', *sys.argv[1:]]\n"
+        "from planner.light import hold_collection, release_collection\n"
+        "hold_collection(); held = not gc.isenabled(); release_collection()\n"
+        "print(held, gc.isenabled(), gc.get_freeze_count() > 0)\n"
+    )
+
+    def run(*argv: str, **env: str) -> str:
+        environment = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), **env}
+        return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=environment,
+                              check=True).stdout.split()
+
+    assert run("--app", "wsgi", "mail", "ingest", "-", FLASK_RUN_FROM_CLI="true") == ["True", "True", "True"]
+    assert run("--app", "wsgi", "run", FLASK_RUN_FROM_CLI="true") == ["False", "True", "False"]
+    assert run("mail", "ingest") == ["False", "True", "False"]  # not a flask command: a test, a web worker
