@@ -9,9 +9,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from email.message import Message, MIMEPart
 from functools import lru_cache
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event, Timezone, vCalAddress, vText, vUri
+# icalendar (90 modules, 3.6 MB) is imported by the functions that build or parse a calendar, so that
+# `flask mail ingest` reads a message without one (a bounce, an auto-reply) without loading it
+if TYPE_CHECKING:
+    from icalendar import Calendar, Event, Timezone, vCalAddress
 
 PRODID = "-//Team Planner//EN"
 UTC_ZONES = {"UTC", "Etc/UTC", "Etc/GMT", "GMT"}
@@ -97,6 +101,8 @@ class FeedItem:
 
 def build_feed(items: list[FeedItem], *, name: str, stamp: datetime) -> bytes:
     """Return a subscription calendar (no METHOD): one VEVENT per item, cancelled ones STATUS:CANCELLED."""
+    from icalendar import Calendar
+
     calendar = Calendar()
     calendar.add("prodid", PRODID)
     calendar.add("version", "2.0")
@@ -117,6 +123,8 @@ def build_feed(items: list[FeedItem], *, name: str, stamp: datetime) -> bytes:
 
 
 def _feed_vevent(item: FeedItem, stamp: datetime) -> Event:
+    from icalendar import Event
+
     event = item.event
     zone = timezone.utc if event.timezone in UTC_ZONES else ZoneInfo(event.timezone)
     vevent = Event()
@@ -153,6 +161,8 @@ def calendar_part(ics: bytes, method: str) -> MIMEPart:
 
 def _template(method: str, event: EventInfo, stamp: datetime, *, status: str | None) -> CalendarTemplate:
     """Serialise the calendar once, leaving a slot where each PER_INVITATION property goes in canonical order."""
+    from icalendar import Calendar
+
     _check(event, stamp)
     calendar = Calendar()
     calendar.add("prodid", PRODID)
@@ -213,6 +223,8 @@ def _check(event: EventInfo, stamp: datetime) -> None:
 
 def _vevent(event: EventInfo, stamp: datetime, zone, status) -> Event:
     """The event's own properties, and stand-ins for the PER_INVITATION ones (they only fix the canonical order)."""
+    from icalendar import Event
+
     vevent = Event()
     vevent.add("uid", event.uid)
     vevent.add("dtstamp", stamp.astimezone(timezone.utc))
@@ -234,6 +246,8 @@ def _vevent(event: EventInfo, stamp: datetime, zone, status) -> Event:
 def _per_invitation(organizer_email: str, organizer_name: str, attendee: AttendeeInfo,
                     description: str, url: str | None) -> dict[str, object]:
     """What differs between invitations: ORGANIZER (the reply address), ATTENDEE, DESCRIPTION with the link, URL."""
+    from icalendar import vText, vUri
+
     values: dict[str, object] = {
         "ORGANIZER": _address(organizer_email, organizer_name),
         "ATTENDEE": _address(attendee.email, attendee.name, ROLE="REQ-PARTICIPANT", PARTSTAT=attendee.partstat, RSVP="TRUE"),
@@ -249,6 +263,8 @@ def _per_invitation(organizer_email: str, organizer_name: str, attendee: Attende
 
 def _address(address: str, name: str, **params: str) -> vCalAddress:
     """Return a mailto: calendar address with a one-line CN and the given parameters."""
+    from icalendar import vCalAddress
+
     value = vCalAddress(f"mailto:{address.strip()}")
     common_name = " ".join(name.split())
     if common_name:
@@ -267,6 +283,8 @@ def _vtimezone(tzid: str, starts_at: datetime, ends_at: datetime, zone: ZoneInfo
 @lru_cache(maxsize=64)
 def _vtimezone_for_years(tzid: str, first: int, last: int) -> Timezone:
     """Build (once per zone and years: it is costly) the VTIMEZONE shared by many invitations."""
+    from icalendar import Timezone
+
     vtimezone = Timezone.from_tzid(tzid, first_date=date(first, 1, 1), last_date=date(last + 1, 1, 1))
     vtimezone.pop("COMMENT", None)  # RFC 5545 allows COMMENT only inside STANDARD/DAYLIGHT
     return vtimezone
@@ -357,6 +375,8 @@ def _part_text(part) -> str:
 
 
 def _parse_calendars(text: str) -> list[Calendar]:
+    from icalendar import Calendar
+
     try:
         return [c for c in Calendar.from_ical(text, multiple=True) if c.name == "VCALENDAR"]
     except Exception:

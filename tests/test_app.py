@@ -125,7 +125,8 @@ HEAVY = ("alembic", "flask_migrate", "planner.blueprints", "planner.forms", "fla
 def imported_by(argv: list[str], tmp_path, stdin: bytes = b"", **env: str) -> set[str]:
     """Run a real `flask --app wsgi` command (on a fresh schema) with -X importtime; return the modules it imported."""
     database_url = f"sqlite:///{tmp_path}/light.sqlite"
-    make_app(database_url, tmp_path)
+    with make_app(database_url, tmp_path).app_context():
+        db.engine.dispose()  # the command's connections are then the only ones
     environ = {**os.environ, "PYTHONPATH": str(ROOT), "PLANNER_INSTANCE_PATH": str(tmp_path), "PLANNER_SECRET_KEY": "test",
                "PLANNER_SQLALCHEMY_DATABASE_URI": database_url, **env}
     result = subprocess.run([sys.executable, "-X", "importtime", "-m", "flask", "--app", "wsgi", *argv], check=False, input=stdin,
@@ -145,6 +146,30 @@ def test_a_light_command_leaves_the_heavy_modules_unloaded(tmp_path, argv, stdin
     assert not {name for name in modules if name.split(".")[0] in HEAVY or name.startswith(HEAVY)}
 
 
+def test_a_light_command_closes_its_database_connections_at_exit(tmp_path):
+    imported_by(["mail", "ingest", "-"], tmp_path, b"From: someone@example.com\r\nSubject: hello\r\n\r\nhi\r\n")
+    assert not (tmp_path / "light.sqlite-wal").exists()  # the last connection closed and checkpointed the WAL
+
+
 def test_metrics_on_load_prometheus_client_in_a_light_command_too(tmp_path):
     modules = imported_by(["outbox", "send"], tmp_path, PLANNER_METRICS_ENABLED="true", PLANNER_METRICS_TOKEN="t" * 32)
     assert "prometheus_client" in modules and "flask_wtf" not in modules
+
+
+def test_only_a_light_command_holds_the_garbage_collector_and_only_until_its_command_is_loaded():
+    code = (
+        "import gc, sys\n"
+        "sys.argv = ['flask', *sys.argv[1:]]\n"
+        "from planner.light import hold_collection, release_collection\n"
+        "hold_collection(); held = not gc.isenabled(); release_collection()\n"
+        "print(held, gc.isenabled(), gc.get_freeze_count() > 0)\n"
+    )
+
+    def run(*argv: str, **env: str) -> str:
+        environment = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), **env}
+        return subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, env=environment,
+                              check=True).stdout.split()
+
+    assert run("--app", "wsgi", "mail", "ingest", "-", FLASK_RUN_FROM_CLI="true") == ["True", "True", "True"]
+    assert run("--app", "wsgi", "run", FLASK_RUN_FROM_CLI="true") == ["False", "True", "False"]
+    assert run("mail", "ingest") == ["False", "True", "False"]  # not a flask command: a test, a web worker

@@ -10,6 +10,8 @@ from importlib import import_module
 from flask import Flask
 from flask.cli import AppGroup
 
+from ..light import release_collection
+
 #: command name -> (module in this package, the click command in it)
 COMMANDS = {
     "organiser": ("accounts", "organiser_cli"),
@@ -30,10 +32,11 @@ class LazyCommands(AppGroup):
     """The app's command group: a project command's module is imported when that command is looked up."""
 
     def get_command(self, ctx, name):
-        """Return a command, importing the module of a project command on first use."""
+        """Return a command, importing the module of a project command on first use (start-up ends there)."""
         if name in COMMANDS and name not in self.commands:
             module, attribute = COMMANDS[name]
             self.add_command(getattr(import_module(f"{__name__}.{module}"), attribute), name)
+        release_collection()
         return super().get_command(ctx, name)
 
     def list_commands(self, ctx):
