@@ -5,7 +5,8 @@ import os
 import sys
 
 #: the command groups that need neither the web pages nor the migrations: `flask mail ingest` starts without them
-LIGHT_COMMANDS = frozenset({"mail", "outbox", "series", "people", "organiser", "backup", "privacy"})
+LIGHT_COMMANDS = frozenset({"mail", "outbox", "series", "reminders", "feedback", "offers", "people", "organiser", "backup",
+                            "privacy"})
 
 #: the collector's state before hold_collection(), restored by release_collection()
 _held: list[bool] = []

@@ -146,6 +146,13 @@ def test_a_light_command_leaves_the_heavy_modules_unloaded(tmp_path, argv, stdin
     assert not {name for name in modules if name.split(".")[0] in HEAVY or name.startswith(HEAVY)}
 
 
+@pytest.mark.parametrize("argv", [["series", "run"], ["reminders", "send"], ["feedback", "send"], ["offers", "expire"],
+                                  ["privacy", "retain"]])
+def test_the_periodic_commands_run_light(tmp_path, argv):
+    modules = imported_by(argv, tmp_path)
+    assert "planner.cli" in modules and not {name for name in modules if name.startswith(("planner.blueprints", "alembic"))}
+
+
 def test_a_light_command_closes_its_database_connections_at_exit(tmp_path):
     imported_by(["mail", "ingest", "-"], tmp_path, b"From: someone@example.com\r\nSubject: hello\r\n\r\nhi\r\n")
     assert not (tmp_path / "light.sqlite-wal").exists()  # the last connection closed and checkpointed the WAL
