@@ -187,6 +187,8 @@ def main() -> None:
     parser.add_argument("--chunk", type=int, default=100, help="counted clients per turn; the servers take turns")
     parser.add_argument("--postgres", default=os.environ.get("PLANNER_BENCH_DATABASE_URL"))
     args = parser.parse_args()
+    if args.warm_up < 2:
+        parser.error("--warm-up needs at least 2 clients (its event seats half of them)")
     backends = [("SQLite WAL", "")] + ([("PostgreSQL", args.postgres)] if args.postgres else [])
     print(f"{args.clients} clients ({args.warm_up} uncounted first), {args.concurrency} at a time, in turns of "
           f"{args.chunk}, gunicorn 2 workers")
