@@ -1,6 +1,6 @@
 """RSVP answers under load: the app under gunicorn (2 workers) against a bare Flask endpoint, same gunicorn, same database.
 
-    python bench/rsvp_load.py [--clients 1000] [--concurrency 8] [--warm-up 40] [--chunk 100] [--postgres postgresql+psycopg://...]
+    python bench/rsvp_load.py [--clients 1000] [--concurrency 8] [--warm-up 40] [--chunk 100] [--postgres URL]
 
 Each client GETs its RSVP page (real token) and POSTs its answer; the reference client GETs and
 POSTs the bare endpoint (bench/bare_app.py: one indexed read and one insert per request). Both
@@ -168,7 +168,8 @@ def run(backend: str, database_url: str, clients: int, concurrency: int, warm_up
             totals = [([], 0.0, 0.0) for _ in rows]
             for first in range(0, clients, chunk):
                 for index, (server, (_, _, client, side)) in enumerate(zip(servers, rows)):
-                    samples, seconds, cpu = load(server, client, [pair[side] for pair in counted[first:first + chunk]], concurrency)
+                    keys = [pair[side] for pair in counted[first:first + chunk]]
+                    samples, seconds, cpu = load(server, client, keys, concurrency)
                     totals[index] = (totals[index][0] + samples, totals[index][1] + seconds, totals[index][2] + cpu)
         finally:
             for server in servers:
