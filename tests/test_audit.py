@@ -19,6 +19,18 @@ def test_an_entry_records_the_organiser_the_object_and_a_one_line_summary(app, m
     assert entry.at.tzinfo is not None
 
 
+def test_an_entry_written_at_once_has_the_columns_of_a_recorded_one(app):
+    audit.record(db.session, "answer.record", actor=audit.INVITEE, subject=("invitation", 3), summary="yes via\nlink")
+    db.session.flush()
+    audit.record_now(db.session, "answer.record", actor=audit.INVITEE, subject=("invitation", 3), summary="yes via\nlink")
+    db.session.commit()
+    columns = (AuditEntry.organiser_id, AuditEntry.actor, AuditEntry.action, AuditEntry.subject_type, AuditEntry.subject_id,
+               AuditEntry.summary, AuditEntry.remote_addr)
+    recorded, written = db.session.execute(select(*columns).order_by(AuditEntry.id)).all()
+    assert recorded == written == (None, "invitee", "answer.record", "invitation", 3, "yes via link", None)
+    assert all(at.tzinfo is not None for at in db.session.scalars(select(AuditEntry.at)))
+
+
 def test_entries_cannot_be_changed_or_removed_through_the_app(app):
     entry = audit.record(db.session, "auth.login_failed", actor=audit.VISITOR, summary="x@example.com")
     db.session.commit()

@@ -637,8 +637,8 @@ def test_no_route_of_the_log_changes_or_removes_entries(app):
     assert db.session.scalar(select(func.count(AuditEntry.id))) == 1
 
 
-#: the action a recording names: audited("a.b", ...) or record(session, "a.b", ...), or "a.b" if ... else "c.d"
-RECORDING = re.compile(r'(?:audited\(|record\(\w+(?:\.\w+)?,\s*)("[a-z_.]+"(?: if [^"]+ else "[a-z_.]+")?)')
+#: the action a recording names: audited("a.b", ...) or record(session, "a.b", ...) (or record_now), or "a.b" if ... else "c.d"
+RECORDING = re.compile(r'(?:audited\(|record(?:_now)?\(\w+(?:\.\w+)?,\s*)("[a-z_.]+"(?: if [^"]+ else "[a-z_.]+")?)')
 
 
 def test_every_recorded_action_is_one_the_page_offers():

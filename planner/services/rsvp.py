@@ -129,7 +129,8 @@ def record_answer(
         values["comment"] = comment[:1000]
     _write(session, invitation, values)
     waiting = " (waiting list)" if new == Answer.WAITLIST else ""
-    audit.record(session, "answer.record", actor=audit.INVITEE, subject=("invitation", invitation.id), summary=f"{answer} via {via}{waiting}")
+    audit.record_now(session, "answer.record", actor=audit.INVITEE, subject=("invitation", invitation.id),
+                     summary=f"{answer} via {via}{waiting}")
     if old != new:
         count_answer(new)
     if (old == Answer.YES or held) and new != Answer.YES:
