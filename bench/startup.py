@@ -94,7 +94,8 @@ def main() -> None:
               f"{cold:13.3f}")
     verdicts = ", ".join(f"{name}: {'met' if cpu <= 0.5 and rss <= 60 else 'NOT met'}" for name, _, cpu, rss, _ in rows[1:3])
     load = os.getloadavg()[0]
-    print(f"goal (mail ingest <= 0.5 s CPU and <= 60 MB, cached bytecode): {verdicts}; load average {load:.1f} at {time.strftime('%H:%M')}")
+    print(f"goal (mail ingest <= 0.5 s CPU and <= 60 MB, cached bytecode): {verdicts}; "
+          f"load average {load:.1f} at {time.strftime('%H:%M')}")
 
 
 if __name__ == "__main__":

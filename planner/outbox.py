@@ -2,9 +2,10 @@
 
 Unlike the services, these functions own their transactions: a claim is committed before sending
 and each message is marked sent in its own commit as soon as the server took it, so a worker killed
-mid-run can at worst send the one message it had in flight twice (same Message-ID), never lose one. A claim is a lease: the worker renews it while it sends, puts back what
-it has not sent as soon as it is interrupted, and when it dies its claim runs out after one lease,
-when any worker may take the messages again.
+mid-run can at worst send the one message it had in flight twice (same Message-ID), never lose one.
+A claim is a lease: the worker renews it while it sends, puts back what it has not sent as soon as
+it is interrupted, and when it dies its claim runs out after one lease, when any worker may take
+the messages again.
 """
 
 import logging
@@ -166,7 +167,7 @@ MARK_SENT = (
 
 @dataclass
 class _Run:
-    """One delivery run: its worker id and lease, the messages it still holds, the outcomes not yet committed."""
+    """One delivery run: its worker id and lease, the messages it still holds, and what it did."""
 
     session: Session
     worker: str
