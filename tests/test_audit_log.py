@@ -355,7 +355,7 @@ def test_availability_changes_by_organisers_and_invitees_are_recorded(client, or
 
 def test_seating_make_move_publish_and_record_are_recorded(client, organiser, app, make_person, make_event):
     app.config.update(SEATING_SECONDS=0.2, SEATING_INLINE=True)
-    event = make_event(organiser=organiser, capacity=30, days_ahead=0, deadline=False)
+    event = make_event(organiser=organiser, capacity=30, days_ahead=1, deadline=False)
     event.status, event.sent_at = EventStatus.SENT, utcnow()
     event.starts_at = utcnow() - timedelta(hours=1)
     for person in staff(make_person, 12):
