@@ -13,7 +13,8 @@ TESTS = ROOT / "tests"
 TEMPLATES = ROOT / "templates"
 
 #: the pure modules of DESIGN.md; those not written yet are skipped
-PURE = ("balance", "rounds", "tables", "mixing", "network", "ical", "bounces", "tokens", "directory", "charts", "text", "recurrence", "mime")
+PURE = ("balance", "rounds", "tables", "mixing", "network", "ical", "calendar_parts", "bounces", "tokens", "directory", "charts",
+        "text", "recurrence", "mime")
 #: what a pure module may load of the planner besides the pure modules: the package and the error base
 PURE_MAY_LOAD = {"planner", "planner.errors", *(f"planner.{name}" for name in PURE)}
 
