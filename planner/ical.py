@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import re
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
@@ -12,15 +10,16 @@ from functools import lru_cache
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-# icalendar (90 modules, 3.6 MB) is imported by the functions that build or parse a calendar, so that
-# `flask mail ingest` reads a message without one (a bounce, an auto-reply) without loading it
+from .calendar_parts import Component, calendars_in_mail, carried_calendars
+
+# icalendar (90 modules, 3.6 MB) is imported only by the functions that build a calendar: `flask mail ingest`
+# reads calendars with calendar_parts and never loads it
 if TYPE_CHECKING:
-    from icalendar import Calendar, Event, Timezone, vCalAddress
+    from icalendar import Event, Timezone, vCalAddress
 
 PRODID = "-//Team Planner//EN"
 UTC_ZONES = {"UTC", "Etc/UTC", "Etc/GMT", "GMT"}
 ANSWERS = {"ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED"}
-CALENDAR_TYPES = {"text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics"}
 SCHEDULED_COMPONENTS = ("VEVENT", "VTODO")
 _METHOD_LINE = re.compile(rb"^METHOD:([^\r\n]*)", re.MULTILINE)
 
@@ -304,7 +303,7 @@ def read_replies(message: bytes) -> list[Reply]:
     try:
         replies = [
             reply
-            for calendar in _carried_calendars(message)
+            for calendar in carried_calendars(message)
             if _method(calendar) == "REPLY"
             for component in calendar.walk()
             if component.name in SCHEDULED_COMPONENTS
@@ -318,7 +317,7 @@ def read_replies(message: bytes) -> list[Reply]:
 def read_calendar_method(message: bytes) -> str | None:
     """Return the METHOD of the first calendar a message carries ("" when it has none), None without calendar."""
     try:
-        return next((_method(calendar) for calendar in _carried_calendars(message)), None)
+        return next((_method(calendar) for calendar in carried_calendars(message)), None)
     except Exception:
         return None
 
@@ -326,85 +325,36 @@ def read_calendar_method(message: bytes) -> str | None:
 def carried_uids(mail: Message) -> list[str]:
     """Return the UIDs of the events and to-dos in the calendar parts of a parsed mail message."""
     return [
-        str(component["UID"]).strip()
-        for calendar in _calendars_in_mail(mail)
+        uid
+        for calendar in calendars_in_mail(mail)
         for component in calendar.walk()
-        if component.name in SCHEDULED_COMPONENTS and component.get("UID")
+        if component.name in SCHEDULED_COMPONENTS and (uid := _first_value(component, "UID"))
     ]
 
 
-def _carried_calendars(message: bytes):
-    """Yield the calendars in a bare iCalendar object or in the calendar parts of a mail message."""
-    if message.lstrip(b"\xef\xbb\xbf \t\r\n")[:15].upper() == b"BEGIN:VCALENDAR":
-        yield from _parse_calendars(message.decode("utf-8", "replace"))
-        return
-    yield from _calendars_in_mail(email.message_from_bytes(message, policy=email.policy.compat32))
+def _first_value(component: Component, name: str) -> str:
+    """The stripped value of the component's first property called name, "" without one."""
+    found = component.first(name)
+    return found.value.strip() if found else ""
 
 
-def _calendars_in_mail(mail):
-    for part in _leaf_parts(mail):
-        if _is_calendar_part(part):
-            for calendar in _parse_calendars(_part_text(part)):
-                if "METHOD" not in calendar and part.get_param("method"):
-                    calendar.add("method", str(part.get_param("method")))
-                yield calendar
+def _method(calendar: Component) -> str:
+    return _first_value(calendar, "METHOD").upper()
 
 
-def _leaf_parts(part):
-    """Yield the non-multipart parts, without looking inside attached messages (forwards, bounces)."""
-    if part.get_content_maintype() == "message":
-        return
-    if part.is_multipart():
-        for subpart in part.get_payload():
-            yield from _leaf_parts(subpart)
-    else:
-        yield part
-
-
-def _is_calendar_part(part) -> bool:
-    filename = part.get_filename() or part.get_param("name") or ""
-    return part.get_content_type() in CALENDAR_TYPES or str(filename).lower().endswith(".ics")
-
-
-def _part_text(part) -> str:
-    payload = part.get_payload(decode=True) or b""
-    try:
-        return payload.decode(part.get_content_charset() or "utf-8")
-    except (LookupError, UnicodeDecodeError):
-        return payload.decode("utf-8", "replace")
-
-
-def _parse_calendars(text: str) -> list[Calendar]:
-    from icalendar import Calendar
-
-    try:
-        return [c for c in Calendar.from_ical(text, multiple=True) if c.name == "VCALENDAR"]
-    except Exception:
-        return []
-
-
-def _method(calendar: Calendar) -> str:
-    return str(calendar.get("METHOD", "")).strip().upper()
-
-
-def _replies_in(component) -> list[Reply]:
-    uid = str(component.get("UID", "")).strip()
+def _replies_in(component: Component) -> list[Reply]:
+    uid = _first_value(component, "UID")
     if not uid:
         return []
     sequence, comment = _sequence(component), _comment(component)
     replies = []
-    for attendee in _as_list(component.get("ATTENDEE")):
-        address = _mail_address(str(attendee))
-        partstat = str(getattr(attendee, "params", {}).get("PARTSTAT", "")).strip().upper()
-        if address and partstat in ANSWERS:
-            replies.append(Reply(uid, address, partstat, sequence, comment))
+    for attendee in component.all("ATTENDEE"):
+        address = _mail_address(attendee.value)
+        partstat = attendee.params.get("PARTSTAT", ())
+        answer = partstat[0].strip().upper() if len(partstat) == 1 else ""  # several values: a malformed answer
+        if address and answer in ANSWERS:
+            replies.append(Reply(uid, address, answer, sequence, comment))
     return replies
-
-
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
 
 
 def _mail_address(value: str) -> str | None:
@@ -414,13 +364,13 @@ def _mail_address(value: str) -> str | None:
     return address.lower() if "@" in address and ":" not in address else None
 
 
-def _sequence(component) -> int:
+def _sequence(component: Component) -> int:
     try:
-        return max(0, int(str(component.get("SEQUENCE", 0)).strip()))
+        return max(0, int(_first_value(component, "SEQUENCE") or 0))
     except ValueError:
         return 0
 
 
-def _comment(component) -> str | None:
-    text = "\n".join(str(c).strip() for c in _as_list(component.get("COMMENT"))).strip()
+def _comment(component: Component) -> str | None:
+    text = "\n".join(comment.value.strip() for comment in component.all("COMMENT")).strip()
     return text or None

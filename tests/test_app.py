@@ -117,9 +117,17 @@ def test_migrations_build_the_same_schema_as_the_models(database_url, tmp_path):
     assert diff == []
 
 
-#: what a light command must not load: the migrations, the web pages and forms, the metrics client, the solvers' numpy
+#: what a light command must not load: the migrations, the web pages and forms, the metrics client, the solvers' numpy,
+#: icalendar and its dateutil (calendars are read with planner.calendar_parts)
 HEAVY = ("alembic", "flask_migrate", "planner.blueprints", "planner.forms", "flask_wtf", "wtforms", "prometheus_client",
-         "numpy")
+         "numpy", "icalendar", "dateutil")
+#: a calendar reply to an unknown reply address: its calendar is read, then the message refused
+CALENDAR_REPLY = (
+    b"From: someone@example.com\r\nTo: rsvp+unknown@planner.example.com\r\nSubject: Accepted: hello\r\nMIME-Version: 1.0\r\n"
+    b"Content-Type: text/calendar; method=REPLY; charset=utf-8\r\n\r\nBEGIN:VCALENDAR\r\nVERSION:2.0\r\nMETHOD:REPLY\r\n"
+    b"BEGIN:VEVENT\r\nUID:light@example.com\r\nSEQUENCE:0\r\nATTENDEE;PARTSTAT=ACCEPTED:mailto:someone@example.com\r\n"
+    b"END:VEVENT\r\nEND:VCALENDAR\r\n"
+)
 
 
 def imported_by(argv: list[str], tmp_path, stdin: bytes = b"", **env: str) -> set[str]:
@@ -138,6 +146,7 @@ def imported_by(argv: list[str], tmp_path, stdin: bytes = b"", **env: str) -> se
 
 @pytest.mark.parametrize("argv, stdin", [
     (["mail", "ingest", "-"], b"From: someone@example.com\r\nSubject: hello\r\n\r\nhi\r\n"),
+    (["mail", "ingest", "-"], CALENDAR_REPLY),
     (["outbox", "send"], b""),
 ])
 def test_a_light_command_leaves_the_heavy_modules_unloaded(tmp_path, argv, stdin):

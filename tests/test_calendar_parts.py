@@ -2,8 +2,12 @@
 
 import email
 import email.policy
+import json
 import random
+import subprocess
+import sys
 from email.message import EmailMessage
+from pathlib import Path
 
 import icalendar
 import pytest
@@ -14,6 +18,7 @@ from tests.helpers import SHARED
 VECTORS = SHARED / "data" / "itip" / "vectors"
 FILES = sorted(p.name for p in VECTORS.glob("*") if p.suffix in {".eml", ".ics"}) if VECTORS.is_dir() else []
 needs_vectors = pytest.mark.skipif(not FILES, reason=f"no iTIP test vectors in {VECTORS.resolve()}: no ../shared beside the repo")
+ROOT = Path(__file__).resolve().parents[1]
 #: the properties whose values the reply path reads, and other TEXT ones; icalendar splits FREEBUSY into one per period
 VALUES = ("UID", "METHOD", "SEQUENCE", "COMMENT", "ATTENDEE", "ORGANIZER", "SUMMARY", "DESCRIPTION", "LOCATION")
 SPLIT_BY_ICALENDAR = ("FREEBUSY",)
@@ -215,3 +220,19 @@ def test_a_calendar_s_own_method_wins_over_its_part_s():
                      params={"method": "REPLY"})
     assert [[p.value for p in c.all("METHOD")] for c in calendars_in_mail(mail)] == [["CANCEL"]]
 
+
+def test_reading_a_reply_loads_neither_icalendar_nor_dateutil():
+    code = (
+        "import json, sys, email\n"
+        "import planner.calendar_parts, planner.services.replies\n"
+        "from planner.ical import carried_uids, read_calendar_method, read_replies\n"
+        "reply = b'BEGIN:VCALENDAR\\r\\nMETHOD:REPLY\\r\\nBEGIN:VEVENT\\r\\nUID:u\\r\\n"
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:a@example.com\\r\\nEND:VEVENT\\r\\nEND:VCALENDAR\\r\\n'\n"
+        "mail = b'Content-Type: text/calendar; method=REPLY\\r\\n\\r\\n' + reply\n"
+        "assert len(read_replies(mail)) == 1 and read_calendar_method(reply) == 'REPLY'\n"
+        "assert carried_uids(email.message_from_bytes(mail)) == ['u']\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('icalendar', 'dateutil'))))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == []
