@@ -44,7 +44,8 @@ class Component:
 
     def first(self, name: str) -> Property | None:
         """Return the first property called name (any case), None without one."""
-        return next(iter(self.all(name)), None)
+        name = name.upper()
+        return next((prop for prop in self.properties if prop.name == name), None)
 
     def walk(self) -> Iterator[Component]:
         """Yield this component and every one nested in it, depth first and in order, without recursion."""
