@@ -1,12 +1,13 @@
 """The main pages' time and size at 1k, 10k and 50k people, beside a trivial logged-in page in the same run.
 
-    python bench/pages.py [--sizes 1000,10000,50000] [--runs 5]
+    python bench/pages.py [--sizes 1000,10000,50000] [--runs 5] [--only clicks]
 
 Each directory is built with bulk inserts in a fresh SQLite file; every page is requested through
 the test client (median of --runs; wall time, and this process's CPU time, which moves least on a
 busy machine). Goal: every page at most 10x the trivial page at 50k people, and none over 1 MB.
 The propose click (POST, a new proposal of 100) is timed too, with the solver's own time
 (plan_round on the same pool) beside it, and so is the replace click (POST, one person swapped).
+--only clicks times the trivial page and the two clicks alone (the quickest look at the solver's pages).
 """
 
 import argparse
@@ -159,8 +160,8 @@ def solver_time(event_id: int, runs: int) -> float:
     return statistics.median(times), statistics.median(cpu)
 
 
-def bench(size: int, runs: int, folder: str) -> list[tuple]:
-    """Build one directory of size people and time every page; return the table rows."""
+def bench(size: int, runs: int, folder: str, only_clicks: bool = False) -> list[tuple]:
+    """Build one directory of size people and time every page (or the trivial one and the clicks); return the table rows."""
     app = create_app({
         "TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": f"sqlite:///{folder}/pages-{size}.sqlite",
         "INSTANCE_PATH": f"{folder}/instance", "MAIL_MAILBOX_DIR": f"{folder}/mailbox", "BASE_URL": "http://planner.test",
@@ -178,7 +179,8 @@ def bench(size: int, runs: int, folder: str) -> list[tuple]:
     client = app.test_client()
     client.post("/auth/login", data={"email": "bench@example.com", "password": PASSWORD})
     # the reference is the median of five times as many runs: a busy machine's spikes move it least
-    timings = {name: timed(client, "get", url, runs * 5 if name == "trivial" else runs) for name, url in data["urls"].items()}
+    urls = {"trivial": TRIVIAL} if only_clicks else data["urls"]
+    timings = {name: timed(client, "get", url, runs * 5 if name == "trivial" else runs) for name, url in urls.items()}
     timings["propose click"] = timed(client, "post", f"/events/{data['draft']}/propose", runs)
     timings["replace click"] = replace_time(app, client, data["draft"], runs)
     with app.app_context():
@@ -195,11 +197,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000,50000")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", choices=["clicks"], help="time only the trivial page and the two clicks")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for size in (int(part) for part in args.sizes.split(",")):
-            rows += bench(size, args.runs, folder)
+            rows += bench(size, args.runs, folder, args.only == "clicks")
     print(f"{'people':>7} {'page':24} {'ms':>9} {'x trivial':>10} {'CPU ms':>9} {'x (CPU)':>8} {'KB':>8}")
     for size, name, seconds, ratio, cpu, cpu_ratio, length in rows:
         print(f"{size:>7} {name:24} {seconds * 1000:9.1f} {ratio:10.1f} {cpu * 1000:9.1f} {cpu_ratio:8.1f} {length / 1024:8.1f}")
