@@ -13,20 +13,20 @@ value, so the flow of value k' is an exact optimum.
 
 Ties are broken lexicographically inside the same flow: every person also costs their position
 in the rotation order (fewest recent invites, longest since the last invitation, then a seeded
-random order), scaled far below one unit of deviation.  Inside a cell people therefore leave in
+draw from their id, see `draw`), scaled far below one unit of deviation.  Inside a cell people therefore leave in
 rotation order, and among the selections of minimum deviation `select` returns one whose sum of
 rotation positions is smallest: a free seat goes to whichever group's next person is most due.
 """
 
 from __future__ import annotations
 
-import random
 from collections import Counter, deque
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from functools import lru_cache
+from hashlib import blake2b
 from math import lcm
 from operator import attrgetter
 
@@ -254,13 +254,46 @@ def replacement(
 
 
 def rotation_order(candidates: Sequence[Candidate], seed: int = 0) -> list[Hashable]:
-    """Everyone, most due first: fewest recent invites, longest since invited (never first), then seeded random."""
+    """Everyone, most due first: fewest recent invites, longest since invited (never first), then the seeded draw."""
     return [candidates[i].id for i in _rotation_order(candidates, seed).tolist()]
+
+
+#: draws are numbers below 2**31, so that every step of `draw` stays inside a signed 64-bit integer (SQLite, PostgreSQL)
+DRAWS = 2**31
+
+
+def draw(number, seed: int):
+    """The seeded draw of the person whose id is `number` (0 <= number < DRAWS): a number below DRAWS.
+
+    Written with +, * and % alone, so that the same formula runs on a Python int, a numpy array of int64 and an SQL
+    integer expression (where it costs a few steps per row). An odd multiplier modulo 2**31, then the permutation
+    polynomial h(2h + 1) modulo 2**31 (below 2**63 before the modulo): a one-to-one mix, so no two people of one seed
+    draw alike; and a person's draw depends on nothing but their id and the seed, not on the pool they are in or
+    their place in it.
+    """
+    mixed = (number * 1_103_515_245 + (seed * 2_654_435_761 + 12_345) % DRAWS) % DRAWS
+    return mixed * (2 * mixed + 1) % DRAWS
+
+
+def id_number(person: Hashable) -> int:
+    """The number an id draws with: the id itself when it is an int below DRAWS, else a stable digest of its repr."""
+    if type(person) is int and 0 <= person < DRAWS:
+        return person
+    return int.from_bytes(blake2b(repr(person).encode(), digest_size=4).digest()) % DRAWS
+
+
+def _id_numbers(candidates: Sequence[Candidate]) -> np.ndarray:
+    ids = list(map(IDS, candidates))
+    if set(map(type, ids)) <= {int}:
+        numbers = np.fromiter(ids, np.int64, len(ids))
+        if ((numbers >= 0) & (numbers < DRAWS)).all():
+            return numbers
+    return np.fromiter(map(id_number, ids), np.int64, len(ids))
 
 
 def _rotation_order(candidates: Sequence[Candidate], seed: int) -> np.ndarray:
     count = len(candidates)
-    lottery = np.frombuffer(random.Random(seed).randbytes(8 * count), np.uint64)
+    lottery = draw(_id_numbers(candidates), seed)
     recent = np.fromiter(map(attrgetter("recent_invites"), candidates), np.int64, count)
     last = np.fromiter(map(_ordinal, map(attrgetter("last_invited"), candidates)), np.int64, count)
     return np.lexsort((np.arange(count), lottery, last, recent))

@@ -31,7 +31,7 @@ from itertools import chain, repeat
 
 import numpy as np
 
-from .balance import DEPARTMENTS, IDS, Candidate, select_by_cost
+from .balance import DEPARTMENTS, IDS, Candidate, rotation_order, select_by_cost
 
 YEAR_DAYS = 365  # invitations that count as turns
 NEWCOMER_DAYS = 30  # a start date this recent, and no invitation yet, comes first of all
@@ -93,9 +93,17 @@ def plan_round(
     due = np.flatnonzero(~is_must & (turns.tier == cut))
     pool = [candidates[i] for i in (*fixed.tolist(), *due.tolist())]
     known = _Acquaintances(candidates, index, fixed, due, met_on, today)
-    costs = [0] * len(fixed) + known.costs(due, turns.last[due], size - len(fixed)).tolist()
+    due_costs = known.costs(due, turns.last[due], size - len(fixed))
+    costs = [0] * len(fixed) + due_costs.tolist()
     chosen = select_by_cost(pool, size, costs, must=[candidates[i].id for i in fixed], mode=MODE, seed=seed)
-    return known.improve(chosen, candidates, index, due)
+
+    def due_in_flow_order() -> np.ndarray:
+        """The cut tier as the flow ranks it: by cost, then rotation order."""
+        place = {person: n for n, person in enumerate(rotation_order(pool[len(fixed):], seed))}
+        rotation = np.fromiter((place[candidates[i].id] for i in due.tolist()), np.int64, len(due))
+        return due[np.lexsort((rotation, due_costs))]
+
+    return known.improve(chosen, candidates, index, due_in_flow_order)
 
 
 class _Positions(dict):
@@ -164,8 +172,12 @@ class _Acquaintances:
         base = seats * int(recency.max(initial=0)) + 1  # one more tie outweighs any sum of recencies
         return (self.met_fixed[due] * (seats + 1) + self.has_tie[due]) * base + recency
 
-    def improve(self, chosen: list[Hashable], candidates, index, due) -> list[Hashable]:
-        """Swap chosen and unchosen cut-tier people of one cell while that lowers (met pairs, members with a tie)."""
+    def improve(self, chosen: list[Hashable], candidates, index, due_in_flow_order) -> list[Hashable]:
+        """Swap chosen and unchosen cut-tier people of one cell while that lowers (met pairs, members with a tie).
+
+        Among equal swaps the person the flow ranks first joins (least cost, then rotation order), so the result
+        does not depend on the order of the candidate list.
+        """
         members = np.zeros(len(candidates), bool)
         members[[index[person] for person in chosen]] = True
         if not (members[self.inner[0]] & members[self.inner[1]]).any():
@@ -174,7 +186,7 @@ class _Acquaintances:
         neighbours = self.inner[1][order]
         starts = np.searchsorted(self.inner[0][order], np.arange(len(candidates) + 1))
         cells = {}
-        for i in due.tolist():
+        for i in due_in_flow_order().tolist():
             cells.setdefault((candidates[i].department, candidates[i].level), []).append(i)
         positions = [index[person] for person in chosen]
 
