@@ -209,8 +209,14 @@ def replacement(
     must: Collection[Hashable] = (),
     mode: str = "even",
     seed: int = 0,
+    unseen: Cells | None = None,
 ) -> Hashable | None:
-    """Who replaces remove_id: least deviation, then same cell, then rotation order; None if nobody is left."""
+    """Who replaces remove_id: least deviation, then same cell, then rotation order; None if nobody is left.
+
+    `unseen` counts, per cell, pool members left out of the candidates (they count towards the targets). The caller
+    vouches that each such cell holds an unselected candidate who comes before all of them in rotation order (a pool
+    pre-selected in the database: the first never-invited person of each cell stands for the others).
+    """
     _check_mode(mode)
     by_id = _index(candidates)
     selected = set(selected_ids)
@@ -226,7 +232,7 @@ def replacement(
 
     removed = candidates[by_id[remove_id]]
     kept = [candidates[by_id[person]] for person in selected if person != remove_id]
-    dept_target, level_target = _targets(candidates, len(selected), mode)
+    dept_target, level_target = _targets(candidates, len(selected), mode, unseen or {})
     dept_count = Counter(person.department for person in kept)
     level_count = Counter(person.level for person in kept)
 
@@ -334,9 +340,12 @@ def _names(ids: Collection[Hashable]) -> str:
     return ", ".join(repr(person) for person in ids)
 
 
-def _targets(candidates: Sequence[Candidate], size: int, mode: str) -> tuple[dict, dict]:
+def _targets(candidates: Sequence[Candidate], size: int, mode: str, unseen: Cells = {}) -> tuple[dict, dict]:
     departments = Counter(map(DEPARTMENTS, candidates))
     levels = Counter(map(LEVELS, candidates))
+    for (department, level), count in unseen.items():
+        departments[department] += count
+        levels[level] += count
     return _spread(departments, size, mode), _spread(levels, size, mode)
 
 

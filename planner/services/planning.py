@@ -15,10 +15,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import ColumnElement, Row, and_, delete, func, insert, or_, select
+from sqlalchemy import BigInteger, ColumnElement, Row, and_, cast, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from ..balance import Candidate, best_cell_deviation, cell_deviation, cell_targets, replacement
+from ..balance import DRAWS, Candidate, best_cell_deviation, cell_deviation, cell_targets, draw, replacement
 from ..balance import select as balanced_select
 from ..errors import PlannerError
 from ..models import Event, EventExclusion, EventStatus, Invitation, PairMeeting, Person, PlanningMode, ProposalEntry
@@ -215,8 +215,8 @@ def excluded_people(session: Session, event: Event) -> list[Person]:
 def candidate_pool(session: Session, event: Event, now: datetime, *, lookback_days: int, keep: bool = True) -> Pool:
     """Return the event's pool: eligible minus excluded, plus the must entries (and all entries when keep).
 
-    Built from column tuples in one pass, in the order of eligible_people (by id) and then the kept members:
-    the solvers break ties by position in this list.
+    Built from column tuples in one pass, in the order of eligible_people (by id) and then the kept members (the
+    solvers break ties by each person's seeded draw, so the order does not change who is chosen).
     """
     with gc_paused():
         history = invitation_history(session, now, lookback_days)
@@ -490,9 +490,46 @@ def replace_person(session: Session, event: Event, person_id: int, now: datetime
 def _replacement(session: Session, event: Event, now: datetime, selected: list[int], person_id: int, *, lookback_days: int
                  ) -> tuple[int | None, History | None]:
     """Who replaces person_id, and their invitation history; the pool is freed before the collector resumes (_choose)."""
-    pool = candidate_pool(session, event, now, lookback_days=lookback_days)
-    newcomer = replacement(pool.candidates, selected, person_id, must=must_ids(event), seed=event.id)
+    pool, unseen = replacement_pool(session, event, now, lookback_days=lookback_days)
+    newcomer = replacement(pool.candidates, selected, person_id, must=must_ids(event), seed=event.id, unseen=unseen)
     return newcomer, pool.history.get(newcomer)
+
+
+def replacement_pool(session: Session, event: Event, now: datetime, *, lookback_days: int) -> tuple[Pool, Counter]:
+    """The part of candidate_pool (with the proposal kept) that replacement can choose from, and who it leaves out.
+
+    Those are everyone with an invitation or in the proposal, and per cell the never-invited person who comes first
+    in rotation order: all the others of a cell share that person's key (no invitation) but draw more (seed: the
+    event's id), so they come after; the result counts them per cell, for the targets. The first of a cell is the
+    least draw * DRAWS + id among its eligible people, one statement over the cell index for all cells; when that
+    person is invited, proposed or excluded, the next one is asked for (rarely: they are few among thousands).
+    """
+    with gc_paused():
+        history = invitation_history(session, now, lookback_days)
+        excluded = excluded_ids(session, event)
+        proposed = {entry.person_id for entry in event.proposals}
+        day = event_day(event)
+        invited = select(Invitation.person_id).where(Invitation.cancelled_at.is_(None))
+        known = session.execute(
+            select(*MEMBER_COLUMNS, eligible_on(day))
+            .where(or_(Person.id.in_(invited), Person.id.in_(proposed | excluded)))
+            .order_by(Person.id)
+        ).all()
+        people = candidates(
+            (row[:3] for row in known if row[0] in proposed or (row[3] and row[0] not in excluded)), history
+        )
+        known_eligible = Counter((row[1], row[2]) for row in known if row[3])
+        key = draw(cast(Person.id, BigInteger), event.id) * DRAWS + Person.id
+        cells = select(Person.department, Person.level, func.count(Person.id), func.min(key)).where(eligible_on(day))
+        unseen, taken = Counter(), {row[0] for row in known}
+        for department, level, count, first in session.execute(cells.group_by(Person.department, Person.level)).all():
+            in_cell = and_(eligible_on(day), Person.department == department, Person.level == level)
+            while first is not None and first % DRAWS in taken:
+                first = session.scalar(select(func.min(key)).where(in_cell, key > first))
+            if first is not None:
+                people[first % DRAWS] = Candidate(first % DRAWS, department, level)
+                unseen[department, level] = count - known_eligible[department, level] - 1
+        return Pool(list(people.values()), people, history), unseen
 
 
 def set_must(session: Session, event: Event, person_id: int, is_must: bool) -> ProposalEntry:

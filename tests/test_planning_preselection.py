@@ -1,0 +1,66 @@
+"""Pools pre-selected in the database choose exactly as the whole pool: seeded directories with history, exclusions,
+must people, people who cannot come and cells smaller than the proposal."""
+
+import random
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import insert, select
+
+from planner import balance
+from planner.extensions import db
+from planner.models import EventExclusion, Invitation, Person, ProposalEntry
+from planner.services import planning
+from planner.services.events import event_day
+
+DEPARTMENTS = ("Sales", "Sales", "Sales", "Engineering", "Engineering", "People", "Legal")  # Legal is small
+
+
+def seeded_directory(make_event, seed):
+    """A draft with a proposal over a seeded directory; return the event and the time it is planned at."""
+    rng, now = random.Random(seed), datetime.now(UTC).replace(microsecond=0)
+    count = rng.choice([30, 120])
+    db.session.execute(insert(Person), [
+        {"email": f"s{seed}p{i}@example.com", "name": f"Person {i}", "department": rng.choice(DEPARTMENTS),
+         "level": rng.choice((0, 0, 1, 1, 2, 3)), "is_active": rng.random() > 0.05, "is_opted_out": rng.random() < 0.05,
+         "on_leave_until": date.today() + timedelta(days=60) if rng.random() < 0.05 else None}
+        for i in range(count)
+    ])
+    ids = list(db.session.scalars(select(Person.id).order_by(Person.id)))
+    event, past = make_event(capacity=rng.choice([3, 8, 20])), make_event(days_ahead=2, deadline=False)
+    invited = rng.sample(ids, count * 2 // 5)
+    db.session.execute(insert(Invitation), [
+        {"event_id": past.id, "person_id": person, "token_hash": f"s{seed}h{n}",
+         "created_at": now - timedelta(days=rng.randrange(400)), "cancelled_at": now if rng.random() < 0.15 else None}
+        for n, person in enumerate(invited)
+    ])
+    day = event_day(event)
+    eligible = list(db.session.scalars(select(Person.id).where(planning.eligible_on(day)).order_by(Person.id)))
+    chosen = rng.sample(eligible, min(event.capacity, len(eligible) - 2))
+    outsider = next(person for person in ids if person not in eligible)  # proposed by hand before they went on leave
+    db.session.execute(insert(ProposalEntry), [
+        {"event_id": event.id, "person_id": person, "reason": "seeded", "is_must": n < 2}
+        for n, person in enumerate([*chosen, outsider])
+    ])
+    db.session.execute(insert(EventExclusion), [
+        {"event_id": event.id, "person_id": person} for person in rng.sample([p for p in ids if p not in chosen], 3)
+    ])
+    db.session.commit()
+    db.session.expire_all()
+    return event, now
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_replace_from_the_pre_selected_pool_chooses_as_from_the_whole_pool(app, make_event, seed):
+    event, now = seeded_directory(make_event, seed)
+    selected = [entry.person_id for entry in event.proposals]
+    must = planning.must_ids(event)
+    whole = planning.candidate_pool(db.session, event, now, lookback_days=180)
+    part, unseen = planning.replacement_pool(db.session, event, now, lookback_days=180)
+    assert len(part.candidates) + sum(unseen.values()) == len(whole.candidates)
+    assert sum(unseen.values()) > 0 or len(whole.candidates) < 60  # the larger directories leave people out
+    for person in selected:
+        if person in must:
+            continue
+        expected = balance.replacement(whole.candidates, selected, person, must=must, seed=event.id)
+        assert balance.replacement(part.candidates, selected, person, must=must, seed=event.id, unseen=unseen) == expected
