@@ -2,6 +2,7 @@
 must people, people who cannot come and cells smaller than the proposal."""
 
 import random
+from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -64,3 +65,10 @@ def test_replace_from_the_pre_selected_pool_chooses_as_from_the_whole_pool(app, 
             continue
         expected = balance.replacement(whole.candidates, selected, person, must=must, seed=event.id)
         assert balance.replacement(part.candidates, selected, person, must=must, seed=event.id, unseen=unseen) == expected
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_pool_cells_count_the_pool_candidate_pool_keeps(app, make_event, seed):
+    event, now = seeded_directory(make_event, seed)
+    whole = planning.candidate_pool(db.session, event, now, lookback_days=180)
+    assert planning.pool_cells(db.session, event) == Counter((person.department, person.level) for person in whole.candidates)
