@@ -529,13 +529,13 @@ def replacement_pool(session: Session, event: Event, now: datetime, *, lookback_
             (row[:3] for row in known if row[0] in proposed or (row[3] and row[0] not in excluded)), history
         )
         known_eligible = Counter((row[1], row[2]) for row in known if row[3])
-        key = draw(cast(Person.id, BigInteger), event.id) * DRAWS + Person.id
-        cells = select(Person.department, Person.level, func.count(Person.id), func.min(key)).where(eligible_on(day))
+        key, eligible = draw(cast(Person.id, BigInteger), event.id) * DRAWS + Person.id, eligible_on(day)
+        cells = select(Person.department, Person.level, func.count(Person.id), func.min(key)).where(eligible)
         unseen, taken = Counter(), {row[0] for row in known}
         for department, level, count, first in session.execute(cells.group_by(Person.department, Person.level)).all():
-            in_cell = and_(eligible_on(day), Person.department == department, Person.level == level)
             while first is not None and first % DRAWS in taken:
-                first = session.scalar(select(func.min(key)).where(in_cell, key > first))
+                in_cell = and_(eligible, Person.department == department, Person.level == level, key > first)
+                first = session.scalar(select(func.min(key)).where(in_cell))
             if first is not None:
                 people[first % DRAWS] = Candidate(first % DRAWS, department, level)
                 unseen[department, level] = count - known_eligible[department, level] - 1
