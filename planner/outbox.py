@@ -3,6 +3,8 @@
 Unlike the services, these functions own their transactions: a claim is committed before sending
 and each message is marked sent in its own commit as soon as the server took it, so a worker killed
 mid-run can at worst send the one message it had in flight twice (same Message-ID), never lose one.
+A run records its outcomes on a connection of its own (Core statements, no ORM session work per message);
+the caller's session is committed before the first message goes out and stays usable.
 A claim is a lease: the worker renews it while it sends, puts back what it has not sent as soon as
 it is interrupted, and when it dies its claim runs out after one lease, when any worker may take
 the messages again.
@@ -16,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, bindparam, case, select, update
+from sqlalchemy import ColumnElement, Connection, Row, bindparam, case, select, update
 from sqlalchemy.orm import Session
 
 from .mail import MailConfigError, PermanentMailError, TemporaryMailError, retry_delay
@@ -56,9 +58,9 @@ def release_stale_claims(session: Session, now: datetime) -> int:
     return _release(session, now, OutgoingMail.lease_until < now)
 
 
-def _release(session: Session, now: datetime, claim: ColumnElement[bool]) -> int:
+def _release(executor: Session | Connection, now: datetime, claim: ColumnElement[bool]) -> int:
     """Put back the messages being sent under claim: never tried ones as queued, the others to retry now."""
-    result = session.execute(
+    result = executor.execute(
         update(OutgoingMail)
         .where(OutgoingMail.state == MailState.SENDING, claim)
         .values(
@@ -109,18 +111,20 @@ def deliver(session: Session, transport, *, limit: int = 500, event_id: int | No
     The claim is renewed as the run goes; if the run is interrupted (KeyboardInterrupt, SystemExit),
     what it has not sent goes back to the queue before the exception propagates.
     """
-    run = _Run(session, uuid.uuid4().hex, lease)
-    batch = claim_batch(session, utcnow(), limit, event_id=event_id, lease=lease, worker=run.worker)
+    worker = uuid.uuid4().hex
+    batch = claim_batch(session, utcnow(), limit, event_id=event_id, lease=lease, worker=worker)
+    session.commit()  # the claim's read ends here: the run works on its own connection
     if not batch:
-        return run.report
-    run.held = {mail.id for mail in batch}
-    with transport:
-        try:
-            _send_batch(run, transport, batch)
-        except BaseException:
-            run.abandon()
-            raise
-    run.finish()
+        return DeliveryReport()
+    with session.get_bind().connect() as connection:
+        run = _Run(connection, worker, lease, held={mail.id for mail in batch})
+        with transport:
+            try:
+                _send_batch(run, transport, batch)
+            except BaseException:
+                run.abandon()
+                raise
+        run.finish()
     return run.report
 
 
@@ -167,9 +171,9 @@ MARK_SENT = (
 
 @dataclass
 class _Run:
-    """One delivery run: its worker id and lease, the messages it still holds, and what it did."""
+    """One delivery run: the connection it records on, its worker id and lease, the messages it still holds, what it did."""
 
-    session: Session
+    connection: Connection
     worker: str
     lease: timedelta
     report: DeliveryReport = field(default_factory=DeliveryReport)
@@ -192,36 +196,35 @@ class _Run:
             .values(lease_until=utcnow() + self.lease)
             .returning(OutgoingMail.id)
         )
-        self.held = set(self.session.scalars(renew, execution_options={"synchronize_session": False}))
+        self.held = set(self.connection.scalars(renew))
         self.last_renewal = time.monotonic()
-        self.session.commit()
+        self.connection.commit()
 
     def mark_sent(self, mail_id: int) -> None:
         """Mark a message sent and commit at once (even if our lease ran out meanwhile: it did leave)."""
-        self.session.connection().execute(MARK_SENT, {"mail_id": mail_id, "sent_at": utcnow()})
-        self.session.commit()
+        self.connection.execute(MARK_SENT, {"mail_id": mail_id, "sent_at": utcnow()})
+        self.connection.commit()
         self.report.sent += 1
 
     def finish(self) -> None:
         """Commit the outcomes recorded since the last commit (each sent message is committed already)."""
-        self.session.commit()
+        self.connection.commit()
 
     def abandon(self) -> None:
         """Put the rest of the claim back at once (the run was interrupted)."""
         try:
-            self.session.commit()  # the outcomes recorded so far
-            _release(self.session, utcnow(), OutgoingMail.claimed_by == self.worker)
-            self.session.commit()
+            self.connection.commit()  # the outcomes recorded so far
+            _release(self.connection, utcnow(), OutgoingMail.claimed_by == self.worker)
+            self.connection.commit()
         except Exception:
-            self.session.rollback()  # the lease runs out instead
+            self.connection.rollback()  # the lease runs out instead
 
     def record(self, mail_id: int, **values) -> None:
         """Record an outcome of a message this run still holds."""
-        self.session.execute(
+        self.connection.execute(
             update(OutgoingMail)
             .where(OutgoingMail.id == mail_id, OutgoingMail.claimed_by == self.worker)
             .values(claimed_by=None, lease_until=None, **values)
-            .execution_options(synchronize_session=False)
         )
 
     def put_back(self, mails: list[Row], error: Exception) -> None:

@@ -65,6 +65,17 @@ def test_queued_mail_is_sent_once_with_its_own_message_id(app, smtp_server):
     assert deliver(db.session, transport(smtp_server)).sent == 0
 
 
+def test_the_callers_session_sees_the_outcomes_and_stays_usable(app, smtp_server):
+    queue(2)
+    smtp_server.fail_next(1, 550, stage="RCPT")
+    loaded = db.session.scalars(select(OutgoingMail).order_by(OutgoingMail.id)).all()
+    assert deliver(db.session, transport(smtp_server)).sent == 1
+    assert [mail.state for mail in loaded] == [MailState.FAILED, MailState.SENT], "what the caller had loaded is fresh"
+    resend(db.session, loaded[0])
+    db.session.commit()
+    assert deliver(db.session, transport(smtp_server)).sent == 1 and states() == {MailState.SENT: 2}
+
+
 def test_server_down_at_the_start_keeps_everything_queued_for_retry(app):
     queue(3)
     down = SMTPTransport(SMTPSettings(host="127.0.0.1", port=free_port(), timeout=2))
