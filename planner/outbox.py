@@ -111,13 +111,13 @@ def deliver(session: Session, transport, *, limit: int = 500, event_id: int | No
     The claim is renewed as the run goes; if the run is interrupted (KeyboardInterrupt, SystemExit),
     what it has not sent goes back to the queue before the exception propagates.
     """
-    worker = uuid.uuid4().hex
+    worker, claimed_at = uuid.uuid4().hex, time.monotonic()
     batch = claim_batch(session, utcnow(), limit, event_id=event_id, lease=lease, worker=worker)
     session.commit()  # the claim's read ends here: the run works on its own connection
     if not batch:
         return DeliveryReport()
     with session.get_bind().connect() as connection:
-        run = _Run(connection, worker, lease, held={mail.id for mail in batch})
+        run = _Run(connection, worker, lease, held={mail.id for mail in batch}, last_renewal=claimed_at)
         with transport:
             try:
                 _send_batch(run, transport, batch)
@@ -176,9 +176,9 @@ class _Run:
     connection: Connection
     worker: str
     lease: timedelta
+    held: set[int]
+    last_renewal: float  # time.monotonic() of the claim or its last renewal
     report: DeliveryReport = field(default_factory=DeliveryReport)
-    held: set[int] = field(default_factory=set)
-    last_renewal: float = field(default_factory=time.monotonic)
 
     def renewal_due(self) -> bool:
         """Whether a third of the lease (at most RENEW_SECONDS) has gone by since the last renewal."""
