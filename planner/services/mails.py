@@ -119,8 +119,17 @@ def queue_invitation(session: Session, invitation: Invitation, settings: MailSet
 def queue_invitations(
     session: Session, invitations: Sequence[Invitation], settings: MailSettings, *, stamp: datetime
 ) -> list[OutgoingMail]:
-    """Queue the invitation mail of many invitations with one bulk insert (a statement per thousand rows)."""
-    rows = [_composed(invitation, settings, "invite", stamp) | {"invitation_id": invitation.id} for invitation in invitations]
+    """Queue the invitation mail of many invitations with one bulk insert (a statement per thousand rows).
+
+    Each event's mail is looked up once for the batch, not once per invitation.
+    """
+    mails: dict[int, EventMail] = {}
+    rows = []
+    for invitation in invitations:
+        event = invitation.event
+        if event.id not in mails:
+            mails[event.id] = event_mail(event, settings, "invite", stamp)
+        rows.append(_composed(invitation, settings, mails[event.id]) | {"invitation_id": invitation.id})
     if not rows:
         return []
     made = {mail.invitation_id: mail for mail in session.scalars(insert(OutgoingMail).returning(OutgoingMail), rows)}
@@ -271,17 +280,16 @@ def _queue(session: Session, raw: bytes, *, message_id: str, event_id: int | Non
 def _queue_composed(session: Session, invitation: Invitation, settings: MailSettings, kind: str, stamp: datetime,
                     changes: tuple[str, ...] = ()) -> OutgoingMail:
     """Compose one invitee's copy of the event's mail of this kind (built once per event) and queue it."""
-    mail = OutgoingMail(**_composed(invitation, settings, kind, stamp, changes), invitation=invitation)
+    composed = _composed(invitation, settings, event_mail(invitation.event, settings, kind, stamp, changes))
+    mail = OutgoingMail(**composed, invitation=invitation)
     session.add(mail)
     return mail
 
 
-def _composed(invitation: Invitation, settings: MailSettings, kind: str, stamp: datetime,
-              changes: tuple[str, ...] = ()) -> dict:
-    """One invitee's copy of the event's mail of this kind (built once per event), as its outbox columns."""
+def _composed(invitation: Invitation, settings: MailSettings, mail: "EventMail") -> dict:
+    """One invitee's copy of their event's mail (an event_mail), as its outbox columns."""
     event, person = invitation.event, invitation.person
     addresses = invitation_addresses(invitation, settings)
-    mail = event_mail(event, settings, kind, stamp, changes)
     message_id = make_msgid(domain=settings.reply_domain)
     bodies = mail.bodies(event, person, addresses, settings)
     if mail.calendar is not None:
