@@ -25,7 +25,7 @@ from functools import lru_cache
 from jinja2 import Environment
 from markupsafe import escape
 from sqlalchemy import insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from ..ical import AttendeeInfo, CalendarTemplate, EventInfo, build_request, calendar_part, cancel_template, request_template
 from ..mail import wire_bytes
@@ -132,7 +132,8 @@ def queue_invitations(
         rows.append(_composed(invitation, settings, mails[event.id]) | {"invitation_id": invitation.id})
     if not rows:
         return []
-    made = {mail.invitation_id: mail for mail in session.scalars(insert(OutgoingMail).returning(OutgoingMail), rows)}
+    returning = insert(OutgoingMail).returning(OutgoingMail).options(defer(OutgoingMail.raw))  # the bytes need not come back
+    made = {mail.invitation_id: mail for mail in session.scalars(returning, rows)}
     return [made[invitation.id] for invitation in invitations]
 
 
