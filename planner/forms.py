@@ -4,6 +4,7 @@ import hmac
 from datetime import datetime
 from zoneinfo import available_timezones
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
@@ -171,6 +172,11 @@ class AddPersonForm(FlaskForm):
     email = EmailField("Add by email", validators=[DataRequired(), Email(), Length(max=254)])
 
 
+def answer_csrf_token(token_hash: str) -> str:
+    """Return the CSRF token AnswerForm renders and checks for an invitation, without building the form (the RSVP page)."""
+    return answer_form_token(current_app.secret_key, token_hash)
+
+
 class InvitationCSRF(CSRF):
     """A CSRF token bound to the invitation (meta.csrf_context: its token hash) instead of to a session.
 
@@ -184,7 +190,7 @@ class InvitationCSRF(CSRF):
         return super().setup_form(form)
 
     def generate_csrf_token(self, csrf_token_field) -> str:
-        return answer_form_token(self.meta.csrf_secret, self.meta.csrf_context)
+        return answer_csrf_token(self.meta.csrf_context)
 
     def validate_csrf_token(self, form, field) -> None:
         if not isinstance(field.data, str) or not hmac.compare_digest(field.data, field.current_token):
@@ -199,6 +205,7 @@ class AnswerForm(FlaskForm):
         csrf_class = InvitationCSRF
 
     answer = StringField(validators=[AnyOf(["yes", "no", "maybe"], message="Choose yes, no or maybe.")])
+    #: the RSVP page writes its input out (templates/rsvp/show.html), with this field's label and length
     comment = StringField("Note for the organiser (optional)", validators=[Optional(), Length(max=1000)])
 
 

@@ -159,8 +159,8 @@ def test_the_rsvp_page_and_its_answer_cost_a_fixed_number_of_statements(app, cli
         with statements() as answered:
             response = client.post(f"/rsvp/{token}", data={"csrf_token": csrf, "answer": "yes", "comment": ""})
         assert response.status_code == 303
-        # the invitation (as on the page); the lock, which reads the event afresh (SELECT ... FOR UPDATE, or a no-op
-        # UPDATE ... RETURNING); the invitation afresh; the seat count; the answer; its audit entry
+        # the invitation with its event (less than the page reads); the lock (SELECT ... FOR UPDATE, or a no-op UPDATE);
+        # the invitation and its event afresh; the seat count; the answer; its audit entry
         assert len(answered) == 6, answered
         with statements() as waiting:
             page = client.get(f"/rsvp/{token}")

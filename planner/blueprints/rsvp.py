@@ -14,7 +14,7 @@ from flask import (
 from ..config import sends_at_once
 from ..errors import PlannerError
 from ..extensions import csrf, db
-from ..forms import ActionForm, AnswerForm, NeedsForm
+from ..forms import ActionForm, AnswerForm, NeedsForm, answer_csrf_token
 from ..mailer import deliver_event_mail, mail_settings
 from ..models import Answer, utcnow
 from ..services import audit
@@ -24,7 +24,7 @@ from ..services.events import is_open_for_answers
 from ..services.locking import once_more_when_stale
 from ..services.needs import as_needs, asks_needs, clear_needs, needs_of, save_needs
 from ..services.questions import questions_with_answers, read_answers, save_answers
-from ..services.rsvp import AnswersClosed, Invited, closed_on, find_invited, is_late, record_answer
+from ..services.rsvp import AnswersClosed, Invited, closed_on, find_answering, find_invited, is_late, record_answer
 from ..services.seating import your_table
 from ..tokens import TokenError
 
@@ -54,12 +54,7 @@ def _invitation(token: str):
 @bp.get("/<token>")
 def show(token: str):
     invited = _invited(token)
-    return _page(invited, _answer_form(invited), _remembered_needs(invited), notice=ANSWERED.get(request.args.get("answered")))
-
-
-def _answer_form(invited: Invited) -> AnswerForm:
-    """The answer form, its CSRF token bound to the invitation (the RSVP pages keep no session)."""
-    return AnswerForm(meta={"csrf_context": invited.invitation.token_hash})
+    return _page(invited, _remembered_needs(invited), notice=ANSWERED.get(request.args.get("answered")))
 
 
 def _remembered_needs(invited: Invited, submitted: NeedsForm | None = None) -> NeedsForm | None:
@@ -75,12 +70,12 @@ def _needs_form(needs) -> NeedsForm:
     return NeedsForm(meta={"csrf": False}, data={"diets": list(needs.diets), "diet_note": needs.diet_note, "access_note": needs.access_note})
 
 
-def _questions(invited: Invited) -> list:
+def _questions(invitation, has_questions: bool) -> list:
     """The event's questions with this invitation's answers; no statement when the event asks none."""
-    return questions_with_answers(db.session, invited.invitation) if invited.has_questions else []
+    return questions_with_answers(db.session, invitation) if has_questions else []
 
 
-def _page(invited: Invited, form, needs_form: NeedsForm | None, status: int = 200, given: dict | None = None,
+def _page(invited: Invited, needs_form: NeedsForm | None, status: int = 200, given: dict | None = None,
           notice: tuple[str, str] | None = None):
     """Render the RSVP page; needs_form is shown on lunch and drinks pages while answers are open, given holds the
     question answers just submitted (shown again after a refusal), notice the (category, message) of a saved answer."""
@@ -88,14 +83,15 @@ def _page(invited: Invited, form, needs_form: NeedsForm | None, status: int = 20
     event = invitation.event
     is_withdrawn = invitation.cancelled_at is not None
     is_open = not is_withdrawn and is_open_for_answers(event, utcnow())
-    questions = [] if is_withdrawn else _questions(invited)
+    questions = [] if is_withdrawn else _questions(invitation, invited.has_questions)
     if given is not None and is_open:
         questions = [(question, given.get(question.id, [])) for question, _ in questions]
     response = render_template(
         "rsvp/show.html",
         invitation=invitation,
         event=event,
-        form=form,
+        # the answer form is written out in the template: only its CSRF token, bound to the invitation, is needed here
+        answer_token=answer_csrf_token(invitation.token_hash),
         needs_form=needs_form,
         questions=questions,
         is_withdrawn=is_withdrawn,
@@ -108,36 +104,41 @@ def _page(invited: Invited, form, needs_form: NeedsForm | None, status: int = 20
     return response, status, PRIVATE_PAGE
 
 
+def _refused(token: str, message: str, needs_form: NeedsForm | None, status: int, given: dict | None = None):
+    """Show the RSVP page again, read afresh with all it shows, with the reason the answer was refused."""
+    flash(message, "error")
+    invited = _invited(token)
+    return _page(invited, _remembered_needs(invited, needs_form), status, given)
+
+
 @bp.post("/<token>")
 @csrf.exempt  # the answer form checks its own token, bound to the invitation (forms.InvitationCSRF)
 def answer(token: str):
-    invited = _invited(token)
-    invitation = invited.invitation
+    try:
+        answering = find_answering(db.session, token)  # a lighter read than the page's: a refusal reads the page's
+    except TokenError:
+        abort(404)
+    invitation = answering.invitation
     # the needs form (its fields inside the answer form) is built only when the page showed it: an answer alone skips it
-    form = _answer_form(invited)
+    form = AnswerForm(meta={"csrf_context": invitation.token_hash})
     needs_form = NeedsForm(meta={"csrf": False}) if "needs_shown" in request.form and asks_needs(invitation.event) else None
     if invitation.cancelled_at is not None:
-        flash("This invitation was withdrawn: there is nothing to answer.", "error")
-        return _page(invited, form, _remembered_needs(invited, needs_form), 409)
+        return _refused(token, "This invitation was withdrawn: there is nothing to answer.", needs_form, 409)
     if is_late(invitation.event, utcnow()):
-        flash(str(AnswersClosed(invitation.event)), "error")
-        return _page(invited, form, None, 409)
-    questions = [question for question, _ in _questions(invited)]
+        return _refused(token, str(AnswersClosed(invitation.event)), None, 409)
+    questions = [question for question, _ in _questions(invitation, answering.has_questions)]
     given = {question.id: request.form.getlist(f"q{question.id}") for question in questions}
     if not form.validate_on_submit():
         if form.csrf_token.errors:
             abort(400)
-        flash("Choose yes, no or maybe.", "error")
-        return _page(invited, form, _remembered_needs(invited, needs_form), 400, given)
+        return _refused(token, "Choose yes, no or maybe.", needs_form, 400, given)
     if needs_form is not None and not needs_form.validate():
-        flash("Your needs could not be saved: " + " ".join(_errors(needs_form)), "error")
-        return _page(invited, form, _remembered_needs(invited, needs_form), 400, given)
+        return _refused(token, "Your needs could not be saved: " + " ".join(_errors(needs_form)), needs_form, 400, given)
     try:
         answers = read_answers(questions, given, saying_yes=form.answer.data == "yes")
         needs = needs_form.to_needs() if needs_form is not None else None
     except PlannerError as error:
-        flash(str(error), "error")
-        return _page(invited, form, _remembered_needs(invited, needs_form), 400, given)
+        return _refused(token, str(error), needs_form, 400, given)
     # a yes given up promotes the waiting; a decline of an event that backfills itself can make an offer: mail to send
     frees_seat = (invitation.answer == Answer.YES and form.answer.data != "yes") or (
         invitation.event.is_auto_backfill and form.answer.data == "no")
@@ -145,9 +146,7 @@ def answer(token: str):
         saved, event_id = once_more_when_stale(db.session, lambda: _save(invitation, form, answers, needs))
     except PlannerError as error:
         db.session.rollback()
-        flash(str(error), "error")
-        again = _invited(token)
-        return _page(again, form, _remembered_needs(again, needs_form), 409, given)
+        return _refused(token, str(error), needs_form, 409, given)
     if frees_seat and sends_at_once(current_app.config):
         deliver_event_mail(event_id)
     answered = "waiting" if saved == Answer.WAITLIST else "saved"

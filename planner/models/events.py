@@ -10,6 +10,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -202,7 +203,11 @@ class Answer(enum.StrEnum):
 class Invitation(db.Model):
     """One person invited to one event, with the seed and the hashes of their RSVP and reply tokens."""
 
-    __table_args__ = (UniqueConstraint("event_id", "person_id"),)
+    __table_args__ = (
+        UniqueConstraint("event_id", "person_id"),
+        #: the seat count (services.capacity) reads the yes, waiting and offered answers of an event from this index alone
+        Index("ix_invitation_seats", "event_id", "answer", "offer_expires_at", "cancelled_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)

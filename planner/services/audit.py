@@ -62,7 +62,7 @@ def record(
 def record_now(session: Session, action: str, *, actor: str, subject: tuple[str, int | None], summary: str = "") -> None:
     """Write one audit entry by an invitee, a command or the system with one INSERT at once, not a flush at commit (the
     answer path, the busiest write of the app); same columns as record()."""
-    session.execute(_INSERT, _columns(action, None, actor, subject, summary, None))
+    session.connection().execute(_INSERT, _columns(action, None, actor, subject, summary, None))
 
 
 def _columns(action: str, organiser: Organiser | None, actor: str, subject: tuple[str, int | None] | None, summary: str,

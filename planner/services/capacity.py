@@ -45,12 +45,18 @@ def _is_open_offer():
     return (Invitation.answer == Answer.PENDING) & (Invitation.offer_expires_at > bindparam("now"))
 
 
+def _counted(condition):
+    """How many of the event's active invitations meet condition: a range of the seats index (ix_invitation_seats)
+    read on its own, so that a count reads only the answers it counts and never the rows, however many are pending."""
+    return select(func.count()).where(Invitation.event_id == bindparam("event_id"), condition, _active()).scalar_subquery()
+
+
 #: built once (every answer counts the seats): the compiled form and cache key are reused
 _SEATS = select(
-    func.count(Invitation.id).filter(Invitation.answer == Answer.YES),
-    func.count(Invitation.id).filter(Invitation.answer == Answer.WAITLIST),
-    func.count(Invitation.id).filter(_is_open_offer()),
-).where(Invitation.event_id == bindparam("event_id"), _active())
+    _counted(Invitation.answer == Answer.YES),
+    _counted(Invitation.answer == Answer.WAITLIST),
+    _counted(_is_open_offer()),
+)
 _AHEAD = select(func.count(Invitation.id)).where(
     Invitation.event_id == bindparam("event_id"),
     _active(),

@@ -17,6 +17,10 @@ T = TypeVar("T")
 _LOCK = select(Event).where(Event.id == bindparam("event_id")).with_for_update()
 _LOCK_SQLITE = update(Event).where(Event.id == bindparam("event_id")).values(capacity=Event.capacity).returning(Event)
 _FRESH = {"populate_existing": True, "synchronize_session": False}
+#: the lock alone, for a caller that reads afresh what it needs in its own next statement (the answer path)
+_EVENTS = Event.__table__
+_LOCK_ONLY = select(_EVENTS.c.id).where(_EVENTS.c.id == bindparam("event_id")).with_for_update()
+_LOCK_ONLY_SQLITE = update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id")).values(capacity=_EVENTS.c.capacity)
 
 
 def lock_event(session: Session, event_id: int) -> Event:
@@ -33,3 +37,10 @@ def once_more_when_stale(session: Session, work: Callable[[], T]) -> T:
     except OperationalError:
         session.rollback()
         return work()
+
+
+def lock_event_row(session: Session, event_id: int) -> None:
+    """Lock the event row until the transaction ends, like lock_event, without reading it (no ORM object is built)."""
+    session.flush()
+    connection = session.connection()
+    connection.execute(_LOCK_ONLY if connection.dialect.name == "postgresql" else _LOCK_ONLY_SQLITE, {"event_id": event_id})

@@ -18,7 +18,7 @@ from ..tokens import TokenError, hash_token
 from . import audit
 from .capacity import fill_free_seats, is_open_offer, yes_or_waitlist
 from .events import is_open_for_answers, local
-from .locking import lock_event
+from .locking import lock_event_row
 from .mails import MailSettings
 
 ANSWERS = {"yes": Answer.YES, "no": Answer.NO, "maybe": Answer.MAYBE}
@@ -39,10 +39,17 @@ _BY_TOKEN = (
     .options(joinedload(Invitation.event).joinedload(Event.organiser), joinedload(Invitation.person))
 )
 
-#: the invitation read again once its event is locked (built once, like the lookup)
-_AFRESH = select(Invitation).where(Invitation.id == bindparam("id"))
-#: the answer written straight to its row (the values given name the columns set)
-_ANSWER = update(Invitation).where(Invitation.id == bindparam("invitation_id"))
+#: what an answer reads before the event is locked: the invitation with its event, and whether the event asks questions
+_FOR_ANSWER = (
+    select(Invitation, exists().where(Question.event_id == Invitation.event_id))
+    .where(Invitation.token_hash == bindparam("token_hash"))
+    .options(joinedload(Invitation.event))
+)
+
+#: the invitation and its event read again once the event is locked, in one statement (built once, like the lookup)
+_AFRESH = select(Invitation, Event).join(Invitation.event).where(Invitation.id == bindparam("id"))
+#: the answer written straight to its row, a Core statement on the table (the values given name the columns set)
+_ANSWER = update(Invitation.__table__).where(Invitation.__table__.c.id == bindparam("invitation_id"))
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,14 @@ class Invited:
     invitation: Invitation
     needs: PersonNeeds | None  #: the person's remembered needs, if any
     has_plan: bool  #: the event has a published seating plan
+    has_questions: bool  #: the event asks questions
+
+
+@dataclass(frozen=True)
+class Answering:
+    """An invitation found by its token to take an answer: with its event (not its person, organiser or needs)."""
+
+    invitation: Invitation
     has_questions: bool  #: the event asks questions
 
 
@@ -90,6 +105,14 @@ def find_invited(session: Session, token: str) -> Invited:
     return Invited(*row)
 
 
+def find_answering(session: Session, token: str) -> Answering:
+    """Return the invitation a token belongs to with what an answer to it needs (one statement); else raise TokenError."""
+    row = session.execute(_FOR_ANSWER, {"token_hash": hash_token(token)}).first()
+    if row is None:
+        raise TokenError.invalid()
+    return Answering(*row)
+
+
 def find_invitation(session: Session, token: str) -> Invitation:
     """Return the invitation a token belongs to, with its event, organiser and person (one statement); else raise TokenError."""
     return find_invited(session, token).invitation
@@ -110,7 +133,7 @@ def record_answer(
     """
     if answer not in ANSWERS:
         raise AnswerError("Choose yes, no or maybe.")
-    lock_event(session, invitation.event_id)
+    lock_event_row(session, invitation.event_id)
     stamp = utcnow()
     session.execute(_AFRESH, {"id": invitation.id}, execution_options={"populate_existing": True})
     if invitation.cancelled_at is not None:
@@ -144,6 +167,6 @@ def record_answer(
 
 def _write(session: Session, invitation: Invitation, values: dict) -> None:
     """Store the answer's columns with one direct UPDATE (no unit-of-work flush) and set them on the loaded invitation."""
-    session.execute(_ANSWER, {"invitation_id": invitation.id, **values}, execution_options={"synchronize_session": False})
+    session.connection().execute(_ANSWER, {"invitation_id": invitation.id, **values})
     for key, value in values.items():
         set_committed_value(invitation, key, value)
