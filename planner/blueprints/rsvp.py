@@ -24,7 +24,16 @@ from ..services.events import is_open_for_answers
 from ..services.locking import once_more_when_stale
 from ..services.needs import as_needs, asks_needs, clear_needs, needs_of, save_needs
 from ..services.questions import questions_with_answers, read_answers, save_answers
-from ..services.rsvp import AnswersClosed, Invited, closed_on, find_answering, find_invited, is_late, record_answer
+from ..services.rsvp import (
+    AnswersClosed,
+    Invited,
+    closed_on,
+    find_answering,
+    find_invitation,
+    find_invited,
+    is_late,
+    record_answer,
+)
 from ..services.seating import your_table
 from ..tokens import TokenError
 
@@ -48,7 +57,10 @@ def _invited(token: str) -> Invited:
 
 
 def _invitation(token: str):
-    return _invited(token).invitation
+    try:
+        return find_invitation(db.session, token)
+    except TokenError:
+        abort(404)
 
 
 @bp.get("/<token>")
@@ -90,6 +102,8 @@ def _page(invited: Invited, needs_form: NeedsForm | None, status: int = 200, giv
         "rsvp/show.html",
         invitation=invitation,
         event=event,
+        person_name=invited.person_name,
+        organiser_name=invited.organiser_name,
         # the answer form is written out in the template: only its CSRF token, bound to the invitation, is needed here
         answer_token=answer_csrf_token(invitation.token_hash),
         needs_form=needs_form,

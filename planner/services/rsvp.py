@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import bindparam, exists, select, update
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, contains_eager, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import PlannerError
 from ..metrics import count_answer
-from ..models import Answer, Event, EventStatus, Invitation, PersonNeeds, Question, SeatingPlan, utcnow
+from ..models import Answer, Event, EventStatus, Invitation, Organiser, Person, PersonNeeds, Question, SeatingPlan, utcnow
 from ..tokens import TokenError, hash_token
 from . import audit
 from .capacity import fill_free_seats, is_open_offer, yes_or_waitlist
@@ -25,16 +25,29 @@ ANSWERS = {"yes": Answer.YES, "no": Answer.NO, "maybe": Answer.MAYBE}
 
 
 #: built once, so that each lookup reuses its compiled form and cache key (the busiest query of the app): the invitation
-#: with its event, organiser and person, the person's remembered needs, and whether the event has a published seating
-#: plan or questions (the page reads those only when there are some)
+#: with its event, the names of the person and the organiser (columns: cheaper than two more objects), the person's
+#: remembered needs, and whether the event has a published seating plan or questions (the page reads those only when
+#: there are some)
 _BY_TOKEN = (
     select(
         Invitation,
+        Person.name,
+        Organiser.name,
         PersonNeeds,
         exists().where(SeatingPlan.event_id == Invitation.event_id, SeatingPlan.published_at.is_not(None)),
         exists().where(Question.event_id == Invitation.event_id),
     )
+    .join(Invitation.event)
+    .join(Event.organiser)
+    .join(Invitation.person)
     .outerjoin(PersonNeeds, PersonNeeds.person_id == Invitation.person_id)
+    .where(Invitation.token_hash == bindparam("token_hash"))
+    .options(contains_eager(Invitation.event))
+)
+
+#: the invitation with its event, organiser and person, for the other pages a personal link opens (needs, opt-out, feed)
+_WITH_PEOPLE = (
+    select(Invitation)
     .where(Invitation.token_hash == bindparam("token_hash"))
     .options(joinedload(Invitation.event).joinedload(Event.organiser), joinedload(Invitation.person))
 )
@@ -57,6 +70,8 @@ class Invited:
     """An invitation found by its token, with what its RSVP page needs to know, from one statement."""
 
     invitation: Invitation
+    person_name: str
+    organiser_name: str
     needs: PersonNeeds | None  #: the person's remembered needs, if any
     has_plan: bool  #: the event has a published seating plan
     has_questions: bool  #: the event asks questions
@@ -115,7 +130,10 @@ def find_answering(session: Session, token: str) -> Answering:
 
 def find_invitation(session: Session, token: str) -> Invitation:
     """Return the invitation a token belongs to, with its event, organiser and person (one statement); else raise TokenError."""
-    return find_invited(session, token).invitation
+    invitation = session.scalar(_WITH_PEOPLE, {"token_hash": hash_token(token)})
+    if invitation is None:
+        raise TokenError.invalid()
+    return invitation
 
 
 def record_answer(
