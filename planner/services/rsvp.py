@@ -55,8 +55,9 @@ _WITH_PEOPLE = (
 #: what an answer reads before the event is locked: the invitation with its event, and whether the event asks questions
 _FOR_ANSWER = (
     select(Invitation, exists().where(Question.event_id == Invitation.event_id))
+    .join(Invitation.event)
     .where(Invitation.token_hash == bindparam("token_hash"))
-    .options(joinedload(Invitation.event))
+    .options(contains_eager(Invitation.event))
 )
 
 #: the invitation and its event read again once the event is locked, in one statement (built once, like the lookup)
