@@ -22,7 +22,7 @@ from ..services.availability import opt_out
 from ..services.capacity import waitlist_position
 from ..services.events import is_open_for_answers
 from ..services.locking import once_more_when_stale
-from ..services.needs import as_needs, asks_needs, clear_needs, needs_of, save_needs
+from ..services.needs import asks_needs, clear_needs, needs_of, save_needs
 from ..services.questions import questions_with_answers, read_answers, save_answers
 from ..services.rsvp import (
     AnswersClosed,
@@ -74,7 +74,7 @@ def _remembered_needs(invited: Invited, submitted: NeedsForm | None = None) -> N
     event asks no needs."""
     if submitted is not None or not asks_needs(invited.invitation.event):
         return submitted
-    return _needs_form(as_needs(invited.needs))
+    return _needs_form(invited.needs)
 
 
 def _needs_form(needs) -> NeedsForm:

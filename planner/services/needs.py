@@ -77,9 +77,14 @@ def check_needs(diets, diet_note: str | None, access_note: str | None) -> Needs:
 
 def as_needs(row: PersonNeeds | None) -> Needs:
     """The needs a stored row holds (empty for none)."""
-    if row is None:
+    return Needs() if row is None else stored_needs(row.diets, row.diet_note, row.access_note)
+
+
+def stored_needs(diets: str | None, diet_note: str, access_note: str) -> Needs:
+    """The needs a stored row's columns hold; diets None (an outer join found no row) is no needs."""
+    if diets is None:
         return Needs()
-    return Needs(tuple(code for code in row.diets.split(",") if code in DIETS), row.diet_note, row.access_note)
+    return Needs(tuple(code for code in diets.split(",") if code in DIETS), diet_note, access_note)
 
 
 def needs_of(session: Session, person_id: int) -> Needs:

@@ -6,6 +6,7 @@ ordered by that stamp, follows the same order in which seats are given.
 
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload
@@ -20,30 +21,37 @@ from .capacity import fill_free_seats, is_open_offer, yes_or_waitlist
 from .events import is_open_for_answers, local
 from .locking import lock_event_row
 from .mails import MailSettings
+from .needs import Needs, stored_needs
 
 ANSWERS = {"yes": Answer.YES, "no": Answer.NO, "maybe": Answer.MAYBE}
 
 
-#: built once, so that each lookup reuses its compiled form and cache key (the busiest query of the app): the invitation
-#: with its event, the names of the person and the organiser (columns: cheaper than two more objects), the person's
-#: remembered needs, and whether the event has a published seating plan or questions (the page reads those only when
-#: there are some)
+_INVITATIONS, _EVENTS = Invitation.__table__, Event.__table__
+
+#: built once, so that each lookup reuses its compiled form and cache key (the busiest query of the app): the columns of
+#: the invitation and its event, the names of the person and the organiser, the person's remembered needs, and whether
+#: the event has a published seating plan or questions (the page reads those only when there are some). Plain columns:
+#: building ORM objects for them cost twice the rest of the lookup.
 _BY_TOKEN = (
     select(
-        Invitation,
+        _INVITATIONS,
+        _EVENTS,
         Person.name,
         Organiser.name,
-        PersonNeeds,
-        exists().where(SeatingPlan.event_id == Invitation.event_id, SeatingPlan.published_at.is_not(None)),
-        exists().where(Question.event_id == Invitation.event_id),
+        PersonNeeds.diets,
+        PersonNeeds.diet_note,
+        PersonNeeds.access_note,
+        exists().where(SeatingPlan.event_id == _INVITATIONS.c.event_id, SeatingPlan.published_at.is_not(None)),
+        exists().where(Question.event_id == _INVITATIONS.c.event_id),
     )
-    .join(Invitation.event)
-    .join(Event.organiser)
-    .join(Invitation.person)
-    .outerjoin(PersonNeeds, PersonNeeds.person_id == Invitation.person_id)
-    .where(Invitation.token_hash == bindparam("token_hash"))
-    .options(contains_eager(Invitation.event))
+    .join_from(_INVITATIONS, _EVENTS, _EVENTS.c.id == _INVITATIONS.c.event_id)
+    .join(Organiser, Organiser.id == _EVENTS.c.organiser_id)
+    .join(Person, Person.id == _INVITATIONS.c.person_id)
+    .outerjoin(PersonNeeds, PersonNeeds.person_id == _INVITATIONS.c.person_id)
+    .where(_INVITATIONS.c.token_hash == bindparam("token_hash"))
 )
+_INVITATION_KEYS = tuple(column.key for column in _INVITATIONS.c)
+_EVENT_KEYS = tuple(column.key for column in _EVENTS.c)
 
 #: the invitation with its event, organiser and person, for the other pages a personal link opens (needs, opt-out, feed)
 _WITH_PEOPLE = (
@@ -66,14 +74,19 @@ _AFRESH = select(Invitation, Event).join(Invitation.event).where(Invitation.id =
 _ANSWER = update(Invitation.__table__).where(Invitation.__table__.c.id == bindparam("invitation_id"))
 
 
+class Snapshot(SimpleNamespace):
+    """The columns of one row as attributes (an invitation, with .event its event's): read for a page, not tracked by the
+    session, so nothing set on it is saved."""
+
+
 @dataclass(frozen=True)
 class Invited:
     """An invitation found by its token, with what its RSVP page needs to know, from one statement."""
 
-    invitation: Invitation
+    invitation: Snapshot
     person_name: str
     organiser_name: str
-    needs: PersonNeeds | None  #: the person's remembered needs, if any
+    needs: Needs  #: the person's remembered needs (empty when none)
     has_plan: bool  #: the event has a published seating plan
     has_questions: bool  #: the event asks questions
 
@@ -115,10 +128,15 @@ def is_late(event: Event, now: datetime) -> bool:
 
 def find_invited(session: Session, token: str) -> Invited:
     """Return the invitation a token belongs to with what its page needs (one statement); else raise TokenError."""
-    row = session.execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
+    session.flush()
+    row = session.connection().execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
     if row is None:
         raise TokenError.invalid()
-    return Invited(*row)
+    split = len(_INVITATION_KEYS)
+    event = Snapshot(**dict(zip(_EVENT_KEYS, row[split:split + len(_EVENT_KEYS)])))
+    invitation = Snapshot(**dict(zip(_INVITATION_KEYS, row[:split])), event=event)
+    person_name, organiser_name, diets, diet_note, access_note, has_plan, has_questions = row[split + len(_EVENT_KEYS):]
+    return Invited(invitation, person_name, organiser_name, stored_needs(diets, diet_note, access_note), has_plan, has_questions)
 
 
 def find_answering(session: Session, token: str) -> Answering:
