@@ -27,12 +27,13 @@ from ..services.questions import questions_with_answers, read_answers, save_answ
 from ..services.rsvp import (
     AnswersClosed,
     Invited,
+    Snapshot,
     closed_on,
     find_answering,
     find_invitation,
     find_invited,
     is_late,
-    record_answer,
+    record_link_answer,
 )
 from ..services.seating import your_table
 from ..tokens import TokenError
@@ -157,12 +158,12 @@ def answer(token: str):
     frees_seat = (invitation.answer == Answer.YES and form.answer.data != "yes") or (
         invitation.event.is_auto_backfill and form.answer.data == "no")
     try:
-        saved, event_id = once_more_when_stale(db.session, lambda: _save(invitation, form, answers, needs))
+        saved = once_more_when_stale(db.session, lambda: _save(invitation, form, answers, needs))
     except PlannerError as error:
         db.session.rollback()
         return _refused(token, str(error), needs_form, 409, given)
     if frees_seat and sends_at_once(current_app.config):
-        deliver_event_mail(event_id)
+        deliver_event_mail(invitation.event_id)
     answered = "waiting" if saved == Answer.WAITLIST else "saved"
     return redirect(url_for("rsvp.show", token=token, answered=answered), code=303)
 
@@ -171,14 +172,15 @@ def _errors(form) -> list[str]:
     return [error for errors in form.errors.values() for error in errors]
 
 
-def _save(invitation, form: AnswerForm, answers: dict, needs) -> tuple[Answer, int]:
-    """Record and commit the answer, the question answers and the needs (record_answer reads the invitation afresh
-    under the lock, so a retry starts clean); return the answer stored and the event's id, taken before the commit."""
-    record_answer(db.session, invitation, form.answer.data, utcnow(), form.comment.data, settings=mail_settings())
+def _save(snapshot: Snapshot, form: AnswerForm, answers: dict, needs) -> Answer:
+    """Record and commit the answer, the question answers and the needs (record_link_answer reads the invitation afresh
+    under the lock, so a retry starts clean); return the answer stored."""
+    invitation = record_link_answer(db.session, snapshot, form.answer.data, utcnow(), form.comment.data,
+                                    settings=mail_settings())
     save_answers(db.session, invitation, answers)
     if needs is not None:
         save_needs(db.session, invitation.person_id, needs)
-    saved = (invitation.answer, invitation.event_id)
+    saved = invitation.answer
     db.session.commit()
     return saved
 

@@ -60,16 +60,19 @@ _WITH_PEOPLE = (
     .options(joinedload(Invitation.event).joinedload(Event.organiser), joinedload(Invitation.person))
 )
 
-#: what an answer reads before the event is locked: the invitation with its event, and whether the event asks questions
+#: what an answer reads before the event is locked, as plain columns (record_answer reads the invitation afresh as an
+#: object under the lock): the invitation, its event, and whether the event asks questions
 _FOR_ANSWER = (
-    select(Invitation, exists().where(Question.event_id == Invitation.event_id))
-    .join(Invitation.event)
-    .where(Invitation.token_hash == bindparam("token_hash"))
-    .options(contains_eager(Invitation.event))
+    select(_INVITATIONS, _EVENTS, exists().where(Question.event_id == _INVITATIONS.c.event_id))
+    .join_from(_INVITATIONS, _EVENTS, _EVENTS.c.id == _INVITATIONS.c.event_id)
+    .where(_INVITATIONS.c.token_hash == bindparam("token_hash"))
 )
 
 #: the invitation and its event read again once the event is locked, in one statement (built once, like the lookup)
-_AFRESH = select(Invitation, Event).join(Invitation.event).where(Invitation.id == bindparam("id"))
+_AFRESH = (
+    select(Invitation, Event).join(Invitation.event).where(Invitation.id == bindparam("id"))
+    .options(contains_eager(Invitation.event))
+)
 #: the answer written straight to its row, a Core statement on the table (the values given name the columns set)
 _ANSWER = update(Invitation.__table__).where(Invitation.__table__.c.id == bindparam("invitation_id"))
 
@@ -93,9 +96,10 @@ class Invited:
 
 @dataclass(frozen=True)
 class Answering:
-    """An invitation found by its token to take an answer: with its event (not its person, organiser or needs)."""
+    """An invitation found by its token to take an answer: a snapshot with its event's (not its person, organiser or
+    needs), as read before the event is locked."""
 
-    invitation: Invitation
+    invitation: Snapshot
     has_questions: bool  #: the event asks questions
 
 
@@ -128,23 +132,26 @@ def is_late(event: Event, now: datetime) -> bool:
 
 def find_invited(session: Session, token: str) -> Invited:
     """Return the invitation a token belongs to with what its page needs (one statement); else raise TokenError."""
-    session.flush()
-    row = session.connection().execute(_BY_TOKEN, {"token_hash": hash_token(token)}).first()
-    if row is None:
-        raise TokenError.invalid()
-    split = len(_INVITATION_KEYS)
-    event = Snapshot(**dict(zip(_EVENT_KEYS, row[split:split + len(_EVENT_KEYS)])))
-    invitation = Snapshot(**dict(zip(_INVITATION_KEYS, row[:split])), event=event)
-    person_name, organiser_name, diets, diet_note, access_note, has_plan, has_questions = row[split + len(_EVENT_KEYS):]
+    invitation, (person_name, organiser_name, diets, diet_note, access_note, has_plan, has_questions) = _snapshot(
+        session, _BY_TOKEN, token)
     return Invited(invitation, person_name, organiser_name, stored_needs(diets, diet_note, access_note), has_plan, has_questions)
 
 
 def find_answering(session: Session, token: str) -> Answering:
     """Return the invitation a token belongs to with what an answer to it needs (one statement); else raise TokenError."""
-    row = session.execute(_FOR_ANSWER, {"token_hash": hash_token(token)}).first()
+    invitation, (has_questions,) = _snapshot(session, _FOR_ANSWER, token)
+    return Answering(invitation, has_questions)
+
+
+def _snapshot(session: Session, statement, token: str) -> tuple[Snapshot, tuple]:
+    """Run a lookup that starts with the invitation's and its event's columns: (the invitation's snapshot, the rest)."""
+    session.flush()
+    row = session.connection().execute(statement, {"token_hash": hash_token(token)}).first()
     if row is None:
         raise TokenError.invalid()
-    return Answering(*row)
+    split, end = len(_INVITATION_KEYS), len(_INVITATION_KEYS) + len(_EVENT_KEYS)
+    event = Snapshot(**dict(zip(_EVENT_KEYS, row[split:end])))
+    return Snapshot(**dict(zip(_INVITATION_KEYS, row[:split])), event=event), tuple(row[end:])
 
 
 def find_invitation(session: Session, token: str) -> Invitation:
@@ -168,11 +175,25 @@ def record_answer(
     gives its seat to the oldest waiting invitation, whose mail is queued; a decline on an event that backfills itself then offers the open seat at once
     (services.offers.refill), in the same transaction.
     """
+    return _record(session, invitation, answer, now, comment, settings, via)[1]
+
+
+def record_link_answer(session: Session, snapshot: Snapshot, answer: str, now: datetime, comment: str | None, *,
+                       settings: MailSettings) -> Invitation:
+    """Record an answer given on the RSVP page (as record_answer, via the link) to the invitation a snapshot shows, and
+    return the invitation as stored: read afresh under the event's lock, the only time the answer path builds it."""
+    return _record(session, snapshot, answer, now, comment, settings, "link")[0]
+
+
+def _record(session: Session, invitation: Invitation | Snapshot, answer: str, now: datetime, comment: str | None,
+            settings: MailSettings, via: str) -> tuple[Invitation, bool]:
+    """record_answer for an invitation or a snapshot of it, which is read afresh once the event is locked: a loaded
+    invitation is refreshed in place. Return the invitation and whether its answer changed."""
     if answer not in ANSWERS:
         raise AnswerError("Choose yes, no or maybe.")
     lock_event_row(session, invitation.event_id)
     stamp = utcnow()
-    session.execute(_AFRESH, {"id": invitation.id}, execution_options={"populate_existing": True})
+    invitation = session.execute(_AFRESH, {"id": invitation.id}, execution_options={"populate_existing": True}).one()[0]
     if invitation.cancelled_at is not None:
         raise AnswerError("This invitation was withdrawn.")
     if is_late(invitation.event, now):
@@ -183,7 +204,7 @@ def record_answer(
     new = yes_or_waitlist(session, invitation, now) if ANSWERS[answer] == Answer.YES else ANSWERS[answer]
     comment = (comment or "").strip() or None
     if old == new and (comment is None or comment == invitation.comment):
-        return False
+        return invitation, False
     values = {"answer": new, "answered_at": stamp} if old != new or new != Answer.WAITLIST else {}  # a note alone keeps the place in the queue
     if comment is not None:
         values["comment"] = comment[:1000]
@@ -199,7 +220,7 @@ def record_answer(
         from .offers import refill  # only a decline needs the planning modules
 
         refill(session, invitation.event, settings, now)
-    return True
+    return invitation, True
 
 
 def _write(session: Session, invitation: Invitation, values: dict) -> None:
