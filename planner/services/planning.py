@@ -511,8 +511,8 @@ def replacement_pool(session: Session, event: Event, now: datetime, *, lookback_
     Those are everyone with an invitation or in the proposal, and per cell the never-invited person who comes first
     in rotation order: all the others of a cell share that person's key (no invitation) but draw more (seed: the
     event's id), so they come after; the result counts them per cell, for the targets. The first of a cell is the
-    least draw * DRAWS + id among its eligible people, one statement over the cell index for all cells; when that
-    person is invited, proposed or excluded, the next one is asked for (rarely: they are few among thousands).
+    least draw * DRAWS + id among its eligible people not yet invited, proposed or excluded: one statement for all
+    cells (asking again whenever a cell's first was taken cost a scan of the cell per proposed person).
     """
     with gc_paused():
         history = invitation_history(session, now, lookback_days)
@@ -528,17 +528,13 @@ def replacement_pool(session: Session, event: Event, now: datetime, *, lookback_
         people = candidates(
             (row[:3] for row in known if row[0] in proposed or (row[3] and row[0] not in excluded)), history
         )
-        known_eligible = Counter((row[1], row[2]) for row in known if row[3])
-        key, eligible = draw(cast(Person.id, BigInteger), event.id) * DRAWS + Person.id, eligible_on(day)
-        cells = select(Person.department, Person.level, func.count(Person.id), func.min(key)).where(eligible)
-        unseen, taken = Counter(), {row[0] for row in known}
+        key = draw(cast(Person.id, BigInteger), event.id) * DRAWS + Person.id
+        fresh = and_(eligible_on(day), Person.id.not_in(invited), Person.id.not_in(proposed | excluded))
+        cells = select(Person.department, Person.level, func.count(Person.id), func.min(key)).where(fresh)
+        unseen = Counter()
         for department, level, count, first in session.execute(cells.group_by(Person.department, Person.level)).all():
-            while first is not None and first % DRAWS in taken:
-                in_cell = and_(eligible, Person.department == department, Person.level == level, key > first)
-                first = session.scalar(select(func.min(key)).where(in_cell))
-            if first is not None:
-                people[first % DRAWS] = Candidate(first % DRAWS, department, level)
-                unseen[department, level] = count - known_eligible[department, level] - 1
+            people[first % DRAWS] = Candidate(first % DRAWS, department, level)
+            unseen[department, level] = count - 1
         return Pool(list(people.values()), people, history), unseen
 
 
