@@ -149,7 +149,7 @@ def solver_time(event_id: int, runs: int) -> float:
     event = db.session.get(Event, event_id)
     now = utcnow()
     pool = planning.candidate_pool(db.session, event, now, lookback_days=180, keep=False)
-    turns = planning.turn_history(db.session, pool, now, event)
+    turns = planning.turn_history(db.session, pool.people, now, event)
     times, cpu = [], []
     for _ in range(runs):
         start, started = time.perf_counter(), time.process_time()

@@ -25,7 +25,7 @@ from collections.abc import Collection, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from hashlib import blake2b
 from math import lcm
 from operator import attrgetter
@@ -46,6 +46,81 @@ class Candidate:
     last_invited: date | None = None
 
 
+@dataclass(frozen=True, eq=False)
+class Columns:
+    """Candidates as arrays, one entry per person: what the solvers read, without an object per person.
+
+    The planner builds them straight from the database (tens of thousands of people); `of` builds them from
+    Candidates. `department` holds positions in `departments`, which is sorted, so codes sort as the names do.
+    """
+
+    ids: np.ndarray  # int64, or object for other hashable ids
+    department: np.ndarray  # int64 positions in departments
+    departments: tuple[str, ...]
+    level: np.ndarray  # int64
+    recent: np.ndarray  # int64: invitations within the look-back window
+    last: np.ndarray  # int64: ordinal of the last invitation, 0 when never
+
+    @classmethod
+    def of(cls, candidates: Sequence[Candidate]) -> Columns:
+        """The columns of these candidates, in their order; duplicate ids are refused."""
+        count, ids = len(candidates), list(map(IDS, candidates))
+        names = list(map(DEPARTMENTS, candidates))
+        departments = tuple(sorted(set(names)))
+        code = {name: n for n, name in enumerate(departments)}
+        as_ints = set(map(type, ids)) <= {int} and _fit_int64(ids)
+        columns = cls(
+            ids=np.fromiter(ids, np.int64 if as_ints else object, count),
+            department=np.fromiter(map(code.__getitem__, names), np.int64, count),
+            departments=departments,
+            level=np.fromiter(map(LEVELS, candidates), np.int64, count),
+            recent=np.fromiter(map(attrgetter("recent_invites"), candidates), np.int64, count),
+            last=np.fromiter(map(_ordinal, map(attrgetter("last_invited"), candidates)), np.int64, count),
+        )
+        if len(columns.index) != count:
+            _refuse_duplicates(ids)
+        return columns
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, indices: np.ndarray) -> Columns:
+        """The columns of the people at these positions, in that order."""
+        return Columns(self.ids[indices], self.department[indices], self.departments, self.level[indices],
+                       self.recent[indices], self.last[indices])
+
+    def id_list(self, indices: Sequence[int] | np.ndarray) -> list[Hashable]:
+        """The ids at these positions, as plain Python values."""
+        return self.ids[np.asarray(indices, np.int64)].tolist()
+
+    def positions(self, ids: Collection[Hashable]) -> np.ndarray:
+        """Each id's position in the columns, -1 for an id that is not there."""
+        wanted = list(ids)
+        if not len(self.ids) or self.ids.dtype == object or not set(map(type, wanted)) <= {int} or not _fit_int64(wanted):
+            index = self.index
+            return np.fromiter((index.get(person, -1) for person in wanted), np.int64, len(wanted))
+        keys, sorter = np.array(wanted, np.int64), self.sorter  # a binary search: no dict of every id is built
+        at = sorter[np.minimum(np.searchsorted(self.ids, keys, sorter=sorter), len(sorter) - 1)]
+        return np.where(self.ids[at] == keys, at, -1)
+
+    @cached_property
+    def index(self) -> dict[Hashable, int]:
+        """Each id's position."""
+        return dict(zip(self.ids.tolist(), range(len(self.ids))))
+
+    @cached_property
+    def sorter(self) -> np.ndarray:
+        """The positions that put int ids in increasing order."""
+        return np.argsort(self.ids, kind="stable")
+
+    @cached_property
+    def numbers(self) -> np.ndarray:
+        """The numbers the ids draw with (see id_number)."""
+        if self.ids.dtype != object and ((self.ids >= 0) & (self.ids < DRAWS)).all():
+            return self.ids
+        return np.fromiter(map(id_number, self.ids.tolist()), np.int64, len(self.ids))
+
+
 def select(
     candidates: Sequence[Candidate],
     k: int,
@@ -55,9 +130,15 @@ def select(
     seed: int = 0,
 ) -> list[Hashable]:
     """Ids of a minimum-deviation selection of min(k, |candidates|): must people first, then rotation order."""
-    must_indices = _check_must(candidates, k, must, mode)
-    chosen = _Flow(candidates, must_indices, min(k, len(candidates)), mode, seed).solve()
-    return [candidates[i].id for i in chosen]
+    return select_columns(Columns.of(candidates), k, must=must, mode=mode, seed=seed)
+
+
+def select_columns(
+    pool: Columns, k: int, *, must: Collection[Hashable] = (), mode: str = "even", seed: int = 0
+) -> list[Hashable]:
+    """Like select, over a pool given as columns."""
+    must_indices = _check_must(pool, k, must, mode)
+    return pool.id_list(_Flow(pool, must_indices, min(k, len(pool)), mode, seed).solve())
 
 
 def select_by_cost(
@@ -70,13 +151,19 @@ def select_by_cost(
     seed: int = 0,
 ) -> list[Hashable]:
     """Like select, but among minimum-deviation selections the least sum of costs (ints >= 0) wins, then rotation."""
-    must_indices = _check_must(candidates, k, must, mode)
-    if len(costs) != len(candidates):
-        raise ValueError(f"{len(costs)} costs for {len(candidates)} candidates")
-    if min(costs, default=0) < 0:
+    pool = Columns.of(candidates)
+    return pool.id_list(select_by_cost_indices(pool, k, costs, _check_must(pool, k, must, mode), mode=mode, seed=seed))
+
+
+def select_by_cost_indices(
+    pool: Columns, k: int, costs: Sequence[int], must_indices: list[int], *, mode: str = "even", seed: int = 0
+) -> list[int]:
+    """Like select_by_cost over columns, with the must people given by position: the positions chosen."""
+    if len(costs) != len(pool):
+        raise ValueError(f"{len(costs)} costs for {len(pool)} candidates")
+    if len(costs) and np.min(costs) < 0:
         raise ValueError("costs must be at least 0")
-    chosen = _Flow(candidates, must_indices, min(k, len(candidates)), mode, seed, costs).solve()
-    return [candidates[i].id for i in chosen]
+    return _Flow(pool, must_indices, min(k, len(pool)), mode, seed, costs).solve()
 
 
 def targets(
@@ -169,7 +256,7 @@ def _best_cell_deviation(pool_items: frozenset, must_items: frozenset, size: int
             if n < floor:
                 must_indices.append(len(stand_ins))
             stand_ins.append(Candidate((department, level, n), department, level))
-    chosen = _Flow(stand_ins, must_indices, size, mode, 0, sizes=_cell_sizes(pool)).solve()
+    chosen = _Flow(Columns.of(stand_ins), must_indices, size, mode, 0, sizes=_cell_sizes(pool)).solve()
     return float(_cell_deviation(pool, Counter((stand_ins[i].department, stand_ins[i].level) for i in chosen), size, mode))
 
 
@@ -245,7 +332,7 @@ def replacement(
 
     best, best_key, seen_cells = None, None, set()
     open_cells = len({(person.department, person.level) for person in candidates if person.id not in selected})
-    for index in _rotation_order(candidates, seed).tolist():
+    for index in rotation_indices(Columns.of(candidates), seed).tolist():
         person = candidates[index]
         cell = (person.department, person.level)
         if person.id in selected or cell in seen_cells:
@@ -261,7 +348,8 @@ def replacement(
 
 def rotation_order(candidates: Sequence[Candidate], seed: int = 0) -> list[Hashable]:
     """Everyone, most due first: fewest recent invites, longest since invited (never first), then the seeded draw."""
-    return [candidates[i].id for i in _rotation_order(candidates, seed).tolist()]
+    columns = Columns.of(candidates)
+    return columns.id_list(rotation_indices(columns, seed))
 
 
 #: draws are numbers below 2**31, so that every step of `draw` stays inside a signed 64-bit integer (SQLite, PostgreSQL)
@@ -288,21 +376,15 @@ def id_number(person: Hashable) -> int:
     return int.from_bytes(blake2b(repr(person).encode(), digest_size=4).digest()) % DRAWS
 
 
-def _id_numbers(candidates: Sequence[Candidate]) -> np.ndarray:
-    ids = list(map(IDS, candidates))
-    if set(map(type, ids)) <= {int}:
-        numbers = np.fromiter(ids, np.int64, len(ids))
-        if ((numbers >= 0) & (numbers < DRAWS)).all():
-            return numbers
-    return np.fromiter(map(id_number, ids), np.int64, len(ids))
-
-
-def _rotation_order(candidates: Sequence[Candidate], seed: int) -> np.ndarray:
-    count = len(candidates)
-    lottery = draw(_id_numbers(candidates), seed)
-    recent = np.fromiter(map(attrgetter("recent_invites"), candidates), np.int64, count)
-    last = np.fromiter(map(_ordinal, map(attrgetter("last_invited"), candidates)), np.int64, count)
-    return np.lexsort((np.arange(count), lottery, last, recent))
+def rotation_indices(pool: Columns, seed: int = 0) -> np.ndarray:
+    """The pool's positions in rotation order (see rotation_order)."""
+    lottery, recent, last = draw(pool.numbers, seed), pool.recent, pool.last
+    if len(pool) and recent.min() >= 0 and recent.max() < 2**11 and last.min() >= 0 and last.max() < 2**20:
+        key = (recent << 20 | last) << 31 | lottery  # the three sort keys in one int64 (draws are below 2**31)
+        order = np.argsort(key)
+        if not (key[order[1:]] == key[order[:-1]]).any():  # no two alike, so this is the one stable order
+            return order
+    return np.lexsort((lottery, last, recent))
 
 
 def _ordinal(day: date | None) -> int:
@@ -312,9 +394,30 @@ def _ordinal(day: date | None) -> int:
 def _index(candidates: Sequence[Candidate]) -> dict[Hashable, int]:
     by_id = dict(zip(map(IDS, candidates), range(len(candidates))))
     if len(by_id) != len(candidates):
-        repeated = [person for person, count in Counter(c.id for c in candidates).items() if count > 1]
-        raise ValueError(f"duplicate candidate ids: {_names(repeated)}")
+        _refuse_duplicates(list(map(IDS, candidates)))
     return by_id
+
+
+def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values, sorted, and each value's position among them (np.unique's answer, by counting when it can)."""
+    if not len(values) or values.min() < 0 or values.max() > 4 * len(values) + 1024:
+        return np.unique(values, return_inverse=True)
+    present = np.bincount(values) > 0
+    return np.flatnonzero(present), (np.cumsum(present) - 1)[values]
+
+
+def _narrow(keys: np.ndarray) -> np.ndarray:
+    """The same non-negative keys in 16 bits when they fit, where numpy's stable sort is a radix sort."""
+    return keys.astype(np.int16) if not len(keys) or keys.max() < 2**15 else keys
+
+
+def _fit_int64(numbers: list[int]) -> bool:
+    return not numbers or (-(2**63) <= min(numbers) and max(numbers) < 2**63)
+
+
+def _refuse_duplicates(ids: list[Hashable]) -> None:
+    repeated = [person for person, count in Counter(ids).items() if count > 1]
+    raise ValueError(f"duplicate candidate ids: {_names(repeated)}")
 
 
 def _check_mode(mode: str) -> None:
@@ -322,18 +425,18 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
 
 
-def _check_must(candidates: Sequence[Candidate], k: int, must: Collection[Hashable], mode: str) -> list[int]:
+def _check_must(pool: Columns, k: int, must: Collection[Hashable], mode: str) -> list[int]:
     _check_mode(mode)
     if k < 0:
         raise ValueError(f"k must be at least 0, got {k}")
-    by_id = _index(candidates)
     must_ids = list(dict.fromkeys(must))
-    unknown = [person for person in must_ids if person not in by_id]
+    found = pool.positions(must_ids)
+    unknown = [person for person, where in zip(must_ids, found.tolist()) if where < 0]
     if unknown:
         raise ValueError(f"must ids are not among the candidates: {_names(unknown)}")
     if len(must_ids) > k:
         raise ValueError(f"{len(must_ids)} people must be invited but only k={k} seats exist")
-    return [by_id[person] for person in must_ids]
+    return found.tolist()
 
 
 def _names(ids: Collection[Hashable]) -> str:
@@ -381,30 +484,28 @@ def _deviation(candidates: Sequence[Candidate], chosen: list[Candidate], size: i
 class _Flow:
     """The department -> cell -> level flow, solved by successive shortest paths with exact integer costs."""
 
-    def __init__(self, candidates, must_indices, size, mode, seed, costs=None, sizes=None):
+    def __init__(self, pool: Columns, must_indices, size, mode, seed, costs=None, sizes=None):
         self.size = size
-        count = len(candidates)
-        department_names, level_names = list(map(DEPARTMENTS, candidates)), list(map(LEVELS, candidates))
-        departments, levels = sorted(set(department_names)), sorted(set(level_names))
-        dept_of = {dept: d for d, dept in enumerate(departments)}
-        level_of = {level: l for l, level in enumerate(levels)}
-        dept_code = np.fromiter(map(dept_of.__getitem__, department_names), np.int64, count)
-        level_code = np.fromiter(map(level_of.__getitem__, level_names), np.int64, count)
+        count = len(pool)
+        departments, dept_code = _distinct(pool.department)
+        levels, level_code = _distinct(pool.level)
+        departments, levels = departments.tolist(), levels.tolist()
         dept_sizes = np.bincount(dept_code, minlength=len(departments)).tolist()
         level_sizes = np.bincount(level_code, minlength=len(levels)).tolist()
         if sizes is not None:  # the targets of a larger pool that these candidates stand in for
-            dept_sizes = [sizes[0][dept] for dept in departments]
+            dept_sizes = [sizes[0][pool.departments[dept]] for dept in departments]
             level_sizes = [sizes[1][level] for level in levels]
         dept_target = _spread(dict(enumerate(dept_sizes)), size, mode)
         level_target = _spread(dict(enumerate(level_sizes)), size, mode)
 
         # People are known by their rotation position p (sorted by cost first when costs are given)
         # and priced key = cost * modulus + p: the cost sum decides, then the sum of positions.
-        self.order = _rotation_order(candidates, seed)
+        self.order = rotation_indices(pool, seed)
         self.modulus = max(size, 1) * count + 1
         keys = np.arange(count)
-        if costs is not None:  # Python integers when cost * modulus may not fit in 64 bits
-            wide = (max(costs, default=0) + 1) * self.modulus >= 2**63
+        top = int(np.max(costs)) if costs is not None and len(costs) else 0
+        if top:  # Python integers when cost * modulus may not fit in 64 bits
+            wide = (top + 1) * self.modulus >= 2**63
             ranked = np.asarray(costs, dtype=object if wide else np.int64)[self.order]
             resorted = np.argsort(ranked, kind="stable")
             self.order = self.order[resorted]
@@ -423,8 +524,10 @@ class _Flow:
         is_must = np.zeros(count, bool)
         is_must[must_indices] = True
         is_must = is_must[self.order]
-        grouped = np.lexsort((np.arange(count), ~is_must, cell))
-        codes, starts, sizes = np.unique(cell[grouped], return_index=True, return_counts=True)
+        grouped = np.argsort(_narrow(cell * 2 + ~is_must), kind="stable")
+        every_size = np.bincount(cell, minlength=len(departments) * len(levels))
+        codes = np.flatnonzero(every_size)
+        starts, sizes = (np.cumsum(every_size) - every_size)[codes], every_size[codes]
         musts = np.bincount(cell[is_must], minlength=len(departments) * len(levels))[codes]
         self.is_must = is_must
         self.cells = [divmod(code, len(levels)) for code in codes.tolist()]

@@ -24,14 +24,13 @@ of pairs who already met, or keeps it and lowers the number of members who alrea
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Collection, Hashable, Mapping, Sequence
 from datetime import date, timedelta
-from itertools import chain, repeat
+from itertools import chain
 
 import numpy as np
 
-from .balance import DEPARTMENTS, IDS, Candidate, rotation_order, select_by_cost
+from .balance import Columns, Candidate, rotation_indices, select_by_cost_indices
 
 YEAR_DAYS = 365  # invitations that count as turns
 NEWCOMER_DAYS = 30  # a start date this recent, and no invitation yet, comes first of all
@@ -48,25 +47,32 @@ def turn_counts(
     joined_on: Mapping[Hashable, date] = {},
 ) -> dict[Hashable, int]:
     """Each candidate's tier: invitations in the past year, or -1 for a newcomer."""
-    turns = _Turns(candidates, today, invited_on, joined_on)
-    return dict(zip(map(IDS, candidates), turns.tier.tolist()))
+    pool = Columns.of(candidates)
+    return dict(zip(pool.ids.tolist(), _Turns(pool, today, invited_on, joined_on).tier.tolist()))
 
 
 class _Turns:
-    """Each candidate's tier and last invitation (an ordinal, 0 when never), counted in bulk."""
+    """Each pool member's tier and last invitation (an ordinal, 0 when never), counted in bulk."""
 
-    def __init__(self, candidates, today, invited_on, joined_on):
-        ids = list(map(IDS, candidates))
-        dates = list(map(invited_on.get, ids, repeat((), len(ids))))
-        sizes = np.fromiter(map(len, dates), np.int64, len(ids))
+    def __init__(self, pool: Columns, today: date, invited_on, joined_on):
+        count, now = len(pool), today.toordinal()
+        people = list(invited_on)
+        dates = list(map(invited_on.__getitem__, people))
+        sizes = np.fromiter(map(len, dates), np.int64, len(people))
         days = np.fromiter(map(date.toordinal, chain.from_iterable(dates)), np.int64, int(sizes.sum()))
-        owner = np.repeat(np.arange(len(ids)), sizes)
-        now = today.toordinal()
+        owner = np.repeat(pool.positions(people), sizes)
+        days, owner = days[owner >= 0], owner[owner >= 0]
         inside = (days > now - YEAR_DAYS) & (days <= now)
-        self.tier = np.bincount(owner[inside], minlength=len(ids))
-        joined = np.fromiter(map(date.toordinal, map(joined_on.get, ids, repeat(date.min, len(ids)))), np.int64, len(ids))
-        self.tier[(sizes == 0) & (joined > now - NEWCOMER_DAYS) & (joined <= now)] = NEWCOMER
-        self.last = np.zeros(len(ids), np.int64)
+        self.tier = np.bincount(owner[inside], minlength=count)
+        invited = np.zeros(count, bool)
+        invited[owner] = True
+        joined = np.zeros(count, np.int64)
+        newcomers = list(joined_on)
+        where = pool.positions(newcomers)
+        joined[where[where >= 0]] = np.fromiter(map(date.toordinal, map(joined_on.__getitem__, newcomers)), np.int64,
+                                                len(newcomers))[where >= 0]
+        self.tier[~invited & (joined > now - NEWCOMER_DAYS) & (joined <= now)] = NEWCOMER
+        self.last = np.zeros(count, np.int64)
         np.maximum.at(self.last, owner, days)
 
 
@@ -82,50 +88,50 @@ def plan_round(
     seed: int = 0,
 ) -> list[Hashable]:
     """Ids of min(k, |candidates|) people for this round, must included: turns, then the mix, then new acquaintances."""
-    index = _index(candidates)
-    must_ids = _checked_must(index, k, must)
-    turns = _Turns(candidates, today, invited_on, joined_on)
-    is_must = np.zeros(len(candidates), bool)
-    is_must[[index[person] for person in must_ids]] = True
-    size = min(k, len(candidates))
+    return plan_columns(Columns.of(candidates), k, today=today, invited_on=invited_on, met_on=met_on, joined_on=joined_on,
+                        must=must, seed=seed)
+
+
+def plan_columns(
+    pool: Columns,
+    k: int,
+    *,
+    today: date,
+    invited_on: Mapping[Hashable, Sequence[date]] = {},
+    met_on: Mapping[frozenset, date] = {},
+    joined_on: Mapping[Hashable, date] = {},
+    must: Collection[Hashable] = (),
+    seed: int = 0,
+) -> list[Hashable]:
+    """Like plan_round, over a pool given as columns (the planner reads them straight from the database)."""
+    must_ids = _checked_must(pool, k, must)
+    turns = _Turns(pool, today, invited_on, joined_on)
+    is_must = np.zeros(len(pool), bool)
+    is_must[pool.positions(must_ids)] = True
+    size = min(k, len(pool))
     cut = _cut_tier(turns.tier[~is_must], size - len(must_ids))
     fixed = np.flatnonzero(is_must | (turns.tier < cut))
     due = np.flatnonzero(~is_must & (turns.tier == cut))
-    pool = [candidates[i] for i in (*fixed.tolist(), *due.tolist())]
-    known = _Acquaintances(candidates, index, fixed, due, met_on, today)
+    members = np.concatenate([fixed, due])
+    known = _Acquaintances(pool, fixed, due, met_on, today)
     due_costs = known.costs(due, turns.last[due], size - len(fixed))
-    costs = [0] * len(fixed) + due_costs.tolist()
-    chosen = select_by_cost(pool, size, costs, must=[candidates[i].id for i in fixed], mode=MODE, seed=seed)
+    costs = np.concatenate([np.zeros(len(fixed), np.int64), due_costs])
+    chosen = members[select_by_cost_indices(pool.take(members), size, costs, list(range(len(fixed))), mode=MODE, seed=seed)]
 
     def due_in_flow_order() -> np.ndarray:
         """The cut tier as the flow ranks it: by cost, then rotation order."""
-        place = {person: n for n, person in enumerate(rotation_order(pool[len(fixed):], seed))}
-        rotation = np.fromiter((place[candidates[i].id] for i in due.tolist()), np.int64, len(due))
+        rotation = np.empty(len(due), np.int64)
+        rotation[rotation_indices(pool.take(due), seed)] = np.arange(len(due))
         return due[np.lexsort((rotation, due_costs))]
 
-    return known.improve(chosen, candidates, index, due_in_flow_order)
+    return pool.id_list(known.improve(chosen.tolist(), pool, due_in_flow_order))
 
 
-class _Positions(dict):
-    """Candidate id -> position in the candidate list; -1 for anyone else."""
-
-    def __missing__(self, person: Hashable) -> int:
-        return -1
-
-
-def _index(candidates: Sequence[Candidate]) -> _Positions:
-    index = _Positions(zip(map(IDS, candidates), range(len(candidates))))
-    if len(index) != len(candidates):
-        repeated = sorted(repr(person) for person, count in Counter(p.id for p in candidates).items() if count > 1)
-        raise ValueError(f"duplicate candidate ids: {', '.join(repeated)}")
-    return index
-
-
-def _checked_must(index: Mapping[Hashable, int], k: int, must: Collection[Hashable]) -> set[Hashable]:
+def _checked_must(pool: Columns, k: int, must: Collection[Hashable]) -> set[Hashable]:
     if k < 0:
         raise ValueError(f"k must be at least 0, got {k}")
     must_ids = set(must)
-    unknown = [person for person in must_ids if person not in index]
+    unknown = [person for person, where in zip(must_ids, pool.positions(must_ids).tolist()) if where < 0]
     if unknown:
         raise ValueError(f"must ids are not among the candidates: {', '.join(sorted(map(repr, unknown)))}")
     if len(must_ids) > k:
@@ -143,22 +149,19 @@ def _cut_tier(tiers: np.ndarray, seats: int) -> float:
 class _Acquaintances:
     """Who met whom lately (pairs of candidate positions), as far as the choice inside the cut tier needs it."""
 
-    def __init__(self, candidates, index, fixed, due, met_on, today):
-        count = len(candidates)
+    def __init__(self, pool: Columns, fixed, due, met_on, today):
+        count = len(pool)
         since = today - timedelta(days=TIE_DAYS)
         recent = [pair for pair, day in met_on.items() if since < day <= today]
         if set(map(len, recent)) - {2}:
             recent = [pair for pair in recent if len(pair) == 2]
-        ends = np.fromiter(map(index.__getitem__, chain.from_iterable(recent)), np.int64, 2 * len(recent)).reshape(-1, 2)
+        ends = pool.positions(list(chain.from_iterable(recent))).reshape(-1, 2)
         a, b = ends[(ends >= 0).all(axis=1)].T
         role = np.zeros(count, np.int8)  # 1 fixed, 2 due (the cut tier)
         role[fixed], role[due] = 1, 2
         touching = (role[a] == 2) | (role[b] == 2)
         a, b = a[touching], b[touching]
-        names = list(map(DEPARTMENTS, candidates))
-        code = {name: c for c, name in enumerate(dict.fromkeys(names))}
-        department = np.fromiter(map(code.__getitem__, names), np.int64, count)
-        cross = department[a] != department[b]
+        cross = pool.department[a] != pool.department[b]
         self.has_tie = np.zeros(count, bool)  # right for the cut tier: has a tie outside their department
         self.has_tie[a[cross]] = self.has_tie[b[cross]] = True
         self.met_fixed = np.bincount(a[role[b] == 1], minlength=count) + np.bincount(b[role[a] == 1], minlength=count)
@@ -172,23 +175,23 @@ class _Acquaintances:
         base = seats * int(recency.max(initial=0)) + 1  # one more tie outweighs any sum of recencies
         return (self.met_fixed[due] * (seats + 1) + self.has_tie[due]) * base + recency
 
-    def improve(self, chosen: list[Hashable], candidates, index, due_in_flow_order) -> list[Hashable]:
+    def improve(self, positions: list[int], pool: Columns, due_in_flow_order) -> list[int]:
         """Swap chosen and unchosen cut-tier people of one cell while that lowers (met pairs, members with a tie).
 
-        Among equal swaps the person the flow ranks first joins (least cost, then rotation order), so the result
-        does not depend on the order of the candidate list.
+        Takes and returns pool positions. Among equal swaps the person the flow ranks first joins (least cost, then
+        rotation order), so the result does not depend on the order of the pool.
         """
-        members = np.zeros(len(candidates), bool)
-        members[[index[person] for person in chosen]] = True
+        members = np.zeros(len(pool), bool)
+        members[positions] = True
         if not (members[self.inner[0]] & members[self.inner[1]]).any():
-            return chosen  # no two chosen cut-tier people met: the least-cost flow is already exact
+            return positions  # no two chosen cut-tier people met: the least-cost flow is already exact
         order = np.argsort(self.inner[0], kind="stable")
         neighbours = self.inner[1][order]
-        starts = np.searchsorted(self.inner[0][order], np.arange(len(candidates) + 1))
+        starts = np.searchsorted(self.inner[0][order], np.arange(len(pool) + 1))
+        department, level = pool.department.tolist(), pool.level.tolist()
         cells = {}
         for i in due_in_flow_order().tolist():
-            cells.setdefault((candidates[i].department, candidates[i].level), []).append(i)
-        positions = [index[person] for person in chosen]
+            cells.setdefault((department[i], level[i]), []).append(i)
 
         def met(person: int) -> int:
             return int(self.met_fixed[person]) + int(members[neighbours[starts[person] : starts[person + 1]]].sum())
@@ -202,7 +205,7 @@ class _Acquaintances:
                 members[leaving] = False
                 before = (met(leaving), self.has_tie[leaving])
                 best, best_key = None, (0, 0)
-                for joining in cells[(candidates[leaving].department, candidates[leaving].level)]:
+                for joining in cells[(department[leaving], level[leaving])]:
                     if not members[joining] and joining != leaving:
                         key = (met(joining) - before[0], int(self.has_tie[joining]) - int(before[1]))
                         if key < best_key:
@@ -213,4 +216,4 @@ class _Acquaintances:
                     members[best] = True
                     positions[slot] = best
                     improved = True
-        return [candidates[i].id for i in positions]
+        return positions

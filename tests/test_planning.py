@@ -542,9 +542,9 @@ def test_a_place_in_another_draft_counts_as_a_turn_while_that_draft_is_still_to_
     db.session.commit()
     pool = planning.candidate_pool(db.session, event, datetime.now(UTC), lookback_days=180, keep=False)
     before = other.starts_at - timedelta(hours=1)
-    assert planning.turn_history(db.session, pool, before, event).invited_on == {person.id: [before.date()]}
+    assert planning.turn_history(db.session, pool.people, before, event).invited_on == {person.id: [before.date()]}
     # a replayed moment after the other round began (series run --now): its proposal is no turn any more
-    assert planning.turn_history(db.session, pool, other.starts_at + timedelta(hours=1), event).invited_on == {}
+    assert planning.turn_history(db.session, pool.people, other.starts_at + timedelta(hours=1), event).invited_on == {}
 
 
 def test_a_due_reason_names_colleagues_invited_more_recently(client, login, make_person, make_event):

@@ -1,16 +1,17 @@
-"""Pools pre-selected in the database choose exactly as the whole pool: seeded directories with history, exclusions,
-must people, people who cannot come and cells smaller than the proposal."""
+"""Pools pre-selected in the database, or read as columns, choose exactly as the whole pool of Candidates: seeded
+directories with history, meetings, newcomers, exclusions, must people, people who cannot come and small cells."""
 
 import random
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import insert, select
 
-from planner import balance
+from planner import balance, rounds
 from planner.extensions import db
-from planner.models import EventExclusion, Invitation, Person, ProposalEntry
+from planner.models import EventExclusion, Invitation, PairMeeting, Person, PlanningMode, ProposalEntry
 from planner.services import planning
 from planner.services.events import event_day
 
@@ -72,3 +73,39 @@ def test_pool_cells_count_the_pool_candidate_pool_keeps(app, make_event, seed):
     event, now = seeded_directory(make_event, seed)
     whole = planning.candidate_pool(db.session, event, now, lookback_days=180)
     assert planning.pool_cells(db.session, event) == Counter((person.department, person.level) for person in whole.candidates)
+
+
+def with_meetings_and_newcomers(event, now, seed):
+    """Add recent meetings between invited people, two newcomers and a place in another draft to a seeded directory."""
+    rng = random.Random(seed)
+    invited = sorted(set(db.session.scalars(select(Invitation.person_id))))
+    pairs = {tuple(sorted(rng.sample(invited, 2))) for _ in range(len(invited))}
+    db.session.execute(insert(PairMeeting), [
+        {"person_a_id": a, "person_b_id": b, "event_id": event.id, "met_on": (now - timedelta(days=rng.randrange(1, 300))).date()}
+        for a, b in sorted(pairs)
+    ])
+    fresh = [person for person in db.session.scalars(select(Person.id).order_by(Person.id)) if person not in invited]
+    for person in rng.sample(fresh, 2):
+        db.session.get(Person, person).joined_on = (now - timedelta(days=rng.randrange(1, 20))).date()
+    db.session.commit()
+
+
+@pytest.mark.parametrize("mode", [PlanningMode.FAIR, PlanningMode.EVEN, PlanningMode.PROPORTIONAL])
+@pytest.mark.parametrize("seed", range(6))
+def test_a_proposal_from_the_pool_columns_chooses_as_from_the_candidates(app, make_event, seed, mode):
+    event, now = seeded_directory(make_event, seed)
+    with_meetings_and_newcomers(event, now, seed)
+    must = planning.must_ids(event)
+    columns, history = planning.proposal_pool(db.session, event, now, must, lookback_days=180)
+    whole = planning.candidate_pool(db.session, event, now, lookback_days=180, keep=False)
+    assert sorted(columns.ids.tolist()) == sorted(whole.people) and history == whole.history
+    assert balance.Columns.of(whole.candidates).take(np.argsort([c.id for c in whole.candidates])).last.tolist() == columns.last.tolist()
+    for k in (event.capacity, len(whole.candidates) // 2):
+        if mode == PlanningMode.FAIR:
+            turns = planning.turn_history(db.session, whole.people, now, event)
+            asked = dict(k=k, today=now.date(), invited_on=turns.invited_on, met_on=turns.met_on, joined_on=turns.joined_on,
+                         must=must, seed=seed)
+            assert rounds.plan_columns(columns, **asked) == rounds.plan_round(whole.candidates, **asked)
+        else:
+            asked = dict(must=must, seed=seed, mode=mode)
+            assert balance.select_columns(columns, k, **asked) == balance.select(whole.candidates, k, **asked)

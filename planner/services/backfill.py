@@ -165,7 +165,7 @@ def fair_replacement(session: Session, event: Event, now: datetime, *, lookback_
         candidates = [c for c in pool.candidates if c.id in kept or c.id not in invited]
         if len(candidates) <= len(kept):
             return None
-        turns = turn_history(session, pool, now, event)
+        turns = turn_history(session, pool.people, now, event)
         chosen = plan_round(candidates, len(kept) + 1, today=now.date(), invited_on=turns.invited_on, met_on=turns.met_on,
                             joined_on=turns.joined_on, must=kept, seed=event.id)
     added = [person_id for person_id in chosen if person_id not in kept]

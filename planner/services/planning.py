@@ -10,19 +10,19 @@ bring them back); "exclude" also records an EventExclusion, so no new proposal b
 import gc
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import BigInteger, ColumnElement, Row, and_, case, cast, delete, func, insert, or_, select
+import numpy as np
+from sqlalchemy import BigInteger, ColumnElement, Row, String, and_, case, cast, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from ..balance import DRAWS, Candidate, best_cell_deviation, cell_deviation, cell_targets, draw, replacement
-from ..balance import select as balanced_select
+from ..balance import DRAWS, Candidate, Columns, best_cell_deviation, cell_deviation, cell_targets, draw, replacement, select_columns
 from ..errors import PlannerError
 from ..models import Event, EventExclusion, EventStatus, Invitation, PairMeeting, Person, PlanningMode, ProposalEntry
-from ..rounds import NEWCOMER, NEWCOMER_DAYS, YEAR_DAYS, plan_round, turn_counts
+from ..rounds import NEWCOMER, NEWCOMER_DAYS, YEAR_DAYS, plan_columns, turn_counts
 from ..text import plural
 from .events import event_day
 
@@ -248,6 +248,49 @@ def candidates(rows: Iterable[tuple[int, str, int]], history: Mapping[int, Histo
     return people
 
 
+def proposal_pool(session: Session, event: Event, now: datetime, must: Collection[int], *, lookback_days: int
+                  ) -> tuple[Columns, dict[int, History]]:
+    """candidate_pool with the must entries kept (no others), as columns, and the invitation history of its people.
+
+    One grouped statement reads every eligible id, as one comma-separated text per (department, level): no row per
+    person is built, in the database driver or here, and the solvers read the arrays directly.
+    """
+    history = invitation_history(session, now, lookback_days)
+    excluded = excluded_ids(session, event)
+    cells = session.execute(
+        select(Person.department, Person.level, func.aggregate_strings(cast(Person.id, String), ","))
+        .where(eligible_on(event_day(event)))
+        .group_by(Person.department, Person.level)
+    ).all()
+    parts = [(department, level, np.fromstring(ids, np.int64, sep=",")) for department, level, ids in cells]
+    wanted = np.array(sorted(must), np.int64)
+    outside = wanted[~np.isin(wanted, np.concatenate([ids for *_, ids in parts] or [wanted]))].tolist()
+    parts += [(department, level, np.array([person_id])) for person_id, department, level in members(session, outside)]
+    departments = tuple(sorted({department for department, _, _ in parts}))
+    sizes = [len(ids) for *_, ids in parts]
+    ids = np.concatenate([ids for *_, ids in parts] or [wanted])
+    code = np.repeat(np.array([departments.index(department) for department, _, _ in parts], np.int64), sizes)
+    level = np.repeat(np.array([level for _, level, _ in parts], np.int64), sizes)
+    keep = ~np.isin(ids, sorted(excluded - set(must)))
+    order = np.argsort(ids[keep], kind="stable")
+    ids, code, level = ids[keep][order], code[keep][order], level[keep][order]
+    return Columns(ids, code, departments, level, *_history_columns(ids, history)), history
+
+
+def _history_columns(ids: np.ndarray, history: Mapping[int, History]) -> tuple[np.ndarray, np.ndarray]:
+    """The recent invitations and the last invitation's ordinal (0: never) of each of these sorted ids."""
+    recent, last = np.zeros(len(ids), np.int64), np.zeros(len(ids), np.int64)
+    known = np.fromiter(history, np.int64, len(history))
+    at = np.searchsorted(ids, known)
+    inside = at < len(ids)
+    inside[inside] = ids[at[inside]] == known[inside]
+    pasts = list(history.values())
+    recent[at[inside]] = np.fromiter((past.recent_invites for past in pasts), np.int64, len(pasts))[inside]
+    last[at[inside]] = np.fromiter((past.last_invited.toordinal() if past.last_invited else 0 for past in pasts), np.int64,
+                                   len(pasts))[inside]
+    return recent, last
+
+
 def must_ids(event: Event) -> list[int]:
     """Return the ids of the proposal's must entries."""
     return [entry.person_id for entry in event.proposals if entry.is_must]
@@ -283,14 +326,17 @@ def _choose(session: Session, event: Event, now: datetime, must: list[int], *, l
     it resumes, its 50,000 young objects would make the next collection walk them all (several ms, at worst ~100).
     """
     today = now.date()
-    pool = candidate_pool(session, event, now, lookback_days=lookback_days, keep=False)
+    pool, history = proposal_pool(session, event, now, must, lookback_days=lookback_days)
     if event.planning_mode == PlanningMode.FAIR:
-        turns = turn_history(session, pool, now, event)
-        chosen = plan_round(pool.candidates, event.capacity, today=today, invited_on=turns.invited_on,
-                            met_on=turns.met_on, joined_on=turns.joined_on, must=must, seed=seed)
-        return chosen, fair_reasons(pool, turns, today, chosen)
-    chosen = balanced_select(pool.candidates, event.capacity, must=must, seed=seed, mode=event.planning_mode)
-    return chosen, {person_id: reason(pool.history.get(person_id), today) for person_id in chosen}
+        turns = turn_history(session, frozenset(pool.ids.tolist()), now, event)
+        chosen = plan_columns(pool, event.capacity, today=today, invited_on=turns.invited_on,
+                              met_on=turns.met_on, joined_on=turns.joined_on, must=must, seed=seed)
+        wanted = [*chosen, *history]
+        found = pool.positions(wanted)
+        departments = {person_id: pool.departments[pool.department[at]] for person_id, at in zip(wanted, found.tolist()) if at >= 0}
+        return chosen, fair_reasons(departments, history, turns, today, chosen)
+    chosen = select_columns(pool, event.capacity, must=must, seed=seed, mode=event.planning_mode)
+    return chosen, {person_id: reason(history.get(person_id), today) for person_id in chosen}
 
 
 #: what each way of choosing does, in one sentence for the proposal page
@@ -319,8 +365,8 @@ class TurnHistory:
     joined_on: dict[int, date]
 
 
-def turn_history(session: Session, pool: Pool, now: datetime, event: Event) -> TurnHistory:
-    """Read the past year's invitations and meetings of the pool's people (four queries, columns only).
+def turn_history(session: Session, pool: Container[int], now: datetime, event: Event) -> TurnHistory:
+    """Read the past year's invitations and meetings of the pool's people, given by id (four queries, columns only).
 
     A place in the proposal of another draft still to come at `now` (a series round planned at the same time) counts
     as a turn taken today, so that two rounds planned together do not propose the same people.
@@ -333,7 +379,7 @@ def turn_history(session: Session, pool: Pool, now: datetime, event: Event) -> T
         select(Invitation.person_id, Invitation.created_at).where(Invitation.cancelled_at.is_(None), Invitation.created_at >= start)
     )
     for person_id, created_at in rows:
-        if person_id in pool.people:
+        if person_id in pool:
             invited_on.setdefault(person_id, []).append(_as_date(created_at))
     pending = session.scalars(
         select(ProposalEntry.person_id)
@@ -341,41 +387,45 @@ def turn_history(session: Session, pool: Pool, now: datetime, event: Event) -> T
         .where(Event.status == EventStatus.DRAFT, Event.id != event.id, Event.starts_at > now)
     )
     for person_id in pending:
-        if person_id in pool.people:
+        if person_id in pool:
             invited_on.setdefault(person_id, []).append(today)
     met = session.execute(
         select(PairMeeting.person_a_id, PairMeeting.person_b_id, func.max(PairMeeting.met_on))
         .where(PairMeeting.met_on > since)
         .group_by(PairMeeting.person_a_id, PairMeeting.person_b_id)
     )
-    met_on = {frozenset((a, b)): day for a, b, day in met if a in pool.people and b in pool.people}
+    met_on = {frozenset((a, b)): day for a, b, day in met if a in pool and b in pool}
     # only a start date inside the newcomer window changes a turn (planner.rounds), so only those are read
     recent = session.execute(select(Person.id, Person.joined_on).where(Person.joined_on > today - timedelta(days=NEWCOMER_DAYS)))
-    joined_on = {person_id: day for person_id, day in recent if person_id in pool.people}
+    joined_on = {person_id: day for person_id, day in recent if person_id in pool}
     return TurnHistory(invited_on, met_on, joined_on)
 
 
-def fair_reasons(pool: Pool, turns: TurnHistory, today: date, chosen: Collection[int]) -> dict[int, str]:
-    """Say why each chosen pool member's turn has come: new, never invited, or how long ago and who went since."""
-    people = [pool.people[person_id] for person_id in chosen]
+def fair_reasons(departments: Mapping[int, str], history: Mapping[int, History], turns: TurnHistory, today: date,
+                 chosen: Collection[int]) -> dict[int, str]:
+    """Say why each chosen pool member's turn has come: new, never invited, or how long ago and who went since.
+
+    departments holds the department of the chosen and of every pool member with a history (no one else's).
+    """
+    people = [Candidate(person_id, departments[person_id], 0) for person_id in chosen]
     tiers = turn_counts(people, today=today, invited_on=turns.invited_on, joined_on=turns.joined_on)
     later_by_department: dict[str, list[date]] = {}
-    for person_id, history in pool.history.items():
-        if person_id in pool.people and history.last_invited:
-            later_by_department.setdefault(pool.people[person_id].department, []).append(history.last_invited)
+    for person_id, past in history.items():
+        if person_id in departments and past.last_invited:
+            later_by_department.setdefault(departments[person_id], []).append(past.last_invited)
     for days in later_by_department.values():
         days.sort()
     reasons = {}
     for person in people:
-        history = pool.history.get(person.id)
+        past = history.get(person.id)
         if tiers[person.id] == NEWCOMER:
             reasons[person.id] = f"joined {ago(today, turns.joined_on[person.id])}, never invited"
-        elif history is None or history.last_invited is None:
+        elif past is None or past.last_invited is None:
             reasons[person.id] = "never invited"
         else:
             days = later_by_department.get(person.department, [])
-            later = len(days) - bisect_right(days, history.last_invited)
-            text = f"due: last invited {ago(today, history.last_invited)}"
+            later = len(days) - bisect_right(days, past.last_invited)
+            text = f"due: last invited {ago(today, past.last_invited)}"
             if later:
                 text += f"; {plural(later, 'colleague')} in {person.department} {'was' if later == 1 else 'were'} invited more recently"
             reasons[person.id] = text
