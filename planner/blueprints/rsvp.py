@@ -50,23 +50,17 @@ ANSWERED = {
 }
 
 
-def _invited(token: str) -> Invited:
+def _found(find, token: str):
+    """What find reads for the token's invitation; a 404 when the token is unknown or malformed."""
     try:
-        return find_invited(db.session, token)
-    except TokenError:
-        abort(404)
-
-
-def _invitation(token: str):
-    try:
-        return find_invitation(db.session, token)
+        return find(db.session, token)
     except TokenError:
         abort(404)
 
 
 @bp.get("/<token>")
 def show(token: str):
-    invited = _invited(token)
+    invited = _found(find_invited, token)
     return _page(invited, _remembered_needs(invited), notice=ANSWERED.get(request.args.get("answered")))
 
 
@@ -122,17 +116,14 @@ def _page(invited: Invited, needs_form: NeedsForm | None, status: int = 200, giv
 def _refused(token: str, message: str, needs_form: NeedsForm | None, status: int, given: dict | None = None):
     """Show the RSVP page again, read afresh with all it shows, with the reason the answer was refused."""
     flash(message, "error")
-    invited = _invited(token)
+    invited = _found(find_invited, token)
     return _page(invited, _remembered_needs(invited, needs_form), status, given)
 
 
 @bp.post("/<token>")
 @csrf.exempt  # the answer form checks its own token, bound to the invitation (forms.InvitationCSRF)
 def answer(token: str):
-    try:
-        answering = find_answering(db.session, token)  # a lighter read than the page's: a refusal reads the page's
-    except TokenError:
-        abort(404)
+    answering = _found(find_answering, token)  # a lighter read than the page's: a refusal reads the page's
     invitation = answering.invitation
     # the needs form (its fields inside the answer form) is built only when the page showed it: an answer alone skips it
     form = AnswerForm(meta={"csrf_context": invitation.token_hash})
@@ -187,7 +178,7 @@ def _save(snapshot: Snapshot, form: AnswerForm, answers: dict, needs) -> Answer:
 
 @bp.get("/<token>/needs")
 def needs_page(token: str):
-    invitation = _invitation(token)
+    invitation = _found(find_invitation, token)
     return _needs_page(invitation, _needs_form(needs_of(db.session, invitation.person_id)))
 
 
@@ -199,7 +190,7 @@ def _needs_page(invitation, form, status: int = 200):
 
 @bp.post("/<token>/needs")
 def save_needs_page(token: str):
-    invitation = _invitation(token)
+    invitation = _found(find_invitation, token)
     form = NeedsForm()
     if request.form.get("action") == "clear":
         if not ActionForm().validate_on_submit():
@@ -224,14 +215,14 @@ def save_needs_page(token: str):
 
 @bp.get("/<token>/opt-out")
 def opt_out_page(token: str):
-    invitation = _invitation(token)
+    invitation = _found(find_invitation, token)
     page = render_template("rsvp/opt_out.html", invitation=invitation, person=invitation.person, form=ActionForm())
     return page, 200, PRIVATE_PAGE
 
 
 @bp.post("/<token>/opt-out")
 def opt_out_confirm(token: str):
-    invitation = _invitation(token)
+    invitation = _found(find_invitation, token)
     if not ActionForm().validate_on_submit():
         abort(400)
     opt_out(db.session, invitation.person)
