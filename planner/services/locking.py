@@ -3,7 +3,8 @@
 from collections.abc import Callable
 from typing import TypeVar
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Executable, bindparam, select, update
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -12,21 +13,31 @@ from ..models import Event
 T = TypeVar("T")
 
 
-#: built once (every answer locks its event): PostgreSQL reads the row FOR UPDATE; SQLite takes its write lock with a
-#: no-op UPDATE that returns the row; either way one statement locks the event and reads it afresh
-_LOCK = select(Event).where(Event.id == bindparam("event_id")).with_for_update()
-_LOCK_SQLITE = update(Event).where(Event.id == bindparam("event_id")).values(capacity=Event.capacity).returning(Event)
+#: built once (every answer locks its event), each a (PostgreSQL, SQLite) pair: PostgreSQL reads the row FOR UPDATE; SQLite
+#: takes its write lock with a no-op UPDATE that returns the row; either way one statement locks the event and reads it afresh
+_LOCK = (
+    select(Event).where(Event.id == bindparam("event_id")).with_for_update(),
+    update(Event).where(Event.id == bindparam("event_id")).values(capacity=Event.capacity).returning(Event),
+)
 _FRESH = {"populate_existing": True, "synchronize_session": False}
 #: the lock alone, for a caller that reads afresh what it needs in its own next statement (the answer path)
 _EVENTS = Event.__table__
-_LOCK_ONLY = select(_EVENTS.c.id).where(_EVENTS.c.id == bindparam("event_id")).with_for_update()
-_LOCK_ONLY_SQLITE = update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id")).values(capacity=_EVENTS.c.capacity)
+_LOCK_ONLY = (
+    select(_EVENTS.c.id).where(_EVENTS.c.id == bindparam("event_id")).with_for_update(),
+    update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id")).values(capacity=_EVENTS.c.capacity),
+)
+
+
+def _for_dialect(dialect: Dialect, pair: tuple[Executable, Executable]) -> Executable:
+    """The statement of a (PostgreSQL, SQLite) pair that locks a row on this dialect."""
+    postgresql, sqlite = pair
+    return postgresql if dialect.name == "postgresql" else sqlite
 
 
 def lock_event(session: Session, event_id: int) -> Event:
     """Lock the event row until the transaction ends (seat counts cannot change underneath) and return it fresh."""
     session.flush()
-    statement = _LOCK if session.get_bind().dialect.name == "postgresql" else _LOCK_SQLITE
+    statement = _for_dialect(session.get_bind().dialect, _LOCK)
     return session.scalars(statement, {"event_id": event_id}, execution_options=_FRESH).one()
 
 
@@ -43,4 +54,4 @@ def lock_event_row(session: Session, event_id: int) -> None:
     """Lock the event row until the transaction ends, like lock_event, without reading it (no ORM object is built)."""
     session.flush()
     connection = session.connection()
-    connection.execute(_LOCK_ONLY if connection.dialect.name == "postgresql" else _LOCK_ONLY_SQLITE, {"event_id": event_id})
+    connection.execute(_for_dialect(connection.dialect, _LOCK_ONLY), {"event_id": event_id})
