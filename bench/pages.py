@@ -6,7 +6,7 @@ Each directory is built with bulk inserts in a fresh SQLite file; every page is 
 the test client (median of --runs; wall time, and this process's CPU time, which moves least on a
 busy machine). Goal: every page at most 10x the trivial page at 50k people, and none over 1 MB.
 The propose click (POST, a new proposal of 100) is timed too, with the solver's own time
-(plan_round on the same pool) beside it, and so is the replace click (POST, one person swapped).
+(plan_columns on the same pool) beside it, and so is the replace click (POST, one person swapped).
 --only clicks times the trivial page and the two clicks alone (the quickest look at the solver's pages).
 """
 
@@ -41,7 +41,7 @@ from planner.models import (  # noqa: E402
     Series,
     utcnow,
 )
-from planner.rounds import plan_round  # noqa: E402
+from planner.rounds import plan_columns  # noqa: E402
 from planner.services import planning  # noqa: E402
 from planner.services.accounts import create_organiser  # noqa: E402
 from planner.tokens import new_token  # noqa: E402
@@ -145,15 +145,15 @@ def replace_time(app, client, event_id: int, runs: int) -> tuple[float, int]:
 
 
 def solver_time(event_id: int, runs: int) -> float:
-    """Return the median wall and CPU seconds of plan_round alone on the draft's pool."""
+    """Return the median wall and CPU seconds of plan_columns alone on the draft's pool."""
     event = db.session.get(Event, event_id)
     now = utcnow()
-    pool = planning.candidate_pool(db.session, event, now, lookback_days=180, keep=False)
-    turns = planning.turn_history(db.session, pool.people, now, event)
+    pool, _ = planning.proposal_pool(db.session, event, now, [], lookback_days=180)
+    turns = planning.turn_history(db.session, pool, now, event)
     times, cpu = [], []
     for _ in range(runs):
         start, started = time.perf_counter(), time.process_time()
-        plan_round(pool.candidates, event.capacity, today=now.date(), invited_on=turns.invited_on, met_on=turns.met_on,
+        plan_columns(pool, event.capacity, today=now.date(), invited_on=turns.invited_on, met_on=turns.met_on,
                    joined_on=turns.joined_on, seed=0)
         times.append(time.perf_counter() - start)
         cpu.append(time.process_time() - started)
@@ -187,7 +187,7 @@ def bench(size: int, runs: int, folder: str, only_clicks: bool = False) -> list[
         solver = solver_time(data["draft"], runs)
         db.engine.dispose()
     trivial, trivial_cpu = timings["trivial"][:2]
-    for name, (seconds, cpu, length) in [*timings.items(), ("  solver (plan_round)", (*solver, 0))]:
+    for name, (seconds, cpu, length) in [*timings.items(), ("  solver (plan_columns)", (*solver, 0))]:
         rows.append((size, name, seconds, seconds / trivial, cpu, cpu / trivial_cpu, length))
     print(f"# {size} people built in {built:.1f} s", file=sys.stderr)
     return rows
@@ -207,7 +207,7 @@ def main() -> None:
     for size, name, seconds, ratio, cpu, cpu_ratio, length in rows:
         print(f"{size:>7} {name:24} {seconds * 1000:9.1f} {ratio:10.1f} {cpu * 1000:9.1f} {cpu_ratio:8.1f} {length / 1024:8.1f}")
     largest = max(size for size, *_ in rows)
-    at_largest = [row for row in rows if row[0] == largest and row[1] not in ("trivial", "  solver (plan_round)")]
+    at_largest = [row for row in rows if row[0] == largest and row[1] not in ("trivial", "  solver (plan_columns)")]
     slow = [row[1] for row in at_largest if row[3] > 10]
     big = [row[1] for row in at_largest if row[-1] > 1024 * 1024]
     print(f"goal at {largest}: <= 10x trivial: {'met' if not slow else 'NOT met: ' + ', '.join(slow)}; "

@@ -296,54 +296,66 @@ def replacement(
     must: Collection[Hashable] = (),
     mode: str = "even",
     seed: int = 0,
-    unseen: Cells | None = None,
 ) -> Hashable | None:
-    """Who replaces remove_id: least deviation, then same cell, then rotation order; None if nobody is left.
+    """Who replaces remove_id: least deviation, then same cell, then rotation order; None if nobody is left."""
+    return replacement_columns(Columns.of(candidates), selected_ids, remove_id, must=must, mode=mode, seed=seed)
 
-    `unseen` counts, per cell, pool members left out of the candidates (they count towards the targets). The caller
-    vouches that each such cell holds an unselected candidate who comes before all of them in rotation order (a pool
-    pre-selected in the database: the first never-invited person of each cell stands for the others).
-    """
+
+def replacement_columns(
+    pool: Columns,
+    selected_ids: Collection[Hashable],
+    remove_id: Hashable,
+    *,
+    must: Collection[Hashable] = (),
+    mode: str = "even",
+    seed: int = 0,
+) -> Hashable | None:
+    """Like replacement, over a pool given as columns: each open cell's first unselected person in rotation order."""
     _check_mode(mode)
-    by_id = _index(candidates)
-    selected = set(selected_ids)
-    unknown = [person for person in [*selected, remove_id, *must] if person not in by_id]
+    selected, must = set(selected_ids), set(must)
+    wanted = [*selected, remove_id, *must]
+    unknown = [person for person, at in zip(wanted, pool.positions(wanted).tolist()) if at < 0]
     if unknown:
         raise ValueError(f"ids are not among the candidates: {_names(unknown)}")
     if remove_id not in selected:
         raise ValueError(f"{remove_id!r} is not selected")
-    if remove_id in set(must):
+    if remove_id in must:
         raise ValueError(f"{remove_id!r} must be invited and cannot be replaced")
-    if not set(must) <= selected:
-        raise ValueError(f"must ids are not selected: {_names(set(must) - selected)}")
+    if not must <= selected:
+        raise ValueError(f"must ids are not selected: {_names(must - selected)}")
 
-    removed = candidates[by_id[remove_id]]
-    kept = [candidates[by_id[person]] for person in selected if person != remove_id]
-    dept_target, level_target = _targets(candidates, len(selected), mode, unseen or {})
-    dept_count = Counter(person.department for person in kept)
-    level_count = Counter(person.level for person in kept)
+    levels, level_code = _distinct(pool.level)
+    cell = pool.department * len(levels) + level_code
+    is_selected = np.zeros(len(pool), bool)
+    is_selected[pool.positions(selected)] = True
+    (removed,) = pool.positions([remove_id]).tolist()
+    kept = np.flatnonzero(is_selected)
+    kept = kept[kept != removed]
+    dept_target = _spread(_named_counts(pool.department, pool.departments), len(selected), mode)
+    level_target = _spread(_named_counts(level_code, levels.tolist()), len(selected), mode)
+    dept_count = _named_counts(pool.department[kept], pool.departments)
+    level_count = _named_counts(level_code[kept], levels.tolist())
 
     def added_cost(count: int, target: Fraction) -> Fraction:
         return abs(count + 1 - target) - abs(count - target)
 
-    def cost_of(person: Candidate) -> Fraction:
-        dept, level = person.department, person.level
-        return added_cost(dept_count[dept], dept_target[dept]) + added_cost(level_count[level], level_target[level])
-
-    best, best_key, seen_cells = None, None, set()
-    open_cells = len({(person.department, person.level) for person in candidates if person.id not in selected})
-    for index in rotation_indices(Columns.of(candidates), seed).tolist():
-        person = candidates[index]
-        cell = (person.department, person.level)
-        if person.id in selected or cell in seen_cells:
-            continue
-        seen_cells.add(cell)
-        key = (cost_of(person), cell != (removed.department, removed.level))
+    order = rotation_indices(pool, seed)
+    open_people = order[~is_selected[order]]
+    _, first = np.unique(cell[open_people], return_index=True)  # each open cell's first person, in rotation order
+    best, best_key = None, None
+    for person in open_people[np.sort(first)].tolist():
+        department, level = pool.departments[pool.department[person]], int(pool.level[person])
+        cost = added_cost(dept_count[department], dept_target[department]) + added_cost(level_count[level], level_target[level])
+        key = (cost, bool(cell[person] != cell[removed]))
         if best_key is None or key < best_key:
-            best, best_key = person.id, key
-        if len(seen_cells) == open_cells:  # the key depends on the cell only: nobody later can win
-            break
-    return best
+            best, best_key = person, key
+    return None if best is None else pool.id_list([best])[0]
+
+
+def _named_counts(codes: np.ndarray, names: Sequence[Hashable]) -> Counter:
+    """How many of these codes stand for each name (names[code]), the names of no code left out."""
+    counts = np.bincount(codes, minlength=len(names))
+    return Counter({names[code]: int(counts[code]) for code in np.flatnonzero(counts).tolist()})
 
 
 def rotation_order(candidates: Sequence[Candidate], seed: int = 0) -> list[Hashable]:
@@ -443,13 +455,8 @@ def _names(ids: Collection[Hashable]) -> str:
     return ", ".join(repr(person) for person in ids)
 
 
-def _targets(candidates: Sequence[Candidate], size: int, mode: str, unseen: Cells = {}) -> tuple[dict, dict]:
-    departments = Counter(map(DEPARTMENTS, candidates))
-    levels = Counter(map(LEVELS, candidates))
-    for (department, level), count in unseen.items():
-        departments[department] += count
-        levels[level] += count
-    return _spread(departments, size, mode), _spread(levels, size, mode)
+def _targets(candidates: Sequence[Candidate], size: int, mode: str) -> tuple[dict, dict]:
+    return _spread(Counter(map(DEPARTMENTS, candidates)), size, mode), _spread(Counter(map(LEVELS, candidates)), size, mode)
 
 
 def _spread(available: dict, size: int, mode: str) -> dict[Hashable, Fraction]:

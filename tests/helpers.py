@@ -15,14 +15,16 @@ import vobject
 from flask import g, has_app_context
 from flask.testing import FlaskClient
 from sqlalchemy import event as sqlalchemy_event
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from planner.app import create_app
+from planner.balance import Candidate
 from planner.extensions import db
 from planner.ical import calendar_part
-from planner.models import Answer, Event, EventKind, EventStatus, Invitation, utcnow
+from planner.models import Answer, Event, EventKind, EventStatus, Invitation, Person, utcnow
+from planner.services import planning
 from planner.services.accounts import create_organiser
-from planner.services.events import local
+from planner.services.events import event_day, local
 from planner.tokens import new_token
 
 PASSWORD = "correct horse battery"
@@ -299,3 +301,13 @@ def statements():
         yield executed
     finally:
         sqlalchemy_event.remove(db.engine, "before_cursor_execute", record)
+
+
+def reference_pool(event: Event, now: datetime, kept=()) -> list[Candidate]:
+    """An event's pool built in Python from the full records, by id: who can come minus the excluded, plus the kept."""
+    day, history = event_day(event), planning.invitation_history(db.session, now, 180)
+    excluded = planning.excluded_ids(db.session, event)
+    people = sorted(db.session.scalars(select(Person)), key=lambda person: person.id)
+    chosen = [p for p in people if (planning.unavailability(p, day) is None and p.id not in excluded) or p.id in set(kept)]
+    return [Candidate(p.id, p.department, p.level, *((history[p.id].recent_invites, history[p.id].last_invited)
+                                                     if p.id in history else ())) for p in chosen]

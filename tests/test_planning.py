@@ -24,7 +24,7 @@ from planner.services import planning
 from planner.services.events import event_day
 from planner.services.planning import History, PlanningError
 from planner.tokens import new_token
-from tests.helpers import csrf_from
+from tests.helpers import csrf_from, reference_pool
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -540,11 +540,11 @@ def test_a_place_in_another_draft_counts_as_a_turn_while_that_draft_is_still_to_
     other, event = make_event(title="Other round"), make_event(title="This round", days_ahead=14)
     db.session.add(ProposalEntry(event_id=other.id, person_id=person.id, reason="proposed"))
     db.session.commit()
-    pool = planning.candidate_pool(db.session, event, datetime.now(UTC), lookback_days=180, keep=False)
+    pool, _ = planning.proposal_pool(db.session, event, datetime.now(UTC), [], lookback_days=180)
     before = other.starts_at - timedelta(hours=1)
-    assert planning.turn_history(db.session, pool.people, before, event).invited_on == {person.id: [before.date()]}
+    assert planning.turn_history(db.session, pool, before, event).invited_on == {person.id: [before.date()]}
     # a replayed moment after the other round began (series run --now): its proposal is no turn any more
-    assert planning.turn_history(db.session, pool.people, other.starts_at + timedelta(hours=1), event).invited_on == {}
+    assert planning.turn_history(db.session, pool, other.starts_at + timedelta(hours=1), event).invited_on == {}
 
 
 def test_a_due_reason_names_colleagues_invited_more_recently(client, login, make_person, make_event):
@@ -579,48 +579,26 @@ def test_the_organiser_switches_a_draft_to_equal_seats_and_back(client, login, m
     assert db.session.get(Event, event.id).planning_mode == PlanningMode.EVEN
 
 
-def test_candidates_built_without_init_equal_the_constructed_ones():
-    """planning.candidates fills each Candidate's __dict__: equal, same hash and repr, same fields as Candidate(...)."""
-    history = {2: History(3, date(2026, 1, 5))}
-    built = planning.candidates([(1, "Sales", 2), (2, "Ops", 0), (3, "Ops", 1)], history, excluded={3})
-    expected = {1: balance.Candidate(1, "Sales", 2), 2: balance.Candidate(2, "Ops", 0, 3, date(2026, 1, 5))}
-    assert built == expected
-    for person_id, candidate in built.items():
-        assert type(candidate) is balance.Candidate
-        assert hash(candidate) == hash(expected[person_id]) and repr(candidate) == repr(expected[person_id])
-        assert [getattr(candidate, name) for name in ("id", "department", "level", "recent_invites", "last_invited")] == [
-            getattr(expected[person_id], name) for name in ("id", "department", "level", "recent_invites", "last_invited")
-        ]
-
-
-def test_the_pool_from_columns_is_the_pool_the_full_records_give_in_the_same_order(app, make_person, make_event):
-    """The solvers break ties by position in the pool, so the column-built pool must equal, in order, the one built
-    from the full records: eligible people by id minus the excluded, then the kept entries who are not among them."""
+def test_the_pool_columns_hold_who_the_full_records_say_can_come_and_the_kept_entries(app, make_person, make_event):
+    """proposal_pool reads columns straight from the database: the same people, by id, as a pool built in Python from
+    the full records (eligible minus the excluded, plus the kept entries even when excluded or unavailable)."""
     event, earlier = make_event(capacity=6), make_event(title="Earlier")
-    day = event_day(event)
     people = [make_person(department=("Sales", "Ops")[n % 2], level=n % 3) for n in range(12)]
     people[1].is_active = False
     people[2].is_opted_out = True
-    people[3].on_leave_until = day
+    people[3].on_leave_until = event_day(event)
     for person in people[4:7]:
         invite(person, earlier, NOW - timedelta(days=10 * people.index(person)))
     db.session.add_all([EventExclusion(event_id=event.id, person_id=people[n].id) for n in (5, 8)])
-    db.session.add_all([ProposalEntry(event_id=event.id, person_id=people[n].id, reason="kept") for n in (3, 8, 9)])
-    db.session.add(ProposalEntry(event_id=event.id, person_id=people[1].id, reason="must", is_must=True))
     db.session.commit()
-    history = planning.invitation_history(db.session, NOW, 180)
-
-    def candidate(person):
-        known = history.get(person.id)
-        extra = (known.recent_invites, known.last_invited) if known else ()
-        return balance.Candidate(person.id, person.department, person.level, *extra)
-
-    excluded = {people[5].id, people[8].id}
-    everyone = sorted(db.session.scalars(select(Person)), key=lambda person: person.id)
-    eligible = [p for p in everyone if planning.unavailability(p, day) is None and p.id not in excluded]
-    for keep, extra in ((True, (people[1], people[3], people[8])), (False, (people[1],))):
-        pool = planning.candidate_pool(db.session, event, NOW, lookback_days=180, keep=keep)
-        assert pool.candidates == [candidate(p) for p in [*eligible, *extra]]
-        assert pool.people == {c.id: c for c in pool.candidates}
-    assert pool.people[people[6].id].last_invited == (NOW - timedelta(days=60)).date()
-    assert pool.people[people[6].id].recent_invites == 1
+    for kept in ([people[1].id, people[3].id, people[8].id], [people[1].id], []):
+        pool, history = planning.proposal_pool(db.session, event, NOW, kept, lookback_days=180)
+        expected = balance.Columns.of(reference_pool(event, NOW, kept))
+        assert pool.ids.tolist() == expected.ids.tolist()
+        for name in ("level", "recent", "last"):
+            assert getattr(pool, name).tolist() == getattr(expected, name).tolist(), name
+        assert [pool.departments[code] for code in pool.department] == [expected.departments[code] for code in expected.department]
+        assert history == planning.invitation_history(db.session, NOW, 180)
+    at = pool.positions([people[6].id])[0]
+    assert (pool.recent[at], pool.last[at]) == (1, (NOW - timedelta(days=60)).date().toordinal())
+    assert people[5].id not in pool.ids.tolist() and people[2].id not in pool.ids.tolist()

@@ -5,7 +5,6 @@ import random
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
-import numpy as np
 import pytest
 from sqlalchemy import insert, select
 
@@ -14,6 +13,7 @@ from planner.extensions import db
 from planner.models import EventExclusion, Invitation, PairMeeting, Person, PlanningMode, ProposalEntry
 from planner.services import planning
 from planner.services.events import event_day
+from tests.helpers import reference_pool
 
 DEPARTMENTS = ("Sales", "Sales", "Sales", "Engineering", "Engineering", "People", "Legal")  # Legal is small
 
@@ -53,26 +53,26 @@ def seeded_directory(make_event, seed):
 
 
 @pytest.mark.parametrize("seed", range(8))
-def test_replace_from_the_pre_selected_pool_chooses_as_from_the_whole_pool(app, make_event, seed):
+def test_a_replacement_from_the_pool_columns_is_the_one_from_the_candidates(app, make_event, seed):
     event, now = seeded_directory(make_event, seed)
     selected = [entry.person_id for entry in event.proposals]
     must = planning.must_ids(event)
-    whole = planning.candidate_pool(db.session, event, now, lookback_days=180)
-    part, unseen = planning.replacement_pool(db.session, event, now, lookback_days=180)
-    assert len(part.candidates) + sum(unseen.values()) == len(whole.candidates)
-    assert sum(unseen.values()) > 0 or len(whole.candidates) < 60  # the larger directories leave people out
+    columns, _ = planning.proposal_pool(db.session, event, now, selected, lookback_days=180)
+    whole = reference_pool(event, now, selected)
+    assert columns.ids.tolist() == [candidate.id for candidate in whole]
     for person in selected:
         if person in must:
             continue
-        expected = balance.replacement(whole.candidates, selected, person, must=must, seed=event.id)
-        assert balance.replacement(part.candidates, selected, person, must=must, seed=event.id, unseen=unseen) == expected
+        expected = balance.replacement(whole, selected, person, must=must, seed=event.id)
+        assert balance.replacement_columns(columns, selected, person, must=must, seed=event.id) == expected
+        assert expected is not None
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_pool_cells_count_the_pool_candidate_pool_keeps(app, make_event, seed):
+def test_pool_cells_count_the_pool_with_the_proposal_kept(app, make_event, seed):
     event, now = seeded_directory(make_event, seed)
-    whole = planning.candidate_pool(db.session, event, now, lookback_days=180)
-    assert planning.pool_cells(db.session, event) == Counter((person.department, person.level) for person in whole.candidates)
+    whole = reference_pool(event, now, [entry.person_id for entry in event.proposals])
+    assert planning.pool_cells(db.session, event) == Counter((person.department, person.level) for person in whole)
 
 
 def with_meetings_and_newcomers(event, now, seed):
@@ -96,16 +96,16 @@ def test_a_proposal_from_the_pool_columns_chooses_as_from_the_candidates(app, ma
     event, now = seeded_directory(make_event, seed)
     with_meetings_and_newcomers(event, now, seed)
     must = planning.must_ids(event)
-    columns, history = planning.proposal_pool(db.session, event, now, must, lookback_days=180)
-    whole = planning.candidate_pool(db.session, event, now, lookback_days=180, keep=False)
-    assert sorted(columns.ids.tolist()) == sorted(whole.people) and history == whole.history
-    assert balance.Columns.of(whole.candidates).take(np.argsort([c.id for c in whole.candidates])).last.tolist() == columns.last.tolist()
-    for k in (event.capacity, len(whole.candidates) // 2):
+    columns, _ = planning.proposal_pool(db.session, event, now, must, lookback_days=180)
+    whole = reference_pool(event, now, must)
+    assert columns.ids.tolist() == [candidate.id for candidate in whole]
+    assert columns.last.tolist() == balance.Columns.of(whole).last.tolist()
+    for k in (event.capacity, len(whole) // 2):
         if mode == PlanningMode.FAIR:
-            turns = planning.turn_history(db.session, whole.people, now, event)
+            turns = planning.turn_history(db.session, columns, now, event)
             asked = dict(k=k, today=now.date(), invited_on=turns.invited_on, met_on=turns.met_on, joined_on=turns.joined_on,
                          must=must, seed=seed)
-            assert rounds.plan_columns(columns, **asked) == rounds.plan_round(whole.candidates, **asked)
+            assert rounds.plan_columns(columns, **asked) == rounds.plan_round(whole, **asked)
         else:
             asked = dict(must=must, seed=seed, mode=mode)
-            assert balance.select_columns(columns, k, **asked) == balance.select(whole.candidates, k, **asked)
+            assert balance.select_columns(columns, k, **asked) == balance.select(whole, k, **asked)

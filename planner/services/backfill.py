@@ -18,15 +18,17 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
-from ..balance import replacement
+import numpy as np
+
+from ..balance import Columns, replacement_columns
 from ..errors import PlannerError
 from ..models import Answer, Event, Invitation, OutgoingMail, Person, ProposalEntry
-from ..rounds import plan_round
+from ..rounds import plan_columns
 from .events import is_open_for_answers, still_invited
 from .invites import invite_person
 from .locking import lock_event
 from .mails import MailSettings
-from .planning import REASON_LENGTH, candidate_pool, gc_paused, turn_history
+from .planning import REASON_LENGTH, gc_paused, proposal_pool, turn_history
 
 IN_PLACE_OF = re.compile(r"^in place of .* <([^<>]+)>$")
 
@@ -129,14 +131,12 @@ def _locked_state(session: Session, event: Event, now: datetime) -> BackfillStat
 
 
 def _replace(session, event, declined, settings, now, lookback_days) -> Replacement | None:
-    invited = {invitation.person_id for invitation in event.invitations}
     kept = [inv.person_id for inv in still_invited(event) if inv.answer != Answer.NO] + [declined.person_id]
     with gc_paused():
-        pool = candidate_pool(session, event, now, lookback_days=lookback_days)
-        if not set(kept) <= set(pool.people):
+        pool = _open_pool(session, event, now, lookback_days)
+        if (pool.positions(kept) < 0).any():
             raise BackfillError("Some invitees are missing from the proposal, so the balance cannot be measured.")
-        candidates = [c for c in pool.candidates if c.id in kept or c.id not in invited]
-        chosen = replacement(candidates, kept, declined.person_id, seed=event.id)
+        chosen = replacement_columns(_kept_or_new(pool, event, kept), kept, declined.person_id, seed=event.id)
     if chosen is None:
         return None
     newcomer = session.get(Person, chosen)
@@ -158,15 +158,26 @@ def fair_replacement(session: Session, event: Event, now: datetime, *, lookback_
 
     Everyone ever invited to the event (also who declined or was withdrawn) and everyone excluded is left out.
     """
-    invited = {invitation.person_id for invitation in event.invitations}
     with gc_paused():
-        pool = candidate_pool(session, event, now, lookback_days=lookback_days)
-        kept = [inv.person_id for inv in still_invited(event) if inv.answer != Answer.NO and inv.person_id in pool.people]
-        candidates = [c for c in pool.candidates if c.id in kept or c.id not in invited]
+        pool = _open_pool(session, event, now, lookback_days)
+        standing = [inv.person_id for inv in still_invited(event) if inv.answer != Answer.NO]
+        kept = [person_id for person_id, at in zip(standing, pool.positions(standing).tolist()) if at >= 0]
+        candidates = _kept_or_new(pool, event, kept)
         if len(candidates) <= len(kept):
             return None
-        turns = turn_history(session, pool.people, now, event)
-        chosen = plan_round(candidates, len(kept) + 1, today=now.date(), invited_on=turns.invited_on, met_on=turns.met_on,
-                            joined_on=turns.joined_on, must=kept, seed=event.id)
+        turns = turn_history(session, pool, now, event)
+        chosen = plan_columns(candidates, len(kept) + 1, today=now.date(), invited_on=turns.invited_on, met_on=turns.met_on,
+                              joined_on=turns.joined_on, must=kept, seed=event.id)
     added = [person_id for person_id in chosen if person_id not in kept]
     return session.get(Person, added[0]) if added else None
+
+
+def _open_pool(session: Session, event: Event, now: datetime, lookback_days: int) -> Columns:
+    """The event's pool with its whole proposal kept, as columns."""
+    return proposal_pool(session, event, now, [entry.person_id for entry in event.proposals], lookback_days=lookback_days)[0]
+
+
+def _kept_or_new(pool: Columns, event: Event, kept: list[int]) -> Columns:
+    """The pool's kept people and those never invited to this event (also not who declined or was withdrawn)."""
+    invited = [invitation.person_id for invitation in event.invitations]
+    return pool.take(np.flatnonzero(np.isin(pool.ids, kept) | ~np.isin(pool.ids, invited)))

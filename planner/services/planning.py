@@ -10,16 +10,16 @@ bring them back); "exclude" also records an EventExclusion, so no new proposal b
 import gc
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Collection, Container, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import BigInteger, ColumnElement, Row, String, and_, case, cast, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Row, String, and_, case, cast, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from ..balance import DRAWS, Candidate, Columns, best_cell_deviation, cell_deviation, cell_targets, draw, replacement, select_columns
+from ..balance import Candidate, Columns, best_cell_deviation, cell_deviation, cell_targets, replacement_columns, select_columns
 from ..errors import PlannerError
 from ..models import Event, EventExclusion, EventStatus, Invitation, PairMeeting, Person, PlanningMode, ProposalEntry
 from ..rounds import NEWCOMER, NEWCOMER_DAYS, YEAR_DAYS, plan_columns, turn_counts
@@ -67,16 +67,6 @@ class History:
 
 
 @dataclass(frozen=True)
-class Pool:
-    """The people a proposal chooses from, as balance candidates."""
-
-    candidates: list[Candidate]
-    #: each pool member's candidate by id (built from MEMBER_COLUMNS: the columns, not the record)
-    people: dict[int, Candidate]
-    history: dict[int, History]
-
-
-@dataclass(frozen=True)
 class Balance:
     """How balanced a proposal is: targets, counts and deviation over the event's pool."""
 
@@ -115,20 +105,6 @@ def eligible_on(day: date) -> ColumnElement[bool]:
         Person.is_opted_out.is_(False),
         or_(Person.on_leave_until.is_(None), Person.on_leave_until < day),
     )
-
-
-def eligible_people(session: Session, day: date) -> list[tuple[int, str, int]]:
-    """Return the people who can be invited to an event on day (active, not opted out, not on leave), columns only.
-
-    Run on the session's connection (after a flush) rather than through the ORM, and fetched from the DBAPI cursor:
-    these three columns need no result processing, and plain tuples skip building 50,000 Row objects.
-    """
-    session.flush()
-    result = session.connection().execute(select(*MEMBER_COLUMNS).where(eligible_on(day)).order_by(Person.id))
-    try:
-        return result.cursor.fetchall()
-    finally:
-        result.close()
 
 
 def members(session: Session, person_ids: Collection[int]) -> list[Row]:
@@ -212,45 +188,9 @@ def excluded_people(session: Session, event: Event) -> list[Person]:
     return list(session.scalars(query.where(EventExclusion.event_id == event.id).order_by(Person.name)))
 
 
-def candidate_pool(session: Session, event: Event, now: datetime, *, lookback_days: int, keep: bool = True) -> Pool:
-    """Return the event's pool: eligible minus excluded, plus the must entries (and all entries when keep).
-
-    Built from column tuples in one pass, in the order of eligible_people (by id) and then the kept members (the
-    solvers break ties by each person's seeded draw, so the order does not change who is chosen).
-    """
-    with gc_paused():
-        history = invitation_history(session, now, lookback_days)
-        excluded = excluded_ids(session, event)
-        people = candidates(eligible_people(session, event_day(event)), history, excluded)
-        kept = {entry.person_id for entry in event.proposals if keep or entry.is_must}
-        people.update(candidates(members(session, kept - people.keys()), history))
-        return Pool(list(people.values()), people, history)
-
-
-def candidates(rows: Iterable[tuple[int, str, int]], history: Mapping[int, History], excluded: Collection[int] = ()
-               ) -> dict[int, Candidate]:
-    """Each (id, department, level) row's Candidate by id, with its invitation history, leaving out the excluded.
-
-    Candidate is a frozen dataclass: its __init__ sets every field through object.__setattr__, which costs more than
-    the rest of the pool. Filling the new instance's __dict__ gives an equal Candidate (the defaults, no invitations,
-    are class attributes) in a third of the time.
-    """
-    new, people = object.__new__, {}
-    for person_id, department, level in rows:
-        if person_id in excluded:
-            continue
-        fields = (candidate := new(Candidate)).__dict__
-        fields["id"], fields["department"], fields["level"] = person_id, department, level
-        past = history.get(person_id)
-        if past is not None:
-            fields["recent_invites"], fields["last_invited"] = past.recent_invites, past.last_invited
-        people[person_id] = candidate
-    return people
-
-
-def proposal_pool(session: Session, event: Event, now: datetime, must: Collection[int], *, lookback_days: int
+def proposal_pool(session: Session, event: Event, now: datetime, kept: Collection[int], *, lookback_days: int
                   ) -> tuple[Columns, dict[int, History]]:
-    """candidate_pool with the must entries kept (no others), as columns, and the invitation history of its people.
+    """The event's pool as columns (eligible minus excluded, plus the kept people), and its people's invitation history.
 
     One grouped statement reads every eligible id, as one comma-separated text per (department, level): no row per
     person is built, in the database driver or here, and the solvers read the arrays directly.
@@ -263,7 +203,7 @@ def proposal_pool(session: Session, event: Event, now: datetime, must: Collectio
         .group_by(Person.department, Person.level)
     ).all()
     parts = [(department, level, np.fromstring(ids, np.int64, sep=",")) for department, level, ids in cells]
-    wanted = np.array(sorted(must), np.int64)
+    wanted = np.array(sorted(kept), np.int64)
     outside = wanted[~np.isin(wanted, np.concatenate([ids for *_, ids in parts] or [wanted]))].tolist()
     parts += [(department, level, np.array([person_id])) for person_id, department, level in members(session, outside)]
     departments = tuple(sorted({department for department, _, _ in parts}))
@@ -271,7 +211,7 @@ def proposal_pool(session: Session, event: Event, now: datetime, must: Collectio
     ids = np.concatenate([ids for *_, ids in parts] or [wanted])
     code = np.repeat(np.array([departments.index(department) for department, _, _ in parts], np.int64), sizes)
     level = np.repeat(np.array([level for _, level, _ in parts], np.int64), sizes)
-    keep = ~np.isin(ids, sorted(excluded - set(must)))
+    keep = ~np.isin(ids, sorted(excluded - set(kept)))
     order = np.argsort(ids[keep], kind="stable")
     ids, code, level = ids[keep][order], code[keep][order], level[keep][order]
     return Columns(ids, code, departments, level, *_history_columns(ids, history)), history
@@ -328,7 +268,7 @@ def _choose(session: Session, event: Event, now: datetime, must: list[int], *, l
     today = now.date()
     pool, history = proposal_pool(session, event, now, must, lookback_days=lookback_days)
     if event.planning_mode == PlanningMode.FAIR:
-        turns = turn_history(session, frozenset(pool.ids.tolist()), now, event)
+        turns = turn_history(session, pool, now, event)
         chosen = plan_columns(pool, event.capacity, today=today, invited_on=turns.invited_on,
                               met_on=turns.met_on, joined_on=turns.joined_on, must=must, seed=seed)
         wanted = [*chosen, *history]
@@ -365,13 +305,13 @@ class TurnHistory:
     joined_on: dict[int, date]
 
 
-def turn_history(session: Session, pool: Container[int], now: datetime, event: Event) -> TurnHistory:
-    """Read the past year's invitations and meetings of the pool's people, given by id (four queries, columns only).
+def turn_history(session: Session, pool: Columns, now: datetime, event: Event) -> TurnHistory:
+    """Read the past year's invitations and meetings of the pool's people (four queries, columns only).
 
     A place in the proposal of another draft still to come at `now` (a series round planned at the same time) counts
     as a turn taken today, so that two rounds planned together do not propose the same people.
     """
-    today = now.date()
+    today, members = now.date(), frozenset(pool.ids.tolist())
     since = today - timedelta(days=YEAR_DAYS)
     start = datetime.combine(since, datetime.min.time(), tzinfo=UTC)
     invited_on: dict[int, list[date]] = {}
@@ -379,7 +319,7 @@ def turn_history(session: Session, pool: Container[int], now: datetime, event: E
         select(Invitation.person_id, Invitation.created_at).where(Invitation.cancelled_at.is_(None), Invitation.created_at >= start)
     )
     for person_id, created_at in rows:
-        if person_id in pool:
+        if person_id in members:
             invited_on.setdefault(person_id, []).append(_as_date(created_at))
     pending = session.scalars(
         select(ProposalEntry.person_id)
@@ -387,17 +327,17 @@ def turn_history(session: Session, pool: Container[int], now: datetime, event: E
         .where(Event.status == EventStatus.DRAFT, Event.id != event.id, Event.starts_at > now)
     )
     for person_id in pending:
-        if person_id in pool:
+        if person_id in members:
             invited_on.setdefault(person_id, []).append(today)
     met = session.execute(
         select(PairMeeting.person_a_id, PairMeeting.person_b_id, func.max(PairMeeting.met_on))
         .where(PairMeeting.met_on > since)
         .group_by(PairMeeting.person_a_id, PairMeeting.person_b_id)
     )
-    met_on = {frozenset((a, b)): day for a, b, day in met if a in pool and b in pool}
+    met_on = {frozenset((a, b)): day for a, b, day in met if a in members and b in members}
     # only a start date inside the newcomer window changes a turn (planner.rounds), so only those are read
     recent = session.execute(select(Person.id, Person.joined_on).where(Person.joined_on > today - timedelta(days=NEWCOMER_DAYS)))
-    joined_on = {person_id: day for person_id, day in recent if person_id in pool}
+    joined_on = {person_id: day for person_id, day in recent if person_id in members}
     return TurnHistory(invited_on, met_on, joined_on)
 
 
@@ -433,7 +373,7 @@ def fair_reasons(departments: Mapping[int, str], history: Mapping[int, History],
 
 
 def pool_cells(session: Session, event: Event) -> Counter:
-    """Count the event's pool with its proposal (as candidate_pool keeps it) per (department, level): one statement.
+    """Count the event's pool with its proposal (as proposal_pool keeps it) per (department, level): one statement.
 
     The eligible people are counted over the cell index alone; the few excluded or proposed people then add one
     (in the pool though not eligible), take one away (eligible but excluded) or nothing. Testing the exclusions and
@@ -550,42 +490,9 @@ def replace_person(session: Session, event: Event, person_id: int, now: datetime
 def _replacement(session: Session, event: Event, now: datetime, selected: list[int], person_id: int, *, lookback_days: int
                  ) -> tuple[int | None, History | None]:
     """Who replaces person_id, and their invitation history; the pool is freed before the collector resumes (_choose)."""
-    pool, unseen = replacement_pool(session, event, now, lookback_days=lookback_days)
-    newcomer = replacement(pool.candidates, selected, person_id, must=must_ids(event), seed=event.id, unseen=unseen)
-    return newcomer, pool.history.get(newcomer)
-
-
-def replacement_pool(session: Session, event: Event, now: datetime, *, lookback_days: int) -> tuple[Pool, Counter]:
-    """The part of candidate_pool (with the proposal kept) that replacement can choose from, and who it leaves out.
-
-    Those are everyone with an invitation or in the proposal, and per cell the never-invited person who comes first
-    in rotation order: all the others of a cell share that person's key (no invitation) but draw more (seed: the
-    event's id), so they come after; the result counts them per cell, for the targets. The first of a cell is the
-    least draw * DRAWS + id among its eligible people not yet invited, proposed or excluded: one statement for all
-    cells (asking again whenever a cell's first was taken cost a scan of the cell per proposed person).
-    """
-    with gc_paused():
-        history = invitation_history(session, now, lookback_days)
-        excluded = excluded_ids(session, event)
-        proposed = {entry.person_id for entry in event.proposals}
-        day = event_day(event)
-        invited = select(Invitation.person_id).where(Invitation.cancelled_at.is_(None))
-        known = session.execute(
-            select(*MEMBER_COLUMNS, eligible_on(day))
-            .where(or_(Person.id.in_(invited), Person.id.in_(proposed | excluded)))
-            .order_by(Person.id)
-        ).all()
-        people = candidates(
-            (row[:3] for row in known if row[0] in proposed or (row[3] and row[0] not in excluded)), history
-        )
-        key = draw(cast(Person.id, BigInteger), event.id) * DRAWS + Person.id
-        fresh = and_(eligible_on(day), Person.id.not_in(invited), Person.id.not_in(proposed | excluded))
-        cells = select(Person.department, Person.level, func.count(Person.id), func.min(key)).where(fresh)
-        unseen = Counter()
-        for department, level, count, first in session.execute(cells.group_by(Person.department, Person.level)).all():
-            people[first % DRAWS] = Candidate(first % DRAWS, department, level)
-            unseen[department, level] = count - 1
-        return Pool(list(people.values()), people, history), unseen
+    pool, history = proposal_pool(session, event, now, selected, lookback_days=lookback_days)
+    newcomer = replacement_columns(pool, selected, person_id, must=must_ids(event), seed=event.id)
+    return newcomer, history.get(newcomer)
 
 
 def set_must(session: Session, event: Event, person_id: int, is_must: bool) -> ProposalEntry:
