@@ -339,17 +339,26 @@ def replacement_columns(
     def added_cost(count: int, target: Fraction) -> Fraction:
         return abs(count + 1 - target) - abs(count - target)
 
-    order = rotation_indices(pool, seed)
-    open_people = order[~is_selected[order]]
-    _, first = np.unique(cell[open_people], return_index=True)  # each open cell's first person, in rotation order
     best, best_key = None, None
-    for person in open_people[np.sort(first)].tolist():
+    for person in _first_per_cell(np.flatnonzero(~is_selected), cell, _rotation_keys(pool, seed)).tolist():
         department, level = pool.departments[pool.department[person]], int(pool.level[person])
         cost = added_cost(dept_count[department], dept_target[department]) + added_cost(level_count[level], level_target[level])
         key = (cost, bool(cell[person] != cell[removed]))
         if best_key is None or key < best_key:
             best, best_key = person, key
     return None if best is None else pool.id_list([best])[0]
+
+
+def _first_per_cell(people: np.ndarray, cell: np.ndarray, key: np.ndarray) -> np.ndarray:
+    """Each cell's first of these people by key (then position), the cells in that order too: no sort of everyone."""
+    cells = cell[people]
+    least = np.full(int(cell.max(initial=0)) + 1, np.iinfo(np.int64).max)
+    np.minimum.at(least, cells, key[people])
+    tied = people[key[people] == least[cells]]
+    first = np.full(len(least), len(cell))
+    np.minimum.at(first, cell[tied], tied)
+    first = first[first < len(cell)]
+    return first[np.lexsort((first, key[first]))]
 
 
 def _named_counts(codes: np.ndarray, names: Sequence[Hashable]) -> Counter:
@@ -390,13 +399,29 @@ def id_number(person: Hashable) -> int:
 
 def rotation_indices(pool: Columns, seed: int = 0) -> np.ndarray:
     """The pool's positions in rotation order (see rotation_order)."""
-    lottery, recent, last = draw(pool.numbers, seed), pool.recent, pool.last
-    if len(pool) and recent.min() >= 0 and recent.max() < 2**11 and last.min() >= 0 and last.max() < 2**20:
-        key = (recent << 20 | last) << 31 | lottery  # the three sort keys in one int64 (draws are below 2**31)
+    key = _packed_rotation(pool, seed)
+    if key is not None:
         order = np.argsort(key)
         if not (key[order[1:]] == key[order[:-1]]).any():  # no two alike, so this is the one stable order
             return order
-    return np.lexsort((lottery, last, recent))
+    return np.lexsort((draw(pool.numbers, seed), pool.last, pool.recent))
+
+
+def _packed_rotation(pool: Columns, seed: int) -> np.ndarray | None:
+    """The three sort keys of the rotation order in one int64 per person (draws are below 2**31), when they fit."""
+    recent, last = pool.recent, pool.last
+    if len(pool) and recent.min() >= 0 and recent.max() < 2**11 and last.min() >= 0 and last.max() < 2**20:
+        return (recent << 20 | last) << 31 | draw(pool.numbers, seed)
+    return None
+
+
+def _rotation_keys(pool: Columns, seed: int) -> np.ndarray:
+    """A number per person that sorts as the rotation order, where equal numbers go to the lower position."""
+    key = _packed_rotation(pool, seed)
+    if key is None:
+        key = np.empty(len(pool), np.int64)
+        key[rotation_indices(pool, seed)] = np.arange(len(pool))
+    return key
 
 
 def _ordinal(day: date | None) -> int:

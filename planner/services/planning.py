@@ -138,17 +138,12 @@ def invitation_history(
     sent = Invitation.cancelled_at.is_(None)
     if person_id is not None:
         sent = sent & (Invitation.person_id == person_id)
-    recent = dict(
-        session.execute(
-            select(Invitation.person_id, func.count(Invitation.id))
-            .where(sent, Invitation.created_at >= since)
-            .group_by(Invitation.person_id)
-        ).all()
+    rows = session.execute(
+        select(Invitation.person_id, func.count(case((Invitation.created_at >= since, Invitation.id))), func.max(Invitation.created_at))
+        .where(sent)
+        .group_by(Invitation.person_id)
     )
-    last = session.execute(
-        select(Invitation.person_id, func.max(Invitation.created_at)).where(sent).group_by(Invitation.person_id)
-    )
-    return {person_id: History(recent.get(person_id, 0), _as_date(latest)) for person_id, latest in last.all()}
+    return {person_id: History(recent, _as_date(latest)) for person_id, recent, latest in rows}
 
 
 def _as_date(value) -> date | None:
