@@ -15,12 +15,15 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 
 from planner.balance import (
     Candidate,
+    Columns,
     best_cell_deviation,
     best_deviation,
     cell_deviation,
     cell_targets,
     deviation,
+    draw,
     replacement,
+    rotation_indices,
     rotation_order,
     select,
     select_by_cost,
@@ -404,3 +407,17 @@ def test_large_k_and_large_directory():
 def test_importing_does_not_load_flask_or_sqlalchemy():
     code = "import sys, planner.balance; assert not {'flask', 'sqlalchemy'} & set(sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).resolve().parents[1])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rotation_indices_are_the_stable_order_of_the_three_keys_packed_or_not(seed):
+    """The packed int64 key (small counts and dates) and the lexsort fallback (anything larger) give one order."""
+    rng = np.random.default_rng(seed)
+    count = 500
+    big = seed % 2 == 1  # counts and dates too large to pack
+    recent = rng.integers(0, 3000 if big else 3, count)
+    last = np.where(rng.random(count) < 0.5, 0, rng.integers(1, 2**21 if big else 739_000, count))
+    ids = rng.permutation(10 * count)[:count] if seed < 4 else np.array([f"p{n}" for n in range(count)], dtype=object)
+    pool = Columns(ids, np.zeros(count, np.int64), ("eng",), np.zeros(count, np.int64), recent, last)
+    expected = np.lexsort((np.arange(count), draw(pool.numbers, seed), last, recent))
+    assert rotation_indices(pool, seed).tolist() == expected.tolist()
