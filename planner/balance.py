@@ -95,13 +95,13 @@ class Columns:
 
     def positions(self, ids: Collection[Hashable]) -> np.ndarray:
         """Each id's position in the columns, -1 for an id that is not there."""
-        wanted = list(ids)
-        if not len(self.ids) or self.ids.dtype == object or not set(map(type, wanted)) <= {int} or not _fit_int64(wanted):
+        wanted, table = list(ids), self.table
+        keys = None if table is None else np.array(wanted)
+        if keys is None or keys.dtype.kind != "i":  # only int (or bool, equal to 0 and 1 as in a dict) ids look up the table
             index = self.index
             return np.fromiter((index.get(person, -1) for person in wanted), np.int64, len(wanted))
-        keys, sorter = np.array(wanted, np.int64), self.sorter  # a binary search: no dict of every id is built
-        at = sorter[np.minimum(np.searchsorted(self.ids, keys, sorter=sorter), len(sorter) - 1)]
-        return np.where(self.ids[at] == keys, at, -1)
+        inside = (keys >= 0) & (keys < len(table))
+        return np.where(inside, table[np.where(inside, keys, 0)], -1)
 
     @cached_property
     def index(self) -> dict[Hashable, int]:
@@ -109,9 +109,13 @@ class Columns:
         return dict(zip(self.ids.tolist(), range(len(self.ids))))
 
     @cached_property
-    def sorter(self) -> np.ndarray:
-        """The positions that put int ids in increasing order."""
-        return np.argsort(self.ids, kind="stable")
+    def table(self) -> np.ndarray | None:
+        """Position by id, for ids that are small non-negative ints (database keys): -1 where no one has that id."""
+        if not len(self.ids) or self.ids.dtype == object or self.ids.min() < 0 or self.ids.max() > 4 * len(self.ids) + 1024:
+            return None
+        table = np.full(int(self.ids.max()) + 1, -1, np.int64)
+        table[self.ids] = np.arange(len(self.ids))
+        return table
 
     @cached_property
     def numbers(self) -> np.ndarray:
