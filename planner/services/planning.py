@@ -306,34 +306,38 @@ def turn_history(session: Session, pool: Columns, now: datetime, event: Event) -
     A place in the proposal of another draft still to come at `now` (a series round planned at the same time) counts
     as a turn taken today, so that two rounds planned together do not propose the same people.
     """
-    today, members = now.date(), frozenset(pool.ids.tolist())
+    today = now.date()
     since = today - timedelta(days=YEAR_DAYS)
     start = datetime.combine(since, datetime.min.time(), tzinfo=UTC)
     invited_on: dict[int, list[date]] = {}
     rows = session.execute(
         select(Invitation.person_id, Invitation.created_at).where(Invitation.cancelled_at.is_(None), Invitation.created_at >= start)
-    )
-    for person_id, created_at in rows:
-        if person_id in members:
-            invited_on.setdefault(person_id, []).append(_as_date(created_at))
-    pending = session.scalars(
+    ).all()
+    for person_id, created_at in _in_pool(pool, rows):
+        invited_on.setdefault(person_id, []).append(_as_date(created_at))
+    pending = session.execute(
         select(ProposalEntry.person_id)
         .join(Event, Event.id == ProposalEntry.event_id)
         .where(Event.status == EventStatus.DRAFT, Event.id != event.id, Event.starts_at > now)
-    )
-    for person_id in pending:
-        if person_id in members:
-            invited_on.setdefault(person_id, []).append(today)
+    ).all()
+    for (person_id,) in _in_pool(pool, pending):
+        invited_on.setdefault(person_id, []).append(today)
     met = session.execute(
         select(PairMeeting.person_a_id, PairMeeting.person_b_id, func.max(PairMeeting.met_on))
         .where(PairMeeting.met_on > since)
         .group_by(PairMeeting.person_a_id, PairMeeting.person_b_id)
-    )
-    met_on = {frozenset((a, b)): day for a, b, day in met if a in members and b in members}
+    ).all()
+    met_on = {frozenset((a, b)): day for a, b, day in _in_pool(pool, _in_pool(pool, met), column=1)}
     # only a start date inside the newcomer window changes a turn (planner.rounds), so only those are read
     recent = session.execute(select(Person.id, Person.joined_on).where(Person.joined_on > today - timedelta(days=NEWCOMER_DAYS)))
-    joined_on = {person_id: day for person_id, day in recent if person_id in members}
+    joined_on = dict(_in_pool(pool, recent.all()))
     return TurnHistory(invited_on, met_on, joined_on)
+
+
+def _in_pool(pool: Columns, rows: list, column: int = 0) -> list:
+    """The rows whose person id (in that column) is in the pool, found in bulk (no set of the pool's ids is built)."""
+    found = pool.positions([row[column] for row in rows])
+    return [row for row, at in zip(rows, found.tolist()) if at >= 0]
 
 
 def fair_reasons(departments: Mapping[int, str], history: Mapping[int, History], turns: TurnHistory, today: date,
