@@ -70,6 +70,9 @@ def defaults(instance_path: str) -> dict:
         "METRICS_PATH": "/metrics",
         #: the bearer token an identity provider sends to /scim/v2; None: directory sync over SCIM is off (404)
         "SCIM_TOKEN": None,
+        #: wrong or missing SCIM bearer tokens from one address within LOGIN_WINDOW_MINUTES after which its SCIM requests
+        #: get 429 until the window passes (they count as failed logins from that address, too)
+        "SCIM_MAX_FAILURES": 10,
         #: the SCIM attribute that carries a person's level (a ladder name or number): a core User attribute such as
         #: "title", or "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:<name>" (e.g. employeeNumber)
         "SCIM_LEVEL_ATTRIBUTE": "title",

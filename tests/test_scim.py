@@ -8,18 +8,18 @@ import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import ScimFilter
 from scim2_tester import Status, check_server
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
 from planner.directory import PersonRow
 from planner.extensions import db
 from planner.mailer import mail_settings
-from planner.models import AuditEntry, Person, utcnow
+from planner.models import AuditEntry, LoginFailure, Person, utcnow
 from planner.services.people import write_rows
 from planner.services.planning import eligible_on
 from planner.services.privacy import erase_person
 from planner.services.scim import SqlFilter
-from tests.helpers import make_app, statements
+from tests.helpers import log_in, make_app, statements
 
 TOKEN = "scim-test-token-0123456789"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -360,7 +360,7 @@ def test_a_list_costs_the_same_statements_whatever_the_number_of_people(scim, ma
             response = scim("GET", "/Users", query_string={"filter": 'emails.value co "example.com"', "count": 200})
         assert response.status_code == 200
         counts.append(len(executed))
-    assert counts == [2, 2]  # the count and the page
+    assert counts == [3, 3]  # the address's failed tokens, the count and the page
 
 
 def test_discovery_declares_what_the_service_supports(scim, app):
@@ -391,6 +391,47 @@ def test_the_token_is_required_and_no_token_turns_the_service_off(scim, app, cli
         error_of(scim("GET", path), 404)
     app.config["SCIM_TOKEN"] = ""
     error_of(scim("GET", "/Users", headers={"Authorization": "Bearer "}), 404)
+
+
+def token_failures() -> list[tuple[str, str]]:
+    db.session.expire_all()
+    query = select(LoginFailure.email, LoginFailure.remote_addr).order_by(LoginFailure.id)
+    return [tuple(row) for row in db.session.execute(query)]
+
+
+def test_wrong_tokens_from_an_address_are_limited_and_then_even_the_right_one_gets_429(scim, app):
+    app.config["SCIM_MAX_FAILURES"] = 3
+    for _ in range(4):
+        assert scim("GET", "/Users").status_code == 200
+    assert token_failures() == []  # a good token never counts
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}):
+        error_of(scim("GET", "/Users", headers=headers), 401)
+    assert token_failures() == [("scim", "127.0.0.1")] * 3
+    for headers in (AUTH, {"Authorization": "Bearer wrong"}):
+        response = scim("POST", "/Users", headers=headers, json=user())
+        assert "wait 900 seconds" in error_of(response, 429)
+        assert response.headers["Retry-After"] == "900"
+    assert db.session.scalar(select(Person.id)) is None
+    assert len(token_failures()) == 3  # refused requests do not count: the block ends with the window
+    assert scim("GET", "/Users", environ_base={"REMOTE_ADDR": "10.0.0.2"}).status_code == 200
+    error_of(scim("GET", "/Users", headers={}, environ_base={"REMOTE_ADDR": "10.0.0.2"}), 401)
+    assert token_failures()[-1] == ("scim", "10.0.0.2")
+
+    window = timedelta(minutes=app.config["LOGIN_WINDOW_MINUTES"], seconds=1)
+    db.session.execute(update(LoginFailure).values(failed_at=utcnow() - window))
+    db.session.commit()
+    assert scim("GET", "/Users").status_code == 200
+    error_of(scim("GET", "/Users", headers={}), 401)
+    assert token_failures() == [("scim", "127.0.0.1")]  # the failures older than the window are gone
+
+
+def test_an_address_refused_for_scim_can_still_log_in_with_a_password(scim, app, client):
+    app.config["SCIM_MAX_FAILURES"] = 2
+    for _ in range(2):
+        error_of(scim("GET", "/Users", headers={}), 401)
+    error_of(scim("GET", "/Users"), 429)
+    organiser = log_in(client)
+    assert db.session.scalar(select(AuditEntry.action).where(AuditEntry.organiser_id == organiser.id)) == "auth.login"
 
 
 @pytest.mark.parametrize("setting", ["userName", "emails", "urn:example:custom:level", f"{ENTERPRISE}:manager", "nosuch"])

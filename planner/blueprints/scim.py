@@ -2,6 +2,7 @@
 
 import hmac
 import json
+from datetime import timedelta
 from functools import lru_cache
 
 from flask import Blueprint, Response, current_app, request
@@ -26,7 +27,9 @@ from scim2_models import (
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import csrf, db
+from ..models import utcnow
 from ..services import audit
+from ..services.accounts import recent_failures, record_failure
 from ..services.scim import (
     POLICY,
     Mapping,
@@ -46,6 +49,8 @@ csrf.exempt(bp)
 SCIM_JSON = "application/scim+json"
 DEFAULT_COUNT = 100
 ANY_METHOD = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+#: the email column of a failed login that was a wrong SCIM bearer token (no "@": never an organiser's address)
+TOKEN_FAILURE = "scim"
 
 
 @bp.record_once
@@ -57,12 +62,26 @@ def check_settings(state) -> None:
 
 @bp.before_request
 def require_token():
-    """No SCIM_TOKEN configured: the service is off (404); otherwise the request must carry it as a bearer token."""
-    token = current_app.config["SCIM_TOKEN"]
+    """No SCIM_TOKEN configured: the service is off (404); otherwise the request must carry it as a bearer token.
+
+    Wrong tokens count as failed logins from the client's address; after SCIM_MAX_FAILURES within the login window the
+    address gets 429, even with the right token, until the window has passed.
+    """
+    config = current_app.config
+    token = config["SCIM_TOKEN"]
     if not token:
         return _error(NotFoundException(detail="SCIM is not enabled on this installation"))
+    now, window = utcnow(), timedelta(minutes=config["LOGIN_WINDOW_MINUTES"])
+    failures, _ = recent_failures(db.session, TOKEN_FAILURE, request.remote_addr, now - window)
+    if failures >= config["SCIM_MAX_FAILURES"]:
+        seconds = int(window.total_seconds())
+        response = _error(_TooManyRequests(detail=f"too many wrong bearer tokens from this address: wait {seconds} seconds"))
+        response.headers["Retry-After"] = str(seconds)
+        return response
     given = request.headers.get("Authorization", "")
     if not hmac.compare_digest(given.encode(), f"Bearer {token}".encode()):
+        record_failure(db.session, TOKEN_FAILURE, request.remote_addr, now, window)
+        db.session.commit()
         response = _error(UnauthorizedException(detail="A valid bearer token is needed"))
         response.headers["WWW-Authenticate"] = 'Bearer realm="scim"'
         return response
@@ -245,6 +264,10 @@ def _only_get() -> None:
 
 class _MethodNotAllowed(SCIMException):
     status = 405
+
+
+class _TooManyRequests(SCIMException):
+    status = 429
 
 
 @lru_cache(maxsize=8)

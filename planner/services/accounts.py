@@ -79,17 +79,14 @@ def authenticate(
     so a stranger's wrong guesses lock out only the stranger's own address, never the organiser elsewhere.
     """
     email = email.strip().lower()
-    remote_addr = (remote_addr or "unknown")[:64]
     now = utcnow()
-    for_email, for_address = _recent_failures(session, email, remote_addr, now - window)
+    for_email, for_address = recent_failures(session, email, remote_addr, now - window)
     if for_email >= max_failures or for_address >= max_failures_per_address:
         minutes = max(1, int(window.total_seconds() // 60))
         raise AccountError(f"Too many failed logins. Try again in {minutes} minutes.")
     organiser = session.scalar(select(Organiser).where(Organiser.email == email))
     if organiser is None or not check_password_hash(organiser.password_hash, password):
-        session.execute(delete(LoginFailure).where(LoginFailure.failed_at < now - window))
-        session.add(LoginFailure(email=email, remote_addr=remote_addr, failed_at=now))
-        session.flush()
+        record_failure(session, email, remote_addr, now, window)
         raise AccountError("Wrong email or password.")
     if not organiser.is_active:
         raise AccountError("This account is deactivated: ask an admin.")
@@ -126,11 +123,22 @@ def set_active(session: Session, organiser: Organiser, is_active: bool) -> None:
     session.flush()
 
 
-def _recent_failures(session: Session, email: str, remote_addr: str, since: datetime) -> tuple[int, int]:
-    """Return the failures since `since` from this address: for this email, and for any email."""
+def recent_failures(session: Session, email: str, remote_addr: str | None, since: datetime) -> tuple[int, int]:
+    """Return the failures since `since` from this address: for this email (or marker, such as SCIM's), and for any."""
     query = select(
         func.count(case((LoginFailure.email == email, LoginFailure.id))),
         func.count(LoginFailure.id),
-    ).where(LoginFailure.failed_at >= since, LoginFailure.remote_addr == remote_addr)
+    ).where(LoginFailure.failed_at >= since, LoginFailure.remote_addr == _address(remote_addr))
     for_email, for_address = session.execute(query).one()
     return for_email, for_address
+
+
+def record_failure(session: Session, email: str, remote_addr: str | None, now: datetime, window: timedelta) -> None:
+    """Count a failure from this address for this email (or marker), and drop every failure older than the window."""
+    session.execute(delete(LoginFailure).where(LoginFailure.failed_at < now - window))
+    session.add(LoginFailure(email=email, remote_addr=_address(remote_addr), failed_at=now))
+    session.flush()
+
+
+def _address(remote_addr: str | None) -> str:
+    return (remote_addr or "unknown")[:64]
