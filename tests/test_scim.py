@@ -1,5 +1,6 @@
 """Directory sync over SCIM 2.0: scim2-tester's compliance checks on a live server, and each behaviour on its own."""
 
+import re
 import threading
 from datetime import timedelta
 
@@ -8,10 +9,11 @@ import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import ScimFilter
 from scim2_tester import Status, check_server
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
-from planner.directory import PersonRow
+from planner.directory import PersonRow, search_key
 from planner.extensions import db
 from planner.mailer import mail_settings
 from planner.models import AuditEntry, LoginFailure, Person, utcnow
@@ -233,6 +235,48 @@ def test_patch_as_microsoft_entra_sends_it(scim):
     bad = {"schemas": [PATCH], "Operations": [{"op": "replace", "path": "displayName", "value": "Ada\x1b"}]}
     assert "control character" in error_of(scim("PATCH", f"/Users/{body['id']}", json=bad), 400, "invalidValue")
     assert person_of(body).name == "Ada L."
+
+
+#: the statement a PATCH or PUT reads its person with: a plain read, FOR UPDATE (PostgreSQL) or a no-op UPDATE (SQLite)
+PERSON_READ = re.compile(r"^(SELECT .* FROM person|UPDATE person SET .*) WHERE person\.id = ", re.DOTALL)
+
+
+@pytest.mark.parametrize("path, value, column", [("active", False, "is_active"),
+                                                ('emails[type eq "work"].value', "ada.king@example.com", "email")])
+def test_two_patches_at_once_to_one_user_both_survive(scim, app, path, value, column):
+    body = created(scim)
+    start, read = threading.Barrier(2), threading.Barrier(2)
+    statuses = []
+
+    def patch(change):
+        start.wait()
+        operations = {"schemas": [PATCH], "Operations": [{"op": "replace", **change}]}
+        statuses.append(app.test_client().patch(f"/scim/v2/Users/{body['id']}", json=operations, headers=AUTH).status_code)
+
+    def hold_after_reading(conn, cursor, statement, parameters, context, executemany):
+        """Keep a PATCH that has read the person until the other has read it too, unless the row lock keeps it out."""
+        if PERSON_READ.match(statement):
+            try:
+                read.wait(timeout=2)
+            except threading.BrokenBarrierError:
+                pass
+
+    changes = ({"path": "displayName", "value": "Ada King"}, {"path": path, "value": value})
+    threads = [threading.Thread(target=patch, args=(change,)) for change in changes]
+    sqlalchemy_event.listen(db.engine, "after_cursor_execute", hold_after_reading)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sqlalchemy_event.remove(db.engine, "after_cursor_execute", hold_after_reading)
+    assert statuses == [200, 200]
+    person = person_of(body)
+    assert (person.name, getattr(person, column)) == ("Ada King", value)
+    assert person.search_key == search_key(person.name, person.email)
+    audited = db.session.scalars(select(AuditEntry.summary).where(AuditEntry.action == "scim.update").order_by(AuditEntry.id))
+    assert list(audited)[-1] == f"person {person.id}, {'active' if person.is_active else 'inactive'}"
 
 
 def test_active_false_deactivates_as_an_import_missing_the_person_does(scim, make_person):

@@ -129,14 +129,15 @@ def show(user_id: str):
 
 @bp.put("/Users/<user_id>")
 def replace(user_id: str):
-    person = find_person(db.session, user_id)
+    """Replace the User; its row stays locked until the commit, so a concurrent PUT or PATCH waits and reads the result."""
+    person = find_person(db.session, user_id, locked=True)
     return _stored(person, _parse(ScimUser, Context.RESOURCE_REPLACEMENT_REQUEST), Context.RESOURCE_REPLACEMENT_RESPONSE)
 
 
 @bp.patch("/Users/<user_id>")
 def patch(user_id: str):
-    """Apply the operations to the User as it stands (scim2-models), then store it as a PUT would."""
-    person = find_person(db.session, user_id)
+    """Apply the operations to the User as it stands (scim2-models; its row locked as for PUT), then store it as a PUT would."""
+    person = find_person(db.session, user_id, locked=True)
     operations = _parse(PatchOp[ScimUser], Context.RESOURCE_PATCH_REQUEST)
     user = to_user(person, _mapping(), _location(person.id))
     operations.patch(user, POLICY)

@@ -8,7 +8,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ..models import Event
+from ..models import Event, Person
 
 T = TypeVar("T")
 
@@ -27,6 +27,13 @@ _LOCK_ONLY = (
     update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id")).values(capacity=_EVENTS.c.capacity),
 )
 
+#: a person read for a change (SCIM PUT and PATCH), locked as an event is; SQLite's no-op UPDATE sets updated_at to itself,
+#: so that taking the lock is not a change
+_PERSON_LOCK = (
+    select(Person).where(Person.id == bindparam("person_id")).with_for_update(),
+    update(Person).where(Person.id == bindparam("person_id")).values(updated_at=Person.updated_at).returning(Person),
+)
+
 
 def _for_dialect(dialect: Dialect, pair: tuple[Executable, Executable]) -> Executable:
     """The statement of a (PostgreSQL, SQLite) pair that locks a row on this dialect."""
@@ -39,6 +46,13 @@ def lock_event(session: Session, event_id: int) -> Event:
     session.flush()
     statement = _for_dialect(session.get_bind().dialect, _LOCK)
     return session.scalars(statement, {"event_id": event_id}, execution_options=_FRESH).one()
+
+
+def lock_person(session: Session, person_id: int) -> Person | None:
+    """Lock the person row until the transaction ends (a concurrent change waits) and return it fresh; None if missing."""
+    session.flush()
+    statement = _for_dialect(session.get_bind().dialect, _PERSON_LOCK)
+    return session.scalars(statement, {"person_id": person_id}, execution_options=_FRESH).one_or_none()
 
 
 def once_more_when_stale(session: Session, work: Callable[[], T]) -> T:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session
 from ..directory import EMAIL_MAX, PersonRow, read_person
 from ..models import Person, utcnow
 from ..text import control_problem
+from .locking import lock_person
 from .people import deactivate
 
 ScimUser = User[EnterpriseUser]
@@ -161,9 +162,11 @@ def _name(user: ScimUser) -> str:
     return user.name.formatted or " ".join(part for part in (user.name.given_name, user.name.family_name) if part)
 
 
-def find_person(session: Session, user_id: str) -> Person:
-    """Return the person a SCIM id names; raise NotFoundException for an unknown, deleted or erased one."""
-    person = session.get(Person, int(user_id)) if user_id.isascii() and user_id.isdigit() and len(user_id) < 10 else None
+def find_person(session: Session, user_id: str, *, locked: bool = False) -> Person:
+    """Return the person a SCIM id names, its row locked for a change if locked; NotFoundException if unknown, deleted, erased."""
+    person = None
+    if user_id.isascii() and user_id.isdigit() and len(user_id) < 10:
+        person = lock_person(session, int(user_id)) if locked else session.get(Person, int(user_id))
     if person is None or person.scim_deleted_at is not None or person.erased_at is not None:
         raise NotFoundException(detail=f"User {user_id} not found")
     return person
