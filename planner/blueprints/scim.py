@@ -147,7 +147,7 @@ def patch(user_id: str):
 @bp.delete("/Users/<user_id>")
 def delete(user_id: str):
     """Deleting deactivates: the person stays in the directory (inactive, with their history), hidden from SCIM."""
-    person = find_person(db.session, user_id)
+    person = find_person(db.session, user_id, locked=True)
     delete_person(db.session, person)
     _audited("scim.delete", person)
     db.session.commit()
