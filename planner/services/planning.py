@@ -46,8 +46,9 @@ def balance_refusals() -> Iterator[None]:
 def gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while a pool is built and solved (tens of thousands of acyclic rows).
 
-    Left on, the allocations of a 50,000-people pool set off full collections of the whole heap, which cost
-    more than building the pool itself; nothing built here holds a cycle, so nothing waits on the collector.
+    Left on, the rows of a large directory's invitation history and meetings (a History, a date list or a pair per
+    person) set off full collections of the whole heap, which cost more than reading them; nothing built here holds a
+    cycle, so nothing waits on the collector.
     """
     was_enabled = gc.isenabled()
     gc.disable()
@@ -257,8 +258,8 @@ def _choose(session: Session, event: Event, now: datetime, must: list[int], *, l
             ) -> tuple[list[int], dict[int, str]]:
     """The proposal's people and why, by the event's planning mode.
 
-    The pool lives only inside this call, so that it is freed while the collector is still paused: left alive when
-    it resumes, its 50,000 young objects would make the next collection walk them all (several ms, at worst ~100).
+    The pool and its history live only inside this call, so that they are freed while the collector is still paused:
+    left alive when it resumes, tens of thousands of young history rows would make the next collection walk them all.
     """
     today = now.date()
     pool, history = proposal_pool(session, event, now, must, lookback_days=lookback_days)
