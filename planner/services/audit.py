@@ -26,6 +26,7 @@ ACTIONS = (
     "people.import", "scim.create", "scim.update", "scim.delete", "person.opt_in", "person.opt_out", "person.leave", "person.export", "person.erase", "privacy.retain",
     "event.create", "event.edit", "event.cancel", "event.delete", "event.send", "event.planning_mode",
     "event.co_organiser_added", "event.co_organiser_removed", "series.co_organiser_added", "series.co_organiser_removed",
+    "event.handed_over", "series.handed_over",
     "proposal.propose", "proposal.add", "proposal.remove", "proposal.exclude", "proposal.replace", "proposal.must",
     "proposal.allow",
     "invitation.withdraw", "invitation.replace", "invitation.backfill", "offer.run", "mail.resend",

@@ -4,12 +4,14 @@ Every rule lives here as a SQL condition, so that a page of one object and a lis
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..errors import PlannerError
 from ..models import Event, Organiser, OrganiserRole, Series, event_co_organiser, series_co_organiser
+from ..text import plural
 
 #: the condition that lets everything through (an admin's or a viewer's view, and the default of the list queries)
 EVERYTHING = true()
@@ -85,6 +87,53 @@ def remove_co_organiser(session: Session, thing: Event | Series, organiser_id: i
     thing.co_organisers.remove(organiser)
     session.flush()
     return organiser
+
+
+@dataclass(frozen=True)
+class Handover:
+    """A handover of an event or a series: the co-organiser who becomes its owner and the rounds to come that go along."""
+
+    thing: Event | Series
+    owner: Organiser
+    rounds: list[Event]
+
+    @property
+    def what(self) -> str:
+        """What goes to the new owner, in words: the event, or the series and its rounds still to come."""
+        if isinstance(self.thing, Event):
+            return "this event"
+        return f"this series and {plural(len(self.rounds), 'round')} of it still to come (past rounds keep their owner)"
+
+
+def planned_handover(session: Session, thing: Event | Series, organiser_id: int, by: Organiser, now: datetime) -> Handover:
+    """Check that `by` may make that co-organiser the owner and tell what would be handed over; OwnershipError if not."""
+    if not may_share(by, thing.organiser_id):
+        raise OwnershipError("Only the owner or an admin may hand this over.")
+    owner = next((item for item in thing.co_organisers if item.id == organiser_id), None)
+    if owner is None:
+        raise OwnershipError("Only a current co-organiser can become the owner.")
+    if not owner.is_active:
+        raise OwnershipError(f"{owner.name} is deactivated and cannot become the owner.")
+    if not owner.can_change:
+        raise OwnershipError(f"{owner.name} is a viewer, and viewers cannot own events or series.")
+    rounds = [] if isinstance(thing, Event) else list(session.scalars(
+        select(Event).where(Event.series_id == thing.id, Event.organiser_id == thing.organiser_id, Event.starts_at > now)
+        .order_by(Event.starts_at)))
+    return Handover(thing=thing, owner=owner, rounds=rounds)
+
+
+def hand_over(session: Session, thing: Event | Series, organiser_id: int, by: Organiser, now: datetime) -> Handover:
+    """Make a co-organiser the owner of an event or a series (and of its rounds to come); the previous owner co-organises."""
+    handover = planned_handover(session, thing, organiser_id, by, now)
+    thing.co_organisers.remove(handover.owner)
+    thing.co_organisers.append(thing.organiser)
+    thing.organiser = handover.owner
+    for event in handover.rounds:
+        event.organiser = handover.owner
+        if handover.owner in event.co_organisers:
+            event.co_organisers.remove(handover.owner)
+    session.flush()
+    return handover
 
 
 @dataclass(frozen=True)
