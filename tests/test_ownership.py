@@ -11,6 +11,7 @@ from planner.extensions import db
 from planner.mailer import mail_settings
 from planner.models import (
     Answer,
+    AuditEntry,
     Event,
     EventKind,
     EventStatus,
@@ -276,3 +277,98 @@ def test_a_series_edited_from_a_date_keeps_its_co_organisers_and_the_digest_cove
     assert [item.event.id for item in summaries(db.session, world["event_co"].id, since, until)] == [event.id]
     assert [item.event.id for item in summaries(db.session, world["owner"].id, since, until)] == [event.id]
     assert summaries(db.session, world["other"].id, since, until) == []
+
+
+def _handover_url(world, kind: str, organiser) -> str:
+    return f"/{'events' if kind == 'event' else 'series'}/{world[kind].id}/co-organisers/{organiser.id}/handover"
+
+
+def _owner_and_co_organisers(thing) -> tuple[int, list[int]]:
+    db.session.refresh(thing)
+    return thing.organiser_id, sorted(organiser.id for organiser in thing.co_organisers)
+
+
+def test_the_owner_hands_an_event_over_to_a_co_organiser_who_then_owns_it(app, world):
+    event, owner, event_co = world["event"], world["owner"], world["event_co"]
+    client = _log_in(app, owner)
+    url = _handover_url(world, "event", event_co)
+    assert f'href="{url}"' in client.get(f"/events/{event.id}").get_data(as_text=True)
+    page = client.get(url).get_data(as_text=True)  # the confirmation changes nothing
+    assert "Make Eventco the owner" in page and "Owner stays on as a co-organiser" in page
+    assert client.post(url, data={}).status_code == 400
+    assert _owner_and_co_organisers(event) == (owner.id, [event_co.id])
+    done = client.post(url, data={"csrf_token": client.csrf}, follow_redirects=True).get_data(as_text=True)
+    assert "Eventco now owns this event; Owner stays on as a co-organiser." in done
+    assert _owner_and_co_organisers(event) == (event_co.id, [owner.id])
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "event.handed_over"))
+    assert (entry.organiser_id, entry.subject_type, entry.subject_id) == (owner.id, "event", event.id)
+    assert entry.summary == "Owner lunch from owner@example.com to eventco@example.com"
+    assert client.get(f"/events/{event.id}").status_code == 200  # the previous owner keeps access, no longer hands over
+    assert "Make owner" not in client.get(f"/events/{event.id}").get_data(as_text=True)
+    new_owner = _log_in(app, event_co)
+    assert f'href="{_handover_url(world, "event", owner)}"' in new_owner.get(f"/events/{event.id}").get_data(as_text=True)
+
+
+def test_an_admin_hands_a_series_over_with_its_rounds_to_come_and_past_rounds_keep_their_owner(app, world, make_event):
+    series, owner, series_co = world["series"], world["owner"], world["series_co"]
+    past = make_event(organiser=owner, title="Owner monthly past round")
+    past.starts_at, past.ends_at = past.starts_at - timedelta(days=37), past.ends_at - timedelta(days=37)
+    past.series_id, past.occurrence_on = series.id, date.today() - timedelta(days=30)
+    world["round"].co_organisers.append(series_co)  # also a co-organiser of the round: listed once, as its owner
+    db.session.commit()
+    admin = _log_in(app, world["admin"])
+    url = _handover_url(world, "series", series_co)
+    assert f'href="{url}"' in admin.get(f"/series/{series.id}").get_data(as_text=True)
+    page = admin.get(url).get_data(as_text=True)
+    assert "1 round of it still to come (past rounds keep their owner)" in page and "Owner monthly round" in page
+    assert "Owner monthly past round" not in page
+    done = admin.post(url, data={"csrf_token": admin.csrf}, follow_redirects=True).get_data(as_text=True)
+    assert ("Seriesco now owns this series and 1 round of it still to come (past rounds keep their owner); "
+            "Owner stays on as a co-organiser.") in done
+    assert _owner_and_co_organisers(series) == (series_co.id, [owner.id])
+    assert _owner_and_co_organisers(world["round"]) == (series_co.id, [])
+    assert _owner_and_co_organisers(past) == (owner.id, [])
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "series.handed_over"))
+    assert (entry.organiser_id, entry.subject_type, entry.subject_id) == (world["admin"].id, "series", series.id)
+    assert entry.summary.endswith(f"to seriesco@example.com; rounds to come: {world['round'].id}")
+    previous = _log_in(app, owner)  # a co-organiser of the series now: its rounds, past and to come, stay open to them
+    for url in (f"/series/{series.id}", f"/events/{world['round'].id}", f"/events/{past.id}"):
+        assert previous.get(url).status_code == 200, url
+
+
+def test_a_co_organiser_cannot_hand_over_and_a_viewer_gets_403(app, world):
+    event, other = world["event"], world["other"]
+    event.co_organisers.append(other)
+    db.session.commit()
+    url = _handover_url(world, "event", other)
+    event_co = _log_in(app, world["event_co"])
+    assert "Make owner" not in event_co.get(f"/events/{event.id}").get_data(as_text=True)
+    for response in (event_co.get(url, follow_redirects=True),
+                     event_co.post(url, data={"csrf_token": event_co.csrf}, follow_redirects=True)):
+        assert "Only the owner or an admin may hand this over." in response.get_data(as_text=True)
+    viewer = _log_in(app, world["viewer"])
+    assert "Make owner" not in viewer.get(f"/events/{event.id}").get_data(as_text=True)
+    assert viewer.post(url, data={"csrf_token": viewer.csrf}).status_code == 403
+    assert _owner_and_co_organisers(event) == (world["owner"].id, sorted([world["event_co"].id, other.id]))
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "event.handed_over")) is None
+
+
+def test_a_viewer_a_deactivated_organiser_or_a_non_co_organiser_cannot_become_the_owner(app, world):
+    event, owner, viewer, event_co = world["event"], world["owner"], world["viewer"], world["event_co"]
+    event.co_organisers.append(viewer)  # made a viewer after being added, say
+    db.session.commit()
+    client = _log_in(app, owner)
+    page = client.get(f"/events/{event.id}").get_data(as_text=True)
+    assert f'href="{_handover_url(world, "event", viewer)}"' not in page
+    assert f'href="{_handover_url(world, "event", event_co)}"' in page
+    event_co.is_active = False
+    db.session.commit()
+    refusals = {viewer: "Vic Viewer is a viewer, and viewers cannot own events or series.",
+                event_co: "Eventco is deactivated and cannot become the owner.",
+                world["other"]: "Only a current co-organiser can become the owner."}
+    for target, refusal in refusals.items():
+        response = client.post(_handover_url(world, "event", target), data={"csrf_token": client.csrf})
+        assert response.status_code == 302 and response.location.endswith(f"/events/{event.id}")
+        assert refusal in client.get(response.location).get_data(as_text=True)
+    assert _owner_and_co_organisers(event) == (owner.id, sorted([event_co.id, viewer.id]))
+    assert db.session.scalar(select(AuditEntry).where(AuditEntry.action == "event.handed_over")) is None
