@@ -6,7 +6,7 @@ Every rule lives here as a SQL condition, so that a page of one object and a lis
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, Select, and_, exists, or_, select, true
 from sqlalchemy.orm import Session
 
 from ..errors import PlannerError
@@ -26,17 +26,24 @@ def sees_everything(organiser: Organiser) -> bool:
     return organiser.role in (OrganiserRole.ADMIN, OrganiserRole.VIEWER)
 
 
-def involved_series(organiser_id: int) -> ColumnElement[bool]:
+def involved_series(organiser_id: int | ColumnElement[int]) -> ColumnElement[bool]:
     """The condition on Series: this organiser created it or is one of its co-organisers."""
-    shared = select(series_co_organiser.c.series_id).where(series_co_organiser.c.organiser_id == organiser_id)
+    shared = _correlated(series_co_organiser, select(series_co_organiser.c.series_id).where(
+        series_co_organiser.c.organiser_id == organiser_id))
     return or_(Series.organiser_id == organiser_id, Series.id.in_(shared))
 
 
-def involved_events(organiser_id: int) -> ColumnElement[bool]:
-    """The condition on Event: this organiser created it, co-organises it, or shares its series."""
-    shared = select(event_co_organiser.c.event_id).where(event_co_organiser.c.organiser_id == organiser_id)
-    of_series = select(Series.id).where(involved_series(organiser_id))
+def involved_events(organiser_id: int | ColumnElement[int]) -> ColumnElement[bool]:
+    """The condition on Event: this organiser (an id, or Organiser.id in a join) made it, co-organises it, or runs its series."""
+    shared = _correlated(event_co_organiser, select(event_co_organiser.c.event_id).where(
+        event_co_organiser.c.organiser_id == organiser_id))
+    of_series = _correlated(Series, select(Series.id).where(involved_series(organiser_id)))
     return or_(Event.organiser_id == organiser_id, Event.id.in_(shared), Event.series_id.in_(of_series))
+
+
+def _correlated(own: FromClause | type, subquery: Select) -> Select:
+    """The subquery, correlated to the enclosing queries at any depth (auto-correlation: one level), never on its own table."""
+    return subquery.correlate_except(own)
 
 
 def visible_events(organiser: Organiser) -> ColumnElement[bool]:
