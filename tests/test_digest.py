@@ -1,6 +1,6 @@
 """What organisers hear: a mail per answer, a daily digest, or nothing; alerts when an event fills or everyone answered."""
 
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -8,7 +8,19 @@ from sqlalchemy import func, select
 
 from planner.extensions import db
 from planner.mailer import mail_settings
-from planner.models import Digest, DigestMode, EventAlert, MailState, Organiser, OutgoingMail, utcnow
+from planner.models import (
+    Digest,
+    DigestMode,
+    EventAlert,
+    EventKind,
+    MailState,
+    Organiser,
+    OrganiserRole,
+    OutgoingMail,
+    Series,
+    utcnow,
+)
+from planner.services.digest import due_alerts, due_answer_notices, send_alert, send_answer_notice
 from planner.services.rsvp import record_answer
 from tests.helpers import csrf_from, sent_event
 
@@ -49,6 +61,33 @@ def lunch(smtp_app, smtp_server, make_person, make_event):
     smtp_server.clear()
     smtp_app.config["DIGEST_HOUR"] = 0  # the daily digest is due at any hour of the test's day
     return client, event
+
+
+@pytest.fixture
+def team(lunch, make_organiser):
+    """The lunch's owner (also listed among its co-organisers), co-organisers of the lunch who want each answer, a daily
+    digest and nothing, one who co-organises the lunch's series, and an organiser of none who wants each answer."""
+    _client, event = lunch
+    owner = event.organiser
+    each, daily, off, of_series, other = (make_organiser(f"{name}@example.com", name.title(), role=OrganiserRole.ORGANISER)
+                                          for name in ("each", "daily", "off", "series", "other"))
+    daily.digest, off.digest = DigestMode.DAILY, DigestMode.OFF
+    owner.digest = each.digest = of_series.digest = other.digest = DigestMode.EACH
+    series = Series(kind=EventKind.LUNCH, title="Monthly lunch", capacity=4, start_time=time(12), end_time=time(13),
+                    timezone="Europe/Berlin", rrule="FREQ=MONTHLY", starts_on=date.today(), organiser_id=owner.id)
+    db.session.add(series)
+    db.session.flush()
+    event.series_id, event.occurrence_on = series.id, date.today()
+    event.co_organisers.extend([owner, each, daily, off])
+    series.co_organisers.extend([of_series, each])
+    db.session.commit()
+    return {"owner": owner, "each": each, "daily": daily, "off": off, "series": of_series, "other": other}
+
+
+def mails_to(smtp_server, team: dict, part: str) -> dict[str, list[str]]:
+    """Return the subjects with this part that each team member received, by their role in the team."""
+    return {role: sorted(mail["Subject"] for mail in to_organiser(smtp_server, organiser.email) if part in mail["Subject"])
+            for role, organiser in team.items()}
 
 
 def set_digest(event, mode: DigestMode) -> None:
@@ -177,3 +216,61 @@ def test_answers_from_before_the_setting_changed_are_not_announced(smtp_app, smt
     event.organiser.digest, event.organiser.digest_since = DigestMode.EACH, utcnow()
     db.session.commit()
     assert "0 answer notices" in send(smtp_app, utcnow())
+
+
+def test_co_organisers_of_the_event_or_its_series_who_want_each_get_each_answer_once(smtp_app, smtp_server, lunch, team):
+    _client, event = lunch
+    first = event.invitations[0]
+    answer(first, "yes")
+    smtp_server.clear()
+    assert "3 answer notices" in send(smtp_app, utcnow())
+    notice = f"{first.person.name} answered yes: Team lunch"
+    notices = mails_to(smtp_server, team, " answered ")
+    assert notices == {"owner": [notice], "each": [notice], "daily": [], "off": [], "series": [notice], "other": []}
+    assert "0 answer notices" in send(smtp_app, utcnow())
+    recorded = db.session.execute(select(Digest.organiser_id).where(Digest.kind == "answer", Digest.mail_id.is_not(None)))
+    assert sorted(recorded.scalars()) == sorted(team[role].id for role in ("owner", "each", "series"))
+
+
+def test_two_runs_at_once_announce_each_answer_once_per_organiser(smtp_app, smtp_server, lunch, team):
+    _client, event = lunch
+    answer(event.invitations[0], "yes")
+    now, settings = utcnow(), mail_settings()
+    first_run, second_run = due_answer_notices(db.session, now), due_answer_notices(db.session, now)
+    assert sorted(organiser_id for organiser_id, _invitation, _key in first_run) == sorted(
+        team[role].id for role in ("owner", "each", "series"))
+    assert [send_answer_notice(db.session, *row, now, settings) for row in first_run] == [True] * 3
+    db.session.commit()
+    assert [send_answer_notice(db.session, *row, now, settings) for row in second_run] == [False] * 3
+    db.session.commit()
+    assert db.session.scalar(select(func.count(OutgoingMail.id)).where(OutgoingMail.subject.contains(" answered "))) == 3
+
+
+def test_alerts_reach_every_organiser_whose_digest_is_on_once(smtp_app, smtp_server, lunch, team):
+    _client, event = lunch
+    event.capacity = 2
+    db.session.commit()
+    first, second, third, fourth = event.invitations
+    answer(first, "yes")
+    answer(second, "yes")
+    smtp_server.clear()
+    assert "1 alerts" in send(smtp_app, utcnow())
+    full = mails_to(smtp_server, team, "Full: ")["owner"]
+    assert len(full) == 1
+    alerts = mails_to(smtp_server, team, "Full: ")
+    assert alerts == {"owner": full, "each": full, "daily": full, "off": [], "series": full, "other": []}
+    owner_mail = db.session.scalar(select(EventAlert.mail_id))
+    assert db.session.get(OutgoingMail, owner_mail).recipient == "boss@example.com", "the alert records the owner's mail"
+    team["owner"].digest = DigestMode.OFF
+    db.session.commit()
+    answer(third, "no")
+    answer(fourth, "no")
+    now = utcnow()
+    first_run, second_run = due_alerts(db.session, now), due_alerts(db.session, now)
+    assert [send_alert(db.session, *row, now, mail_settings()) for row in first_run] == [True]
+    db.session.commit()
+    assert [send_alert(db.session, *row, now, mail_settings()) for row in second_run] == [False], "two runs at once"
+    db.session.commit()
+    assert "0 alerts" in send(smtp_app, utcnow())
+    counts = {role: len(subjects) for role, subjects in mails_to(smtp_server, team, "Everyone has answered: ").items()}
+    assert counts == {"owner": 0, "each": 1, "daily": 1, "off": 0, "series": 1, "other": 0}

@@ -121,7 +121,7 @@ def world(app, make_organiser, make_person):
     db.session.add(ProposalEntry(event_id=draft.id, person_id=subject.id, reason="fewest invitations"))
     db.session.add(ProposalEntry(event_id=draft.id, person_id=others[1].id, reason=f"in place of {NAME} <{EMAIL}>"))
     db.session.flush()
-    queue_answer_notice(db.session, mine, mail_settings(), now)
+    queue_answer_notice(db.session, mine, organiser, mail_settings(), now)
     audit.record(db.session, "login.failed", actor=audit.SYSTEM, summary=EMAIL)
     db.session.commit()
     return {"subject": subject, "others": others, "past": past, "coming": coming, "waiting": waiting, "organiser": organiser,

@@ -100,7 +100,7 @@ class AlertKind(enum.StrEnum):
 
 
 class EventAlert(db.Model):
-    """An alert to the organiser that an event filled or that everyone answered, once per event and kind."""
+    """An alert to the event's organisers that it filled or that everyone answered, once per event and kind."""
 
     __table_args__ = (UniqueConstraint("event_id", "kind"),)
 
@@ -108,7 +108,7 @@ class EventAlert(db.Model):
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
     kind: Mapped[AlertKind] = mapped_column(String(20))
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: None when the organiser's digest is off: the alert is settled without a mail
+    #: the first of its mails (the owner's when they get one); None when every organiser's digest is off (settled, no mail)
     mail_id: Mapped[int | None] = mapped_column(ForeignKey("outgoing_mail.id"))
 
 

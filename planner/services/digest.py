@@ -4,7 +4,9 @@ everyone has answered. Each once, whatever runs race (a Digest or EventAlert row
 The daily digest is due from DIGEST_HOUR on the installation's wall clock (DEFAULT_TIMEZONE), once per local date,
 and reports, per event of the organiser, new answers, waiting-list promotions (the "A seat is free" mails), bounces
 and mail problems since the previous digest (at most a day back, never before the setting changed). A day with
-nothing to report is settled without a mail. Alerts are settled for every organiser, mailed unless the digest is off.
+nothing to report is settled without a mail. Every organiser of the event hears alike: its owner and its co-organisers
+(of the event or of its series, services.ownership.involved_events), each once. An alert is settled once per event and
+mailed in that transaction to each of them whose digest is not off.
 """
 
 from collections import defaultdict
@@ -131,9 +133,9 @@ def _answer_key(invitation_id: int, answered_at: datetime) -> str:
 
 
 def due_answer_notices(session: Session, now: datetime) -> list[tuple[int, int, str]]:
-    """Return (organiser id, invitation id, key) for each recent answer to announce to an organiser who wants each."""
+    """Return (organiser id, invitation id, key) for each recent answer and each organiser of its event who wants each."""
     rows = session.execute(
-        select(Organiser, Invitation.id, Invitation.answered_at).join(Event, Event.organiser_id == Organiser.id)
+        select(Organiser, Invitation.id, Invitation.answered_at).select_from(Organiser).join(Event, involved_events(Organiser.id))
         .join(Invitation, Invitation.event_id == Event.id)
         .where(Organiser.digest == DigestMode.EACH, Invitation.answer != Answer.PENDING, Invitation.cancelled_at.is_(None),
                Invitation.answered_at > now - ANSWER_NOTICE_WINDOW, Invitation.answered_at <= now)
@@ -161,7 +163,7 @@ def send_answer_notice(session: Session, organiser_id: int, invitation_id: int, 
                             covers_until=invitation.answered_at)
     if notice_id is None:
         return False
-    mail = queue_answer_notice(session, invitation, settings, now)
+    mail = queue_answer_notice(session, invitation, session.get(Organiser, organiser_id), settings, now)
     session.flush()
     session.get(Digest, notice_id).mail_id = mail.id
     return True
@@ -205,13 +207,18 @@ def due_alerts(session: Session, now: datetime) -> list[tuple[int, AlertKind, Co
 
 def send_alert(session: Session, event_id: int, kind: AlertKind, counts: Counts, now: datetime,
                settings: MailSettings) -> bool:
-    """Settle one alert and queue its mail unless the organiser's digest is off; False when another run did it."""
+    """Settle one alert and queue its mail to each of the event's organisers whose digest is on; False if another run did it."""
     alert_id = insert_once(session, EventAlert, event_id=event_id, kind=kind, queued_at=now)
     if alert_id is None:
         return False
     event = session.get(Event, event_id)
-    if event.organiser.digest != DigestMode.OFF:
-        mail = queue_alert(session, event, kind, settings, now, counts=counts)
+    recipients = session.scalars(
+        select(Organiser).join(Event, involved_events(Organiser.id))
+        .where(Event.id == event_id, Organiser.digest != DigestMode.OFF)
+        .order_by(Organiser.id != Event.organiser_id, Organiser.id)  # the owner first
+    ).all()
+    mails = [queue_alert(session, event, organiser, kind, settings, now, counts=counts) for organiser in recipients]
+    if mails:
         session.flush()
-        session.get(EventAlert, alert_id).mail_id = mail.id
+        session.get(EventAlert, alert_id).mail_id = mails[0].id
     return True

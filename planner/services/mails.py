@@ -179,12 +179,13 @@ def queue_reminder(
     return queue_mail(session, message, event_id=event.id, invitation=invitation)
 
 
-def queue_answer_notice(session: Session, invitation: Invitation, settings: MailSettings, now: datetime) -> OutgoingMail:
-    """Queue the organiser's mail about one new answer (their digest setting is "each")."""
+def queue_answer_notice(session: Session, invitation: Invitation, organiser: Organiser, settings: MailSettings,
+                        now: datetime) -> OutgoingMail:
+    """Queue the mail about one new answer to one of the event's organisers (whose digest setting is "each")."""
     event = invitation.event
     subject = one_line(f"{invitation.person.name} answered {invitation.answer}: {event.title}")
     values = {"invitation": invitation, "event": event, "starts": local(event.starts_at, event), **_links(settings, event)}
-    message = _to_organiser(event.organiser, subject, settings, now, bodies=_bodies(settings, "digest_answer", values))
+    message = _to_organiser(organiser, subject, settings, now, bodies=_bodies(settings, "digest_answer", values))
     return queue_mail(session, message, event_id=event.id)
 
 
@@ -197,10 +198,11 @@ def queue_digest(session: Session, organiser: Organiser, summaries: Sequence, se
     return queue_mail(session, message, event_id=None)
 
 
-def queue_alert(session: Session, event: Event, kind: str, settings: MailSettings, now: datetime, *, counts) -> OutgoingMail:
-    """Queue the organiser's alert that an event is full ("full") or that everyone answered ("all_answered")."""
+def queue_alert(session: Session, event: Event, organiser: Organiser, kind: str, settings: MailSettings, now: datetime, *,
+                counts) -> OutgoingMail:
+    """Queue one organiser's alert that an event is full ("full") or that everyone answered ("all_answered")."""
     values = {"event": event, "kind": kind, "counts": counts, "starts": local(event.starts_at, event), **_links(settings, event)}
-    message = _to_organiser(event.organiser, _subject(ALERT_LEADS[kind], event), settings, now,
+    message = _to_organiser(organiser, _subject(ALERT_LEADS[kind], event), settings, now,
                             bodies=_bodies(settings, f"alert_{kind}", values))
     return queue_mail(session, message, event_id=event.id)
 
