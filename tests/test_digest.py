@@ -20,7 +20,7 @@ from planner.models import (
     Series,
     utcnow,
 )
-from planner.services.digest import due_alerts, due_answer_notices, send_alert, send_answer_notice
+from planner.services.digest import due_alerts, due_answer_notices, due_daily, send_alert, send_answer_notice
 from planner.services.rsvp import record_answer
 from tests.helpers import csrf_from, sent_event
 
@@ -274,3 +274,18 @@ def test_alerts_reach_every_organiser_whose_digest_is_on_once(smtp_app, smtp_ser
     assert "0 alerts" in send(smtp_app, utcnow())
     counts = {role: len(subjects) for role, subjects in mails_to(smtp_server, team, "Everyone has answered: ").items()}
     assert counts == {"owner": 0, "each": 1, "daily": 1, "off": 0, "series": 1, "other": 0}
+
+
+def test_a_deactivated_organiser_gets_no_notice_alert_or_digest(smtp_app, smtp_server, lunch, team):
+    _client, event = lunch
+    team["each"].is_active = team["daily"].is_active = False
+    event.capacity = 1
+    db.session.commit()
+    answer(event.invitations[0], "yes")
+    smtp_server.clear()
+    assert team["daily"].id not in due_daily(db.session, utcnow(), hour=0, timezone="Europe/Berlin")
+    send(smtp_app, utcnow())
+    assert mails_to(smtp_server, team, " answered ")["each"] == []
+    assert mails_to(smtp_server, team, "Full: ")["each"] == mails_to(smtp_server, team, "Full: ")["daily"] == []
+    assert mails_to(smtp_server, team, "igest")["daily"] == []
+    assert mails_to(smtp_server, team, "Full: ")["series"] and mails_to(smtp_server, team, " answered ")["series"]

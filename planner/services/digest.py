@@ -108,7 +108,8 @@ def due_daily(session: Session, now: datetime, *, hour: int, timezone: str) -> l
         return []
     settled = select(Digest.id).where(Digest.organiser_id == Organiser.id, Digest.kind == "daily",
                                       Digest.key == digest_key(now, timezone)).exists()
-    query = select(Organiser.id).where(Organiser.digest == DigestMode.DAILY, ~settled).order_by(Organiser.id)
+    query = select(Organiser.id).where(Organiser.digest == DigestMode.DAILY, Organiser.is_active.is_(True), ~settled)
+    query = query.order_by(Organiser.id)
     return list(session.scalars(query))
 
 
@@ -137,8 +138,8 @@ def due_answer_notices(session: Session, now: datetime) -> list[tuple[int, int, 
     rows = session.execute(
         select(Organiser, Invitation.id, Invitation.answered_at).select_from(Organiser).join(Event, involved_events(Organiser.id))
         .join(Invitation, Invitation.event_id == Event.id)
-        .where(Organiser.digest == DigestMode.EACH, Invitation.answer != Answer.PENDING, Invitation.cancelled_at.is_(None),
-               Invitation.answered_at > now - ANSWER_NOTICE_WINDOW, Invitation.answered_at <= now)
+        .where(Organiser.digest == DigestMode.EACH, Organiser.is_active.is_(True), Invitation.answer != Answer.PENDING,
+               Invitation.cancelled_at.is_(None), Invitation.answered_at > now - ANSWER_NOTICE_WINDOW, Invitation.answered_at <= now)
         .order_by(Invitation.answered_at, Invitation.id)
     ).all()
     announced = set(session.execute(
@@ -214,7 +215,7 @@ def send_alert(session: Session, event_id: int, kind: AlertKind, counts: Counts,
     event = session.get(Event, event_id)
     recipients = session.scalars(
         select(Organiser).join(Event, involved_events(Organiser.id))
-        .where(Event.id == event_id, Organiser.digest != DigestMode.OFF)
+        .where(Event.id == event_id, Organiser.digest != DigestMode.OFF, Organiser.is_active.is_(True))
         .order_by(Organiser.id != Event.organiser_id, Organiser.id)  # the owner first
     ).all()
     mails = [queue_alert(session, event, organiser, kind, settings, now, counts=counts) for organiser in recipients]
