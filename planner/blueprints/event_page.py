@@ -81,11 +81,13 @@ SHOWN_PERSON = (Person.id, Person.email, Person.name, Person.department, Person.
 def load_rows(session: Session, event: Event) -> None:
     """Load the event's invitations and proposal entries with their people: two statements, whatever their number.
 
-    Once sent, the invitations bring every person the page names, so the entries come without theirs.
+    Once sent, the invitations bring every person the page names, so the entries come without theirs, and only the
+    entries of replacements (what backfill.backfill_state reads of them, "in place of ..."): the page is read-only.
     """
-    proposals = selectinload(Event.proposals)
     if event.status == EventStatus.DRAFT:
-        proposals = proposals.joinedload(ProposalEntry.person).load_only(*SHOWN_PERSON)
+        proposals = selectinload(Event.proposals).joinedload(ProposalEntry.person).load_only(*SHOWN_PERSON)
+    else:
+        proposals = selectinload(Event.proposals.and_(ProposalEntry.reason.startswith(backfill.IN_PLACE_OF_LEAD)))
     invitations = selectinload(Event.invitations).joinedload(Invitation.person).load_only(*SHOWN_PERSON)
     session.execute(select(Event).where(Event.id == event.id).options(invitations, proposals)).unique().scalar_one()
 

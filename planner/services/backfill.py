@@ -30,7 +30,9 @@ from .locking import lock_event
 from .mails import MailSettings
 from .planning import REASON_LENGTH, gc_paused, proposal_pool, turn_history
 
-IN_PLACE_OF = re.compile(r"^in place of .* <([^<>]+)>$")
+#: how a replacement's proposal entry begins (record_replacement), and the whole reason with the decliner's email
+IN_PLACE_OF_LEAD = "in place of "
+IN_PLACE_OF = re.compile(rf"^{IN_PLACE_OF_LEAD}.* <([^<>]+)>$")
 
 
 class BackfillError(PlannerError):
@@ -149,7 +151,7 @@ def _replace(session, event, declined, settings, now, lookback_days) -> Replacem
 
 def record_replacement(event: Event, gone: Person, newcomer: Person) -> None:
     """Keep who replaced whom in the newcomer's proposal entry ("in place of Name <email>")."""
-    reason = f"in place of {gone.name[: max(REASON_LENGTH - len(gone.email) - 16, 1)]} <{gone.email}>"
+    reason = f"{IN_PLACE_OF_LEAD}{gone.name[: max(REASON_LENGTH - len(gone.email) - 16, 1)]} <{gone.email}>"
     event.proposals.append(ProposalEntry(person=newcomer, reason=reason[:REASON_LENGTH]))
 
 
