@@ -311,3 +311,15 @@ def reference_pool(event: Event, now: datetime, kept=()) -> list[Candidate]:
     chosen = [p for p in people if (planning.unavailability(p, day) is None and p.id not in excluded) or p.id in set(kept)]
     return [Candidate(p.id, p.department, p.level, *((history[p.id].recent_invites, history[p.id].last_invited)
                                                      if p.id in history else ())) for p in chosen]
+
+
+def run_threads_listening(threads, listener) -> None:
+    """Run the threads to their end with listener on the engine's after_cursor_execute, removed whatever happens."""
+    sqlalchemy_event.listen(db.engine, "after_cursor_execute", listener)
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sqlalchemy_event.remove(db.engine, "after_cursor_execute", listener)

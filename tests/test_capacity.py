@@ -32,6 +32,7 @@ from tests.helpers import (
     parse_mail,
     propose_and_send,
     rsvp_link,
+    run_threads_listening,
 )
 
 SEAT_SUBJECT = "A seat is free: you are in"
@@ -268,14 +269,7 @@ def test_two_people_answering_yes_for_the_last_seat_at_once_get_one_seat(app, cl
                 pass
 
     threads = [threading.Thread(target=answer_yes, args=args) for args in zip(browsers, links[1:], tokens)]
-    sqlalchemy_event.listen(db.engine, "after_cursor_execute", hold_after_counting)
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sqlalchemy_event.remove(db.engine, "after_cursor_execute", hold_after_counting)
+    run_threads_listening(threads, hold_after_counting)
     assert statuses == [303, 303]
     db.session.expire_all()
     answers = sorted(inv.answer for inv in db.session.scalars(select(Invitation)))

@@ -9,7 +9,6 @@ import pytest
 from scim2_client.engines.httpx2 import SyncSCIMClient
 from scim2_models import ScimFilter
 from scim2_tester import Status, check_server
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, update
 from werkzeug.serving import make_server
 
@@ -21,7 +20,7 @@ from planner.services.people import write_rows
 from planner.services.planning import eligible_on
 from planner.services.privacy import erase_person
 from planner.services.scim import SqlFilter
-from tests.helpers import log_in, make_app, statements
+from tests.helpers import log_in, make_app, run_threads_listening, statements
 
 TOKEN = "scim-test-token-0123456789"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -263,14 +262,7 @@ def test_two_patches_at_once_to_one_user_both_survive(scim, app, path, value, co
 
     changes = ({"path": "displayName", "value": "Ada King"}, {"path": path, "value": value})
     threads = [threading.Thread(target=patch, args=(change,)) for change in changes]
-    sqlalchemy_event.listen(db.engine, "after_cursor_execute", hold_after_reading)
-    try:
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    finally:
-        sqlalchemy_event.remove(db.engine, "after_cursor_execute", hold_after_reading)
+    run_threads_listening(threads, hold_after_reading)
     assert statuses == [200, 200]
     person = person_of(body)
     assert (person.name, getattr(person, column)) == ("Ada King", value)
