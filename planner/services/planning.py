@@ -210,21 +210,13 @@ def proposal_pool(session: Session, event: Event, now: datetime, kept: Collectio
     keep = ~np.isin(ids, sorted(excluded - set(kept)))
     order = np.argsort(ids[keep], kind="stable")
     ids, code, level = ids[keep][order], code[keep][order], level[keep][order]
-    return Columns(ids, code, departments, level, *_history_columns(ids, history)), history
-
-
-def _history_columns(ids: np.ndarray, history: Mapping[int, History]) -> tuple[np.ndarray, np.ndarray]:
-    """The recent invitations and the last invitation's ordinal (0: never) of each of these sorted ids."""
-    recent, last = np.zeros(len(ids), np.int64), np.zeros(len(ids), np.int64)
-    known = np.fromiter(history, np.int64, len(history))
-    at = np.searchsorted(ids, known)
-    inside = at < len(ids)
-    inside[inside] = ids[at[inside]] == known[inside]
-    pasts = list(history.values())
-    recent[at[inside]] = np.fromiter((past.recent_invites for past in pasts), np.int64, len(pasts))[inside]
-    last[at[inside]] = np.fromiter((past.last_invited.toordinal() if past.last_invited else 0 for past in pasts), np.int64,
-                                   len(pasts))[inside]
-    return recent, last
+    pool = Columns(ids, code, departments, level, np.zeros(len(ids), np.int64), np.zeros(len(ids), np.int64))
+    at = pool.positions(list(history))
+    found, pasts = at >= 0, list(history.values())
+    pool.recent[at[found]] = np.fromiter((past.recent_invites for past in pasts), np.int64, len(pasts))[found]
+    pool.last[at[found]] = np.fromiter((past.last_invited.toordinal() if past.last_invited else 0 for past in pasts), np.int64,
+                                       len(pasts))[found]
+    return pool, history
 
 
 def must_ids(event: Event) -> list[int]:
