@@ -111,7 +111,7 @@ class Columns:
     @cached_property
     def table(self) -> np.ndarray | None:
         """Position by id, for ids that are small non-negative ints (database keys): -1 where no one has that id."""
-        if not len(self.ids) or self.ids.dtype == object or self.ids.min() < 0 or self.ids.max() > 4 * len(self.ids) + 1024:
+        if self.ids.dtype == object or not _countable(self.ids):
             return None
         table = np.full(int(self.ids.max()) + 1, -1, np.int64)
         table[self.ids] = np.arange(len(self.ids))
@@ -441,10 +441,15 @@ def _index(candidates: Sequence[Candidate]) -> dict[Hashable, int]:
 
 def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values, sorted, and each value's position among them (np.unique's answer, by counting when it can)."""
-    if not len(values) or values.min() < 0 or values.max() > 4 * len(values) + 1024:
+    if not _countable(values):
         return np.unique(values, return_inverse=True)
     present = np.bincount(values) > 0
     return np.flatnonzero(present), (np.cumsum(present) - 1)[values]
+
+
+def _countable(values: np.ndarray) -> bool:
+    """Whether these ints can index an array of counts or positions: non-negative and not much above their number."""
+    return bool(len(values)) and values.min() >= 0 and values.max() <= 4 * len(values) + 1024
 
 
 def _narrow(keys: np.ndarray) -> np.ndarray:
