@@ -97,3 +97,20 @@ def test_an_answer_needs_the_form_token_of_its_own_invitation(client, make_perso
     assert own_csrf != other_csrf
     assert client.post(f"/rsvp/{token}", data={"csrf_token": own_csrf, "answer": "yes"}).status_code == 303
     assert invitation_of(mine).answer == Answer.YES
+
+
+def test_an_unknown_answer_or_an_overlong_note_is_refused_with_its_reason_and_changes_nothing(client, make_person, make_event):
+    event = marked_sent(make_event)
+    person = make_person()
+    token = invite_with_token(event, person)
+    csrf = csrf_from(client.get(f"/rsvp/{token}").data)
+    for data, reason in (({"answer": "perhaps"}, "Choose yes, no or maybe."), ({}, "Choose yes, no or maybe."),
+                         ({"answer": "yes", "comment": "x" * 1001}, "can have at most 1000 characters")):
+        response = client.post(f"/rsvp/{token}", data={"csrf_token": csrf, **data})
+        assert response.status_code == 400 and reason in response.data.decode(), data
+        assert invitation_of(person).answer == Answer.PENDING
+    response = client.post(f"/rsvp/{token}", data={"csrf_token": csrf, "answer": "maybe", "comment": "  " + "y" * 1000})
+    assert response.status_code == 400, "the note's length counts as sent"
+    assert client.post(f"/rsvp/{token}", data={"csrf_token": csrf, "answer": "maybe", "comment": "y" * 1000}).status_code == 303
+    stored = invitation_of(person)
+    assert stored.answer == Answer.MAYBE and stored.comment == "y" * 1000

@@ -1,11 +1,14 @@
-"""RSVP snapshots: read as plain columns, they stand in for the models only while each attribute is named after its column."""
+"""RSVP snapshots: read as plain columns, they stand in for the models only while each attribute is named after its column;
+an answer by link is recorded on one read afresh."""
 
-from sqlalchemy import inspect
+import pytest
+from sqlalchemy import delete, inspect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from planner.extensions import db
-from planner.models import Event, Invitation
-from planner.services.rsvp import find_answering, find_invited
+from planner.mailer import mail_settings
+from planner.models import Answer, Event, Invitation, utcnow
+from planner.services.rsvp import AnswerError, find_answering, find_invited, record_link_answer
 from tests.helpers import invite_with_token, marked_sent
 
 
@@ -50,3 +53,27 @@ def test_every_column_a_snapshot_reads_is_named_as_its_model_attribute(app, make
 def test_the_check_would_see_an_attribute_named_otherwise_than_its_column():
     assert misnamed(_Renamed, {"id", "answer"}) == {"answer": "reply"}
     assert misnamed(_Renamed, {"id", "gone"}) == {"gone": None}
+
+
+def test_a_link_answer_is_recorded_on_a_fresh_snapshot_and_on_the_loaded_invitation(app, make_person, make_event):
+    """record_link_answer reads the invitation again as plain columns under the lock: the snapshot it returns shows the
+    stored answer, and an object of the same invitation loaded in the session is kept in step (not left stale)."""
+    event = marked_sent(make_event, capacity=5)
+    token = invite_with_token(event, make_person())
+    answering = find_answering(db.session, token)
+    loaded = db.session.get(Invitation, answering.invitation.id)
+    stored = record_link_answer(db.session, answering.invitation, "yes", utcnow(), " see you ", settings=mail_settings())
+    assert (stored.answer, stored.comment) == (Answer.YES, "see you") and stored is not answering.invitation
+    assert (loaded.answer, loaded.comment) == (Answer.YES, "see you")
+    db.session.commit()
+    db.session.expire_all()
+    assert db.session.get(Invitation, stored.id).answer == Answer.YES
+
+
+def test_a_link_answer_to_an_invitation_erased_while_it_waited_is_refused(app, make_person, make_event):
+    event = marked_sent(make_event, capacity=5)
+    token = invite_with_token(event, make_person())
+    answering = find_answering(db.session, token)
+    db.session.execute(delete(Invitation).where(Invitation.id == answering.invitation.id))
+    with pytest.raises(AnswerError, match="withdrawn"):
+        record_link_answer(db.session, answering.invitation, "yes", utcnow(), None, settings=mail_settings())

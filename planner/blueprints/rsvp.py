@@ -14,7 +14,7 @@ from flask import (
 from ..config import sends_at_once
 from ..errors import PlannerError
 from ..extensions import csrf, db
-from ..forms import ActionForm, AnswerForm, NeedsForm, answer_csrf_token
+from ..forms import ActionForm, NeedsForm, SubmittedAnswer, answer_csrf_token, submitted_answer
 from ..mailer import deliver_event_mail, mail_settings
 from ..models import Answer, utcnow
 from ..services import audit
@@ -121,12 +121,12 @@ def _refused(token: str, message: str, needs_form: NeedsForm | None, status: int
 
 
 @bp.post("/<token>")
-@csrf.exempt  # the answer form checks its own token, bound to the invitation (forms.InvitationCSRF)
+@csrf.exempt  # the answer form checks its own token, bound to the invitation (forms.submitted_answer)
 def answer(token: str):
     answering = _found(find_answering, token)  # a lighter read than the page's: a refusal reads the page's
     invitation = answering.invitation
+    given_answer = submitted_answer(request.form, invitation.token_hash)
     # the needs form (its fields inside the answer form) is built only when the page showed it: an answer alone skips it
-    form = AnswerForm(meta={"csrf_context": invitation.token_hash})
     needs_form = NeedsForm(meta={"csrf": False}) if "needs_shown" in request.form and asks_needs(invitation.event) else None
     if invitation.cancelled_at is not None:
         return _refused(token, "This invitation was withdrawn: there is nothing to answer.", needs_form, 409)
@@ -134,22 +134,22 @@ def answer(token: str):
         return _refused(token, str(AnswersClosed(invitation.event)), None, 409)
     questions = [question for question, _ in _questions(invitation, answering.has_questions)]
     given = {question.id: request.form.getlist(f"q{question.id}") for question in questions}
-    if not form.validate_on_submit():
-        if form.csrf_token.errors:
-            abort(400)
-        return _refused(token, "Choose yes, no or maybe.", needs_form, 400, given)
+    if not given_answer.is_genuine:
+        abort(400)
+    if given_answer.problem is not None:
+        return _refused(token, given_answer.problem, needs_form, 400, given)
     if needs_form is not None and not needs_form.validate():
         return _refused(token, "Your needs could not be saved: " + " ".join(_errors(needs_form)), needs_form, 400, given)
     try:
-        answers = read_answers(questions, given, saying_yes=form.answer.data == "yes")
+        answers = read_answers(questions, given, saying_yes=given_answer.answer == "yes")
         needs = needs_form.to_needs() if needs_form is not None else None
     except PlannerError as error:
         return _refused(token, str(error), needs_form, 400, given)
     # a yes given up promotes the waiting; a decline of an event that backfills itself can make an offer: mail to send
-    frees_seat = (invitation.answer == Answer.YES and form.answer.data != "yes") or (
-        invitation.event.is_auto_backfill and form.answer.data == "no")
+    frees_seat = (invitation.answer == Answer.YES and given_answer.answer != "yes") or (
+        invitation.event.is_auto_backfill and given_answer.answer == "no")
     try:
-        saved = once_more_when_stale(db.session, lambda: _save(invitation, form, answers, needs))
+        saved = once_more_when_stale(db.session, lambda: _save(invitation, given_answer, answers, needs))
     except PlannerError as error:
         db.session.rollback()
         return _refused(token, str(error), needs_form, 409, given)
@@ -163,11 +163,10 @@ def _errors(form) -> list[str]:
     return [error for errors in form.errors.values() for error in errors]
 
 
-def _save(snapshot: Snapshot, form: AnswerForm, answers: dict, needs) -> Answer:
+def _save(snapshot: Snapshot, given: SubmittedAnswer, answers: dict, needs) -> Answer:
     """Record and commit the answer, the question answers and the needs (record_link_answer reads the invitation afresh
     under the lock, so a retry starts clean); return the answer stored."""
-    invitation = record_link_answer(db.session, snapshot, form.answer.data, utcnow(), form.comment.data,
-                                    settings=mail_settings())
+    invitation = record_link_answer(db.session, snapshot, given.answer, utcnow(), given.comment, settings=mail_settings())
     save_answers(db.session, invitation, answers)
     if needs is not None:
         save_needs(db.session, invitation.person_id, needs)

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload
+from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..errors import PlannerError
@@ -68,10 +69,16 @@ _FOR_ANSWER = (
     .where(_INVITATIONS.c.token_hash == bindparam("token_hash"))
 )
 
-#: the invitation and its event read again once the event is locked, in one statement (built once, like the lookup)
+#: the invitation and its event read again once the event is locked, in one statement (built once, like the lookup):
+#: as objects for a loaded invitation (a calendar reply), as plain columns for a snapshot (an answer by link)
 _AFRESH = (
     select(Invitation, Event).join(Invitation.event).where(Invitation.id == bindparam("id"))
     .options(contains_eager(Invitation.event))
+)
+_AFRESH_SNAPSHOT = (
+    select(_INVITATIONS, _EVENTS)
+    .join_from(_INVITATIONS, _EVENTS, _EVENTS.c.id == _INVITATIONS.c.event_id)
+    .where(_INVITATIONS.c.id == bindparam("id"))
 )
 #: the answer written straight to its row, a Core statement on the table (the values given name the columns set)
 _ANSWER = update(Invitation.__table__).where(Invitation.__table__.c.id == bindparam("invitation_id"))
@@ -132,23 +139,32 @@ def is_late(event: Event, now: datetime) -> bool:
 
 def find_invited(session: Session, token: str) -> Invited:
     """Return the invitation a token belongs to with what its page needs (one statement); else raise TokenError."""
-    invitation, (person_name, organiser_name, diets, diet_note, access_note, has_plan, has_questions) = _snapshot(
+    invitation, (person_name, organiser_name, diets, diet_note, access_note, has_plan, has_questions) = _by_token(
         session, _BY_TOKEN, token)
     return Invited(invitation, person_name, organiser_name, stored_needs(diets, diet_note, access_note), has_plan, has_questions)
 
 
 def find_answering(session: Session, token: str) -> Answering:
     """Return the invitation a token belongs to with what an answer to it needs (one statement); else raise TokenError."""
-    invitation, (has_questions,) = _snapshot(session, _FOR_ANSWER, token)
+    invitation, (has_questions,) = _by_token(session, _FOR_ANSWER, token)
     return Answering(invitation, has_questions)
 
 
-def _snapshot(session: Session, statement, token: str) -> tuple[Snapshot, tuple]:
-    """Run a lookup that starts with the invitation's and its event's columns: (the invitation's snapshot, the rest)."""
-    session.flush()
-    row = session.connection().execute(statement, {"token_hash": hash_token(token)}).first()
-    if row is None:
+def _by_token(session: Session, statement, token: str) -> tuple[Snapshot, tuple]:
+    """_snapshot of the invitation a token belongs to; raise TokenError when there is none."""
+    found = _snapshot(session, statement, {"token_hash": hash_token(token)})
+    if found is None:
         raise TokenError.invalid()
+    return found
+
+
+def _snapshot(session: Session, statement, values: dict) -> tuple[Snapshot, tuple] | None:
+    """Run a lookup that starts with the invitation's and its event's columns: (the invitation's snapshot, the rest), or
+    None when it finds no row."""
+    session.flush()
+    row = session.connection().execute(statement, values).first()
+    if row is None:
+        return None
     split, end = len(_INVITATION_KEYS), len(_INVITATION_KEYS) + len(_EVENT_KEYS)
     event = Snapshot(**dict(zip(_EVENT_KEYS, row[split:end])))
     return Snapshot(**dict(zip(_INVITATION_KEYS, row[:split])), event=event), tuple(row[end:])
@@ -179,21 +195,21 @@ def record_answer(
 
 
 def record_link_answer(session: Session, snapshot: Snapshot, answer: str, now: datetime, comment: str | None, *,
-                       settings: MailSettings) -> Invitation:
+                       settings: MailSettings) -> Snapshot:
     """Record an answer given on the RSVP page (as record_answer, via the link) to the invitation a snapshot shows, and
-    return the invitation as stored: read afresh under the event's lock, the only time the answer path builds it."""
+    return a snapshot of the invitation as stored: read afresh under the event's lock, with the answer set on it."""
     return _record(session, snapshot, answer, now, comment, settings, "link")[0]
 
 
 def _record(session: Session, invitation: Invitation | Snapshot, answer: str, now: datetime, comment: str | None,
-            settings: MailSettings, via: str) -> tuple[Invitation, bool]:
-    """record_answer for an invitation or a snapshot of it, which is read afresh once the event is locked: a loaded
-    invitation is refreshed in place. Return the invitation and whether its answer changed."""
+            settings: MailSettings, via: str) -> tuple[Invitation | Snapshot, bool]:
+    """record_answer for an invitation or a snapshot of it, read afresh once the event is locked (a loaded invitation is
+    refreshed in place, a snapshot read again as one). Return the invitation and whether its answer changed."""
     if answer not in ANSWERS:
         raise AnswerError("Choose yes, no or maybe.")
     lock_event_row(session, invitation.event_id)
     stamp = utcnow()
-    invitation = session.execute(_AFRESH, {"id": invitation.id}, execution_options={"populate_existing": True}).one()[0]
+    invitation = _afresh(session, invitation)
     if invitation.cancelled_at is not None:
         raise AnswerError("This invitation was withdrawn.")
     if is_late(invitation.event, now):
@@ -215,16 +231,40 @@ def _record(session: Session, invitation: Invitation | Snapshot, answer: str, no
     if old != new:
         count_answer(new)
     if (old == Answer.YES or held) and new != Answer.YES:
-        fill_free_seats(session, invitation.event, settings, stamp)
+        fill_free_seats(session, _event_object(session, invitation), settings, stamp)
     if new == Answer.NO and old != Answer.NO and invitation.event.is_auto_backfill:
         from .offers import refill  # only a decline needs the planning modules
 
-        refill(session, invitation.event, settings, now)
+        refill(session, _event_object(session, invitation), settings, now)
     return invitation, True
 
 
-def _write(session: Session, invitation: Invitation, values: dict) -> None:
-    """Store the answer's columns with one direct UPDATE (no unit-of-work flush) and set them on the loaded invitation."""
+def _afresh(session: Session, invitation: Invitation | Snapshot) -> Invitation | Snapshot:
+    """The invitation with its event as stored now (the event locked): a loaded invitation refreshed in place, a snapshot
+    read again as one (no objects to build and track: the busiest path of the app)."""
+    if not isinstance(invitation, Snapshot):
+        return session.execute(_AFRESH, {"id": invitation.id}, execution_options={"populate_existing": True}).one()[0]
+    found = _snapshot(session, _AFRESH_SNAPSHOT, {"id": invitation.id})
+    if found is None:  # erased while the answer waited for the lock
+        raise AnswerError("This invitation was withdrawn.")
+    return found[0]
+
+
+def _event_object(session: Session, invitation: Invitation | Snapshot) -> Event:
+    """The invitation's event as a loaded object, for the rarer work a decline starts (seats given, offers made)."""
+    if not isinstance(invitation, Snapshot):
+        return invitation.event
+    return session.get(Event, invitation.event_id, populate_existing=True)  # the event is locked: as stored now
+
+
+def _write(session: Session, invitation: Invitation | Snapshot, values: dict) -> None:
+    """Store the answer's columns with one direct UPDATE (no unit-of-work flush) and set them on the invitation read, and
+    on its object when the session has one loaded (the seats a decline frees are counted from objects)."""
     session.connection().execute(_ANSWER, {"invitation_id": invitation.id, **values})
+    is_snapshot = isinstance(invitation, Snapshot)
+    loaded = session.identity_map.get(identity_key(Invitation, invitation.id)) if is_snapshot else invitation
     for key, value in values.items():
-        set_committed_value(invitation, key, value)
+        if is_snapshot:
+            setattr(invitation, key, value)
+        if loaded is not None:
+            set_committed_value(loaded, key, value)
