@@ -29,8 +29,10 @@ def test_a_withdrawn_invitation_says_so_and_offers_nothing_to_press(client, make
 def test_a_post_to_a_withdrawn_invitation_is_refused_and_changes_nothing(client, make_person, make_event):
     event = marked_sent(make_event)
     person = make_person()
-    token = invite_with_token(event, person, Answer.YES, cancelled_at=utcnow())
-    csrf = csrf_from(client.get("/auth/login").data)
+    token = invite_with_token(event, person, Answer.YES)
+    csrf = csrf_from(client.get(f"/rsvp/{token}").data)  # a tab opened before the withdrawal
+    invitation_of(person).cancelled_at = utcnow()
+    db.session.commit()
     response = client.post(f"/rsvp/{token}", data={"csrf_token": csrf, "answer": "no", "comment": "changed my mind"})
     assert response.status_code == 409
     assert "This invitation was withdrawn" in response.data.decode()

@@ -1,14 +1,15 @@
 """RSVP snapshots: read as plain columns, they stand in for the models only while each attribute is named after its column;
-an answer by link is recorded on one read afresh."""
+an answer by link is recorded on the one read with its event locked."""
 
 import pytest
-from sqlalchemy import delete, inspect
+from sqlalchemy import delete, inspect, select, update
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from planner.extensions import db
 from planner.mailer import mail_settings
 from planner.models import Answer, Event, Invitation, utcnow
-from planner.services.rsvp import AnswerError, find_answering, find_invited, record_link_answer
+from planner.services.rsvp import find_invited, lock_answering, record_link_answer
+from planner.tokens import TokenError
 from tests.helpers import invite_with_token, marked_sent
 
 
@@ -43,7 +44,7 @@ def test_every_column_a_snapshot_reads_is_named_as_its_model_attribute(app, make
     a name the snapshot lacks. The names checked are the ones the real lookups give their snapshots, so mapping, say,
     `reply_seq = mapped_column("reply_sequence")` fails here with {"reply_sequence": "reply_seq"} (tried by hand)."""
     token = invite_with_token(marked_sent(make_event), make_person())
-    for found in (find_invited(db.session, token), find_answering(db.session, token)):
+    for found in (find_invited(db.session, token), lock_answering(db.session, token)):
         snapshot = found.invitation
         assert read_names(snapshot) and read_names(snapshot.event)
         assert misnamed(Invitation, read_names(snapshot)) == {}
@@ -55,25 +56,27 @@ def test_the_check_would_see_an_attribute_named_otherwise_than_its_column():
     assert misnamed(_Renamed, {"id", "gone"}) == {"gone": None}
 
 
-def test_a_link_answer_is_recorded_on_a_fresh_snapshot_and_on_the_loaded_invitation(app, make_person, make_event):
-    """record_link_answer reads the invitation again as plain columns under the lock: the snapshot it returns shows the
-    stored answer, and an object of the same invitation loaded in the session is kept in step (not left stale)."""
+def test_an_answer_reads_the_invitation_as_stored_and_records_on_that_read(app, make_person, make_event):
+    """lock_answering reads the invitation as stored now (with its event locked), not as an object the session holds;
+    record_link_answer records on that snapshot and keeps such a loaded object in step, not stale."""
     event = marked_sent(make_event, capacity=5)
     token = invite_with_token(event, make_person())
-    answering = find_answering(db.session, token)
-    loaded = db.session.get(Invitation, answering.invitation.id)
+    loaded = db.session.scalar(select(Invitation).where(Invitation.event_id == event.id))
+    db.session.execute(update(Invitation).where(Invitation.id == loaded.id).values(comment="told by mail"),
+                       execution_options={"synchronize_session": False})
+    answering = lock_answering(db.session, token)
+    assert answering.invitation.comment == "told by mail" and loaded.comment is None
     stored = record_link_answer(db.session, answering.invitation, "yes", utcnow(), " see you ", settings=mail_settings())
-    assert (stored.answer, stored.comment) == (Answer.YES, "see you") and stored is not answering.invitation
+    assert stored is answering.invitation and (stored.answer, stored.comment) == (Answer.YES, "see you")
     assert (loaded.answer, loaded.comment) == (Answer.YES, "see you")
     db.session.commit()
     db.session.expire_all()
     assert db.session.get(Invitation, stored.id).answer == Answer.YES
 
 
-def test_a_link_answer_to_an_invitation_erased_while_it_waited_is_refused(app, make_person, make_event):
+def test_an_answer_to_an_erased_invitation_finds_nothing_to_lock(app, make_person, make_event):
     event = marked_sent(make_event, capacity=5)
     token = invite_with_token(event, make_person())
-    answering = find_answering(db.session, token)
-    db.session.execute(delete(Invitation).where(Invitation.id == answering.invitation.id))
-    with pytest.raises(AnswerError, match="withdrawn"):
-        record_link_answer(db.session, answering.invitation, "yes", utcnow(), None, settings=mail_settings())
+    db.session.execute(delete(Invitation).where(Invitation.event_id == event.id))
+    with pytest.raises(TokenError):
+        lock_answering(db.session, token)

@@ -25,18 +25,19 @@ from ..services.locking import once_more_when_stale
 from ..services.needs import asks_needs, clear_needs, needs_of, save_needs
 from ..services.questions import questions_with_answers, read_answers, save_answers
 from ..services.rsvp import (
+    AnswerError,
     AnswersClosed,
     Invited,
     Snapshot,
     closed_on,
-    find_answering,
     find_invitation,
     find_invited,
     is_late,
+    lock_answering,
     record_link_answer,
 )
 from ..services.seating import your_table
-from ..tokens import TokenError
+from ..tokens import TokenError, hash_token
 
 bp = Blueprint("rsvp", __name__, url_prefix="/rsvp")
 
@@ -114,7 +115,9 @@ def _page(invited: Invited, needs_form: NeedsForm | None, status: int = 200, giv
 
 
 def _refused(token: str, message: str, needs_form: NeedsForm | None, status: int, given: dict | None = None):
-    """Show the RSVP page again, read afresh with all it shows, with the reason the answer was refused."""
+    """Roll back what the answer began (its lock too), then show the RSVP page again, read afresh with all it shows,
+    with the reason the answer was refused."""
+    db.session.rollback()
     flash(message, "error")
     invited = _found(find_invited, token)
     return _page(invited, _remembered_needs(invited, needs_form), status, given)
@@ -123,9 +126,21 @@ def _refused(token: str, message: str, needs_form: NeedsForm | None, status: int
 @bp.post("/<token>")
 @csrf.exempt  # the answer form checks its own token, bound to the invitation (forms.submitted_answer)
 def answer(token: str):
-    answering = _found(find_answering, token)  # a lighter read than the page's: a refusal reads the page's
+    try:
+        given = submitted_answer(request.form, hash_token(token))
+    except TokenError:
+        abort(404)
+    if not given.is_genuine:
+        _found(find_invitation, token)  # an unknown link stays a 404, whatever its form sent
+        abort(400)
+    return once_more_when_stale(db.session, lambda: _take(token, given))
+
+
+def _take(token: str, given: SubmittedAnswer):
+    """Lock the event, check the answer against the invitation as stored now, record and commit it; the response (a
+    refusal rolls back, which frees the lock, before the page is read again)."""
+    answering = _found(lock_answering, token)
     invitation = answering.invitation
-    given_answer = submitted_answer(request.form, invitation.token_hash)
     # the needs form (its fields inside the answer form) is built only when the page showed it: an answer alone skips it
     needs_form = NeedsForm(meta={"csrf": False}) if "needs_shown" in request.form and asks_needs(invitation.event) else None
     if invitation.cancelled_at is not None:
@@ -133,40 +148,34 @@ def answer(token: str):
     if is_late(invitation.event, utcnow()):
         return _refused(token, str(AnswersClosed(invitation.event)), None, 409)
     questions = [question for question, _ in _questions(invitation, answering.has_questions)]
-    given = {question.id: request.form.getlist(f"q{question.id}") for question in questions}
-    if not given_answer.is_genuine:
-        abort(400)
-    if given_answer.problem is not None:
-        return _refused(token, given_answer.problem, needs_form, 400, given)
+    answers_given = {question.id: request.form.getlist(f"q{question.id}") for question in questions}
+    if given.problem is not None:
+        return _refused(token, given.problem, needs_form, 400, answers_given)
     if needs_form is not None and not needs_form.validate():
-        return _refused(token, "Your needs could not be saved: " + " ".join(_errors(needs_form)), needs_form, 400, given)
+        return _refused(token, "Your needs could not be saved: " + " ".join(_errors(needs_form)), needs_form, 400,
+                        answers_given)
     try:
-        answers = read_answers(questions, given, saying_yes=given_answer.answer == "yes")
+        answers = read_answers(questions, answers_given, saying_yes=given.answer == "yes")
         needs = needs_form.to_needs() if needs_form is not None else None
+        # a yes given up promotes the waiting; a decline of an event that backfills itself can make an offer: mail to send
+        frees_seat = (invitation.answer == Answer.YES and given.answer != "yes") or (
+            invitation.event.is_auto_backfill and given.answer == "no")
+        saved = _save(invitation, given, answers, needs)
     except PlannerError as error:
-        return _refused(token, str(error), needs_form, 400, given)
-    # a yes given up promotes the waiting; a decline of an event that backfills itself can make an offer: mail to send
-    frees_seat = (invitation.answer == Answer.YES and given_answer.answer != "yes") or (
-        invitation.event.is_auto_backfill and given_answer.answer == "no")
-    try:
-        saved = once_more_when_stale(db.session, lambda: _save(invitation, given_answer, answers, needs))
-    except PlannerError as error:
-        db.session.rollback()
-        return _refused(token, str(error), needs_form, 409, given)
+        return _refused(token, str(error), needs_form, 409 if isinstance(error, AnswerError) else 400, answers_given)
     if frees_seat and sends_at_once(current_app.config):
         deliver_event_mail(invitation.event_id)
-    answered = "waiting" if saved == Answer.WAITLIST else "saved"
-    return redirect(url_for("rsvp.show", token=token, answered=answered), code=303)
+    return redirect(url_for("rsvp.show", token=token, answered="waiting" if saved == Answer.WAITLIST else "saved"), code=303)
 
 
 def _errors(form) -> list[str]:
     return [error for errors in form.errors.values() for error in errors]
 
 
-def _save(snapshot: Snapshot, given: SubmittedAnswer, answers: dict, needs) -> Answer:
-    """Record and commit the answer, the question answers and the needs (record_link_answer reads the invitation afresh
-    under the lock, so a retry starts clean); return the answer stored."""
-    invitation = record_link_answer(db.session, snapshot, given.answer, utcnow(), given.comment, settings=mail_settings())
+def _save(locked: Snapshot, given: SubmittedAnswer, answers: dict, needs) -> Answer:
+    """Record and commit the answer, the question answers and the needs of an invitation read with its event locked;
+    return the answer stored."""
+    invitation = record_link_answer(db.session, locked, given.answer, utcnow(), given.comment, settings=mail_settings())
     save_answers(db.session, invitation, answers)
     if needs is not None:
         save_needs(db.session, invitation.person_id, needs)

@@ -61,24 +61,26 @@ _WITH_PEOPLE = (
     .options(joinedload(Invitation.event).joinedload(Event.organiser), joinedload(Invitation.person))
 )
 
-#: what an answer reads before the event is locked, as plain columns (record_answer reads the invitation afresh as an
-#: object under the lock): the invitation, its event, and whether the event asks questions
+#: what an answer reads, with its event locked: the invitation, its event, and whether the event asks questions, as plain
+#: columns. PostgreSQL reads both rows FOR UPDATE (once a wait for the lock ends, the rows as stored now); SQLite first
+#: takes its write lock with a no-op UPDATE of the event of the token's invitation (_LOCK_BY_TOKEN), then reads
 _FOR_ANSWER = (
     select(_INVITATIONS, _EVENTS, exists().where(Question.event_id == _INVITATIONS.c.event_id))
     .join_from(_INVITATIONS, _EVENTS, _EVENTS.c.id == _INVITATIONS.c.event_id)
     .where(_INVITATIONS.c.token_hash == bindparam("token_hash"))
 )
+_FOR_ANSWER_LOCKED = _FOR_ANSWER.with_for_update()
+_LOCK_BY_TOKEN = (
+    update(_EVENTS)
+    .where(_EVENTS.c.id == select(_INVITATIONS.c.event_id).where(_INVITATIONS.c.token_hash == bindparam("token_hash"))
+           .scalar_subquery())
+    .values(capacity=_EVENTS.c.capacity)
+)
 
-#: the invitation and its event read again once the event is locked, in one statement (built once, like the lookup):
-#: as objects for a loaded invitation (a calendar reply), as plain columns for a snapshot (an answer by link)
+#: the invitation and its event read again once the event is locked, in one statement (built once, like the lookup)
 _AFRESH = (
     select(Invitation, Event).join(Invitation.event).where(Invitation.id == bindparam("id"))
     .options(contains_eager(Invitation.event))
-)
-_AFRESH_SNAPSHOT = (
-    select(_INVITATIONS, _EVENTS)
-    .join_from(_INVITATIONS, _EVENTS, _EVENTS.c.id == _INVITATIONS.c.event_id)
-    .where(_INVITATIONS.c.id == bindparam("id"))
 )
 #: the answer written straight to its row, a Core statement on the table (the values given name the columns set)
 _ANSWER = update(Invitation.__table__).where(Invitation.__table__.c.id == bindparam("invitation_id"))
@@ -104,7 +106,7 @@ class Invited:
 @dataclass(frozen=True)
 class Answering:
     """An invitation found by its token to take an answer: a snapshot with its event's (not its person, organiser or
-    needs), as read before the event is locked."""
+    needs), read with the event locked (lock_answering), so as stored until the transaction ends."""
 
     invitation: Snapshot
     has_questions: bool  #: the event asks questions
@@ -144,9 +146,15 @@ def find_invited(session: Session, token: str) -> Invited:
     return Invited(invitation, person_name, organiser_name, stored_needs(diets, diet_note, access_note), has_plan, has_questions)
 
 
-def find_answering(session: Session, token: str) -> Answering:
-    """Return the invitation a token belongs to with what an answer to it needs (one statement); else raise TokenError."""
-    invitation, (has_questions,) = _by_token(session, _FOR_ANSWER, token)
+def lock_answering(session: Session, token: str) -> Answering:
+    """Lock the event of the invitation a token belongs to, until the transaction ends, and return the invitation with
+    what an answer to it needs, as stored now (PostgreSQL: one statement; SQLite: two); else raise TokenError."""
+    session.flush()
+    connection = session.connection()
+    is_postgresql = connection.dialect.name == "postgresql"
+    if not is_postgresql:
+        connection.execute(_LOCK_BY_TOKEN, {"token_hash": hash_token(token)})
+    invitation, (has_questions,) = _by_token(session, _FOR_ANSWER_LOCKED if is_postgresql else _FOR_ANSWER, token)
     return Answering(invitation, has_questions)
 
 
@@ -191,25 +199,25 @@ def record_answer(
     gives its seat to the oldest waiting invitation, whose mail is queued; a decline on an event that backfills itself then offers the open seat at once
     (services.offers.refill), in the same transaction.
     """
-    return _record(session, invitation, answer, now, comment, settings, via)[1]
+    lock_event_row(session, invitation.event_id)
+    fresh = session.execute(_AFRESH, {"id": invitation.id}, execution_options={"populate_existing": True}).one()[0]
+    return _apply(session, fresh, answer, now, comment, settings, via)[1]
 
 
-def record_link_answer(session: Session, snapshot: Snapshot, answer: str, now: datetime, comment: str | None, *,
+def record_link_answer(session: Session, locked: Snapshot, answer: str, now: datetime, comment: str | None, *,
                        settings: MailSettings) -> Snapshot:
-    """Record an answer given on the RSVP page (as record_answer, via the link) to the invitation a snapshot shows, and
-    return a snapshot of the invitation as stored: read afresh under the event's lock, with the answer set on it."""
-    return _record(session, snapshot, answer, now, comment, settings, "link")[0]
+    """Record an answer given on the RSVP page (as record_answer, via the link) to an invitation that lock_answering read
+    in this transaction, and return it with the answer set on it."""
+    return _apply(session, locked, answer, now, comment, settings, "link")[0]
 
 
-def _record(session: Session, invitation: Invitation | Snapshot, answer: str, now: datetime, comment: str | None,
-            settings: MailSettings, via: str) -> tuple[Invitation | Snapshot, bool]:
-    """record_answer for an invitation or a snapshot of it, read afresh once the event is locked (a loaded invitation is
-    refreshed in place, a snapshot read again as one). Return the invitation and whether its answer changed."""
+def _apply(session: Session, invitation: Invitation | Snapshot, answer: str, now: datetime, comment: str | None,
+           settings: MailSettings, via: str) -> tuple[Invitation | Snapshot, bool]:
+    """record_answer for an invitation (or a snapshot of one) read as stored once its event was locked. Return the
+    invitation and whether its answer changed."""
     if answer not in ANSWERS:
         raise AnswerError("Choose yes, no or maybe.")
-    lock_event_row(session, invitation.event_id)
     stamp = utcnow()
-    invitation = _afresh(session, invitation)
     if invitation.cancelled_at is not None:
         raise AnswerError("This invitation was withdrawn.")
     if is_late(invitation.event, now):
@@ -237,17 +245,6 @@ def _record(session: Session, invitation: Invitation | Snapshot, answer: str, no
 
         refill(session, _event_object(session, invitation), settings, now)
     return invitation, True
-
-
-def _afresh(session: Session, invitation: Invitation | Snapshot) -> Invitation | Snapshot:
-    """The invitation with its event as stored now (the event locked): a loaded invitation refreshed in place, a snapshot
-    read again as one (no objects to build and track: the busiest path of the app)."""
-    if not isinstance(invitation, Snapshot):
-        return session.execute(_AFRESH, {"id": invitation.id}, execution_options={"populate_existing": True}).one()[0]
-    found = _snapshot(session, _AFRESH_SNAPSHOT, {"id": invitation.id})
-    if found is None:  # erased while the answer waited for the lock
-        raise AnswerError("This invitation was withdrawn.")
-    return found[0]
 
 
 def _event_object(session: Session, invitation: Invitation | Snapshot) -> Event:
