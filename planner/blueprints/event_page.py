@@ -76,6 +76,11 @@ def _level(level: int) -> str:
 
 #: what the page shows of a person (their dates and search key stay unread)
 SHOWN_PERSON = (Person.id, Person.email, Person.name, Person.department, Person.level)
+#: what the page and the backfill state read of an invitation (its tokens, reply sequence and attendance stay unread)
+SHOWN_INVITATION = (
+    Invitation.id, Invitation.event_id, Invitation.person_id, Invitation.answer, Invitation.answered_at, Invitation.comment,
+    Invitation.cancelled_at, Invitation.bounced_at, Invitation.bounce_reason, Invitation.offer_expires_at,
+)
 
 
 def load_rows(session: Session, event: Event) -> None:
@@ -88,7 +93,7 @@ def load_rows(session: Session, event: Event) -> None:
         proposals = selectinload(Event.proposals).joinedload(ProposalEntry.person).load_only(*SHOWN_PERSON)
     else:
         proposals = selectinload(Event.proposals.and_(ProposalEntry.reason.startswith(backfill.IN_PLACE_OF_LEAD)))
-    invitations = selectinload(Event.invitations).joinedload(Invitation.person).load_only(*SHOWN_PERSON)
+    invitations = selectinload(Event.invitations).load_only(*SHOWN_INVITATION).joinedload(Invitation.person).load_only(*SHOWN_PERSON)
     session.execute(select(Event).where(Event.id == event.id).options(invitations, proposals)).unique().scalar_one()
 
 
