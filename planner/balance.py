@@ -95,7 +95,10 @@ class Columns:
 
     def positions(self, ids: Collection[Hashable]) -> np.ndarray:
         """Each id's position in the columns, -1 for an id that is not there."""
-        wanted, table = list(ids), self.table
+        wanted = list(ids)
+        if not wanted:  # np.array([]) is float: an empty list would build the whole index to look nobody up
+            return np.empty(0, np.int64)
+        table = self.table
         keys = None if table is None else np.array(wanted)
         if keys is None or keys.dtype.kind != "i":  # only int (or bool, equal to 0 and 1 as in a dict) ids look up the table
             index = self.index

@@ -421,3 +421,13 @@ def test_rotation_indices_are_the_stable_order_of_the_three_keys_packed_or_not(s
     pool = Columns(ids, np.zeros(count, np.int64), ("eng",), np.zeros(count, np.int64), recent, last)
     expected = np.lexsort((np.arange(count), draw(pool.numbers, seed), last, recent))
     assert rotation_indices(pool, seed).tolist() == expected.tolist()
+
+
+def test_positions_of_int_ids_use_the_table_even_for_no_ids():
+    """Looking up nobody, or database keys, never builds the dict index of the whole pool (50,000 people at a click)."""
+    count = 1000
+    pool = Columns(np.arange(1, count + 1), np.zeros(count, np.int64), ("eng",), np.zeros(count, np.int64),
+                   np.zeros(count, np.int64), np.zeros(count, np.int64))
+    assert pool.positions([]).tolist() == []
+    assert pool.positions([5, 0, count + 7]).tolist() == [4, -1, -1]
+    assert "index" not in vars(pool)
