@@ -38,9 +38,9 @@ def propose_invitees(event_id: int):
     seed_text = request.form.get("seed", "")
     seed = int(seed_text) if seed_text.isdigit() else event.id
     lookback_days = _lookback_days()
-    entries = planning.propose(db.session, event, utcnow(), lookback_days=lookback_days, seed=seed)
-    audited("proposal.propose", ("event", event.id), f"{plural(len(entries), 'person', 'people')}, look-back {lookback_days}, seed {seed}")
-    return _saved(event, f"Proposed {plural(len(entries), 'person', 'people')} (look-back {plural(lookback_days, 'day')}).")
+    people = plural(planning.propose(db.session, event, utcnow(), lookback_days=lookback_days, seed=seed), "person", "people")
+    audited("proposal.propose", ("event", event.id), f"{people}, look-back {lookback_days}, seed {seed}")
+    return _saved(event, f"Proposed {people} (look-back {plural(lookback_days, 'day')}).")
 
 
 @bp.post("/<int:event_id>/planning-mode")

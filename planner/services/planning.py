@@ -224,10 +224,17 @@ def must_ids(event: Event) -> list[int]:
     return [entry.person_id for entry in event.proposals if entry.is_must]
 
 
-def propose(session: Session, event: Event, now: datetime, *, lookback_days: int, seed: int = 0) -> list[ProposalEntry]:
-    """Replace the event's proposal by its planning mode (fair turns by default, or balanced seats); must entries stay."""
+def propose(session: Session, event: Event, now: datetime, *, lookback_days: int, seed: int = 0) -> int:
+    """Replace the event's proposal by its planning mode (fair turns by default, or balanced seats); must entries stay.
+
+    Return how many people the proposal now holds. Its entries are not loaded as objects, neither the old ones (only the
+    must people's ids are read, so the delete has none to synchronise) nor the new ones (event.proposals is expired).
+    """
     _require_draft(event)
-    must = must_ids(event)
+    must = list(session.scalars(
+        select(ProposalEntry.person_id).where(ProposalEntry.event_id == event.id, ProposalEntry.is_must.is_(True))
+        .order_by(ProposalEntry.id)
+    ))
     if len(must) > event.capacity:
         raise PlanningError(f"{len(must)} people are marked must but the event has {event.capacity} seats.")
     with gc_paused(), balance_refusals():
@@ -243,7 +250,7 @@ def propose(session: Session, event: Event, now: datetime, *, lookback_days: int
     if rows:
         session.execute(insert(ProposalEntry), rows)
     session.expire(event, ["proposals"])
-    return list(event.proposals)
+    return len(must) + len(rows)
 
 
 def _choose(session: Session, event: Event, now: datetime, must: list[int], *, lookback_days: int, seed: int
