@@ -106,6 +106,14 @@ class Columns:
         inside = (keys >= 0) & (keys < len(table))
         return np.where(inside, table[np.where(inside, keys, 0)], -1)
 
+    def cells(self) -> Counter:
+        """The head count of each (department, level) cell: the pool as the cell_* functions read it."""
+        levels, level_code = _distinct(self.level)
+        counts = np.bincount(self.department * len(levels) + level_code, minlength=len(self.departments) * len(levels))
+        names, values = self.departments, levels.tolist()
+        return Counter({(names[code // len(values)], values[code % len(values)]): int(counts[code])
+                        for code in np.flatnonzero(counts).tolist()})
+
     @cached_property
     def index(self) -> dict[Hashable, int]:
         """Each id's position."""

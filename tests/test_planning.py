@@ -261,7 +261,7 @@ def test_replace_takes_someone_from_the_same_cell_and_keeps_the_deviation_optima
         cell = (person.department, person.level)
         taken = {entry.id for entry in proposed(event)}
         left_in_cell = [other for other in people if (other.department, other.level) == cell and other.id not in taken]
-        entry = planning.replace_person(db.session, event, person.id, NOW, lookback_days=180)
+        entry = planning.replace_person(db.session, event, person.id, NOW, lookback_days=180).entry
         newcomer = entry.person
         if left_in_cell:  # a cell whose people are all proposed has nobody to give
             assert (newcomer.department, newcomer.level) == cell
@@ -281,7 +281,7 @@ def test_replace_moves_to_another_cell_when_its_own_is_empty_and_stays_optimal(a
     planning.add_person(db.session, event, lonely, NOW, lookback_days=180)
     planning.add_person(db.session, event, db.session.scalar(select(Person).where(Person.name == "Eng 0")), NOW, lookback_days=180)
     assert measure(event).deviation == measure(event).best
-    newcomer = planning.replace_person(db.session, event, lonely.id, NOW, lookback_days=180).person
+    newcomer = planning.replace_person(db.session, event, lonely.id, NOW, lookback_days=180).entry.person
     assert newcomer.department == "People"
     assert measure(event).deviation == measure(event).best
 

@@ -75,6 +75,20 @@ def test_pool_cells_count_the_pool_with_the_proposal_kept(app, make_event, seed)
     assert planning.pool_cells(db.session, event) == Counter((person.department, person.level) for person in whole)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_a_replacement_counts_the_pool_it_leaves_as_pool_cells_does(app, make_event, seed):
+    """Whoever leaves (eligible, on leave, or excluded though proposed), the counts match the database's afterwards."""
+    event, now = seeded_directory(make_event, seed)
+    leaving = [entry.person_id for entry in event.proposals if not entry.is_must]
+    db.session.add(EventExclusion(event_id=event.id, person_id=leaving[0]))
+    db.session.commit()
+    day = event_day(event)
+    assert any(planning.unavailability(db.session.get(Person, person), day) for person in leaving)
+    for person in leaving:
+        replaced = planning.replace_person(db.session, event, person, now, lookback_days=180)
+        assert replaced.pool_cells == planning.pool_cells(db.session, event)
+
+
 def with_meetings_and_newcomers(event, now, seed):
     """Add recent meetings between invited people, two newcomers and a place in another draft to a seeded directory."""
     rng = random.Random(seed)

@@ -1,5 +1,7 @@
 """The proposal of a draft event: propose invitees, add, remove, replace, mark must, allow again."""
 
+from collections import Counter
+
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from sqlalchemy import select
 
@@ -63,10 +65,10 @@ def _saved(event: Event, message: str):
     return _back(event)
 
 
-def _changed(event: Event, message: str):
-    """Commit a proposal change, flash it with the deviation it leads to, and go back to the event."""
+def _changed(event: Event, message: str, pool: Counter | None = None):
+    """Commit a proposal change, flash it with the deviation it leads to (over pool, when counted), and go back to the event."""
     db.session.commit()
-    balance = planning.proposal_balance(db.session, event)
+    balance = planning.proposal_balance(db.session, event, pool)
     flash(f"{message} {balance.summary()}", "success")
     return _back(event)
 
@@ -112,9 +114,9 @@ def replace(event_id: int):
     event = event_or_404(event_id)
     person_id = _person_id()
     gone = db.session.get(Person, person_id)
-    entry = planning.replace_person(db.session, event, person_id, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
-    audited("proposal.replace", ("event", event.id), f"person {person_id} by person {entry.person_id}")
-    return _changed(event, f"Replaced {gone.name} with {entry.person.name}.")
+    replaced = planning.replace_person(db.session, event, person_id, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
+    audited("proposal.replace", ("event", event.id), f"person {person_id} by person {replaced.entry.person_id}")
+    return _changed(event, f"Replaced {gone.name} with {replaced.entry.person.name}.", replaced.pool_cells)
 
 
 @bp.post("/<int:event_id>/must")
