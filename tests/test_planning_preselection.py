@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, text
 
 from planner import balance, rounds
 from planner.extensions import db
@@ -87,6 +87,19 @@ def test_a_replacement_counts_the_pool_it_leaves_as_pool_cells_does(app, make_ev
     for person in leaving:
         replaced = planning.replace_person(db.session, event, person, now, lookback_days=180)
         assert replaced.pool_cells == planning.pool_cells(db.session, event)
+
+
+def test_invitation_days_are_utc_days_whatever_zone_the_database_session_reads_in(app, make_event, make_person):
+    """The history reads timestamps without the UTC column type; PostgreSQL then answers in its session's zone."""
+    event, person = make_event(days_ahead=2), make_person()
+    sent = datetime.now(UTC).replace(hour=23, minute=30, second=0, microsecond=0) - timedelta(days=3)  # 2 days on in +14
+    db.session.execute(insert(Invitation), {"event_id": event.id, "person_id": person.id, "token_hash": "h", "created_at": sent})
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL TIME ZONE 'Pacific/Kiritimati'"))
+    now = sent + timedelta(days=2)
+    assert planning.invitation_history(db.session, now, 180)[person.id].last_invited == sent.date()
+    pool, _ = planning.proposal_pool(db.session, event, now, [], lookback_days=180)
+    assert planning.turn_history(db.session, pool, now, event).invited_on[person.id] == [sent.date()]
 
 
 def with_meetings_and_newcomers(event, now, seed):

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import ColumnElement, Row, String, and_, case, cast, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, DateTime, Row, String, and_, case, cast, delete, func, insert, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ..balance import Candidate, Columns, best_cell_deviation, cell_deviation, cell_targets, replacement_columns, select_columns
@@ -139,18 +139,27 @@ def invitation_history(
     sent = Invitation.cancelled_at.is_(None)
     if person_id is not None:
         sent = sent & (Invitation.person_id == person_id)
+    latest = _plain(func.max(Invitation.created_at))
     rows = session.execute(
-        select(Invitation.person_id, func.count(case((Invitation.created_at >= since, Invitation.id))), func.max(Invitation.created_at))
+        select(Invitation.person_id, func.count(case((Invitation.created_at >= since, Invitation.id))), latest)
         .where(sent)
         .group_by(Invitation.person_id)
     )
-    return {person_id: History(recent, _as_date(latest)) for person_id, recent, latest in rows}
+    return {person_id: History(recent, _as_date(last)) for person_id, recent, last in rows}
+
+
+def _plain(stamp: ColumnElement) -> ColumnElement:
+    """A timestamp read without UTCDateTime's conversion of every row: _as_date takes its day in UTC itself."""
+    return type_coerce(stamp, DateTime(timezone=True))
 
 
 def _as_date(value) -> date | None:
+    """The UTC day of a timestamp read by _plain: naive on SQLite (stored in UTC), aware in any zone on PostgreSQL."""
     if value is None:
         return None
-    return value.date() if isinstance(value, datetime) else datetime.fromisoformat(str(value)).date()
+    if isinstance(value, datetime):
+        return (value.astimezone(UTC) if value.tzinfo else value).date()
+    return datetime.fromisoformat(str(value)).date()
 
 
 def reason(history: History | None, today: date, *, is_must: bool = False) -> str:
@@ -311,7 +320,8 @@ def turn_history(session: Session, pool: Columns, now: datetime, event: Event) -
     start = datetime.combine(since, datetime.min.time(), tzinfo=UTC)
     invited_on: dict[int, list[date]] = {}
     rows = session.execute(
-        select(Invitation.person_id, Invitation.created_at).where(Invitation.cancelled_at.is_(None), Invitation.created_at >= start)
+        select(Invitation.person_id, _plain(Invitation.created_at))
+        .where(Invitation.cancelled_at.is_(None), Invitation.created_at >= start)
     ).all()
     for person_id, created_at in _in_pool(pool, rows):
         invited_on.setdefault(person_id, []).append(_as_date(created_at))
