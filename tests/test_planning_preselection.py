@@ -76,7 +76,7 @@ def test_pool_cells_count_the_pool_with_the_proposal_kept(app, make_event, seed)
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_a_replacement_counts_the_pool_it_leaves_as_pool_cells_does(app, make_event, seed):
+def test_a_replacement_measures_the_balance_it_leaves_as_proposal_balance_does(app, make_event, seed):
     """Whoever leaves (eligible, on leave, or excluded though proposed), the counts match the database's afterwards."""
     event, now = seeded_directory(make_event, seed)
     leaving = [entry.person_id for entry in event.proposals if not entry.is_must]
@@ -86,7 +86,8 @@ def test_a_replacement_counts_the_pool_it_leaves_as_pool_cells_does(app, make_ev
     assert any(planning.unavailability(db.session.get(Person, person), day) for person in leaving)
     for person in leaving:
         replaced = planning.replace_person(db.session, event, person, now, lookback_days=180)
-        assert replaced.pool_cells == planning.pool_cells(db.session, event)
+        assert replaced.balance.pool_cells == planning.pool_cells(db.session, event)
+        assert replaced.balance == planning.proposal_balance(db.session, event)
 
 
 def test_invitation_days_are_utc_days_whatever_zone_the_database_session_reads_in(app, make_event, make_person):

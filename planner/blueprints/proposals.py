@@ -1,7 +1,5 @@
 """The proposal of a draft event: propose invitees, add, remove, replace, mark must, allow again."""
 
-from collections import Counter
-
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from sqlalchemy import select
 
@@ -65,10 +63,11 @@ def _saved(event: Event, message: str):
     return _back(event)
 
 
-def _changed(event: Event, message: str, pool: Counter | None = None):
-    """Commit a proposal change, flash it with the deviation it leads to (over pool, when counted), and go back to the event."""
+def _changed(event: Event, message: str, balance: planning.Balance | None = None):
+    """Commit a proposal change, flash it with the deviation it leads to (measured now unless given), and go back to the event."""
     db.session.commit()
-    balance = planning.proposal_balance(db.session, event, pool)
+    if balance is None:
+        balance = planning.proposal_balance(db.session, event)
     flash(f"{message} {balance.summary()}", "success")
     return _back(event)
 
@@ -116,7 +115,7 @@ def replace(event_id: int):
     gone = db.session.get(Person, person_id)
     replaced = planning.replace_person(db.session, event, person_id, utcnow(), lookback_days=current_app.config["LOOKBACK_DAYS"])
     audited("proposal.replace", ("event", event.id), f"person {person_id} by person {replaced.entry.person_id}")
-    return _changed(event, f"Replaced {gone.name} with {replaced.entry.person.name}.", replaced.pool_cells)
+    return _changed(event, f"Replaced {gone.name} with {replaced.entry.person.name}.", replaced.balance)
 
 
 @bp.post("/<int:event_id>/must")

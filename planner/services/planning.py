@@ -419,13 +419,13 @@ def proposal_cells(session: Session, event: Event) -> tuple[Counter, Counter]:
     return chosen, must
 
 
-def proposal_balance(session: Session, event: Event, pool: Counter | None = None) -> Balance:
-    """Measure the current proposal against the targets of its pool, from head counts per cell (no person loaded).
+def proposal_balance(session: Session, event: Event) -> Balance:
+    """Measure the current proposal against the targets of its pool, from head counts per cell (no person loaded)."""
+    return cells_balance(pool_cells(session, event), *proposal_cells(session, event))
 
-    pool is the pool's count per cell when the caller has it already (a replacement), else pool_cells counts it.
-    """
-    pool = pool_cells(session, event) if pool is None else pool
-    chosen, must = proposal_cells(session, event)
+
+def cells_balance(pool: Counter, chosen: Counter, must: Counter) -> Balance:
+    """Measure a proposal counted per cell (chosen, must among them) against the targets of its pool counted per cell."""
     size = sum(chosen.values())
     department_counts, level_counts = Counter(), Counter()
     for (department, level), count in chosen.items():
@@ -480,42 +480,54 @@ def remove_person(session: Session, event: Event, person_id: int, *, exclude: bo
 
 @dataclass(frozen=True)
 class Replaced:
-    """A replacement made: the newcomer's proposal entry, and the event's pool now, counted per cell (as pool_cells)."""
+    """A replacement made: the newcomer's proposal entry, and the proposal's balance now (as proposal_balance measures it)."""
 
     entry: ProposalEntry
-    pool_cells: Counter
+    balance: Balance
 
 
 def replace_person(session: Session, event: Event, person_id: int, now: datetime, *, lookback_days: int) -> Replaced:
     """Swap a person for the alternative that keeps the deviation least, from the same cell when possible."""
     _require_draft(event)
     entry = _entry(event, person_id)
+    gone = entry.person
     if entry.is_must:
-        raise PlanningError(f"{entry.person.name} is marked must; unmark them before replacing.")
+        raise PlanningError(f"{gone.name} is marked must; unmark them before replacing.")
     selected = [item.person_id for item in event.proposals]
     with gc_paused(), balance_refusals():
-        newcomer, history, cells = _replacement(session, event, now, selected, person_id, lookback_days=lookback_days)
+        newcomer, history, measured = _replacement(session, event, now, selected, gone, lookback_days=lookback_days)
     if newcomer is None:
-        raise PlanningError(f"Nobody else is available to replace {entry.person.name}.")
-    gone = entry.person
-    # the pool held gone as proposed; it still does if they are eligible and not excluded (the newcomer was in it already)
-    if unavailability(gone, event_day(event)) is not None or gone.id in excluded_ids(session, event):
-        cells[gone.department, gone.level] -= 1
+        raise PlanningError(f"Nobody else is available to replace {gone.name}.")
     event.proposals.remove(entry)
     session.flush()
     why = f"{reason(history, now.date())}; in place of {gone.name}"
     added = ProposalEntry(person_id=newcomer, reason=why[:REASON_LENGTH])
     event.proposals.append(added)
     session.flush()
-    return Replaced(added, +cells)
+    return Replaced(added, measured)
 
 
-def _replacement(session: Session, event: Event, now: datetime, selected: list[int], person_id: int, *, lookback_days: int
-                 ) -> tuple[int | None, History | None, Counter]:
-    """Who replaces person_id, their invitation history and the pool per cell; the pool is freed before the collector resumes."""
+def _replacement(session: Session, event: Event, now: datetime, selected: list[int], gone: Person, *, lookback_days: int
+                 ) -> tuple[int | None, History | None, Balance | None]:
+    """Who replaces gone, their invitation history and the balance after the swap, counted on the pool (no second scan).
+
+    The pool is freed before the collector resumes (_choose).
+    """
     pool, history = proposal_pool(session, event, now, selected, lookback_days=lookback_days)
-    newcomer = replacement_columns(pool, selected, person_id, must=must_ids(event), seed=event.id)
-    return newcomer, history.get(newcomer), pool.cells()
+    must = must_ids(event)
+    newcomer = replacement_columns(pool, selected, gone.id, must=must, seed=event.id)
+    if newcomer is None:
+        return None, None, None
+    cells = pool.cells()
+    # the pool held gone as proposed; it still does if they are eligible and not excluded (the newcomer was in it already)
+    if unavailability(gone, event_day(event)) is not None or gone.id in excluded_ids(session, event):
+        cells[gone.department, gone.level] -= 1
+    chosen = [person for person in selected if person != gone.id] + [newcomer]
+    return newcomer, history.get(newcomer), cells_balance(+cells, _cells_of(pool, chosen), _cells_of(pool, must))
+
+
+def _cells_of(pool: Columns, ids: list[int]) -> Counter:
+    return pool.take(pool.positions(ids)).cells()
 
 
 def set_must(session: Session, event: Event, person_id: int, is_must: bool) -> ProposalEntry:
