@@ -209,16 +209,19 @@ def proposal_pool(session: Session, event: Event, now: datetime, kept: Collectio
     ).all()
     parts = [(department, level, np.fromstring(ids, np.int64, sep=",")) for department, level, ids in cells]
     wanted = np.array(sorted(kept), np.int64)
-    outside = wanted[~np.isin(wanted, np.concatenate([ids for *_, ids in parts] or [wanted]))].tolist()
+    outside = wanted[~np.isin(wanted, np.concatenate([ids for *_, ids in parts] or [wanted]))].tolist() if len(wanted) else []
     parts += [(department, level, np.array([person_id])) for person_id, department, level in members(session, outside)]
     departments = tuple(sorted({department for department, _, _ in parts}))
     sizes = [len(ids) for *_, ids in parts]
     ids = np.concatenate([ids for *_, ids in parts] or [wanted])
     code = np.repeat(np.array([departments.index(department) for department, _, _ in parts], np.int64), sizes)
     level = np.repeat(np.array([level for _, level, _ in parts], np.int64), sizes)
-    keep = ~np.isin(ids, sorted(excluded - set(kept)))
-    order = np.argsort(ids[keep], kind="stable")
-    ids, code, level = ids[keep][order], code[keep][order], level[keep][order]
+    dropped = sorted(excluded - set(kept))
+    if dropped:  # each array is gathered once more only when someone is left out
+        keep = ~np.isin(ids, dropped)
+        ids, code, level = ids[keep], code[keep], level[keep]
+    order = np.argsort(ids, kind="stable")
+    ids, code, level = ids[order], code[order], level[order]
     pool = Columns(ids, code, departments, level, np.zeros(len(ids), np.int64), np.zeros(len(ids), np.int64))
     at = pool.positions(list(history))
     found, pasts = at >= 0, list(history.values())
@@ -256,8 +259,8 @@ def propose(session: Session, event: Event, now: datetime, *, lookback_days: int
         for person_id in chosen
         if person_id not in kept
     ]
-    if rows:
-        session.execute(insert(ProposalEntry), rows)
+    if rows:  # into the table: the ORM's bulk insert would only check each row against the mapper first
+        session.execute(insert(ProposalEntry.__table__), rows)
     session.expire(event, ["proposals"])
     return len(must) + len(rows)
 
