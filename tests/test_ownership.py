@@ -2,6 +2,8 @@
 co-organisers and admins get in; viewers read but never change; the lists show only what each may see."""
 
 import json
+import re
+import threading
 from datetime import date, time, timedelta
 
 import pytest
@@ -30,7 +32,7 @@ from planner.services.digest import summaries
 from planner.services.invites import send_invites
 from planner.services.questions import QuestionDraft, add_question
 from planner.services.series import SeriesDraft, edit_from
-from tests.helpers import PASSWORD, csrf_from, staff
+from tests.helpers import PASSWORD, csrf_from, run_threads_listening, staff
 
 #: routes anybody may open: the login, the invitees' token pages, health and static files
 PUBLIC = {
@@ -334,6 +336,43 @@ def test_an_admin_hands_a_series_over_with_its_rounds_to_come_and_past_rounds_ke
     previous = _log_in(app, owner)  # a co-organiser of the series now: its rounds, past and to come, stay open to them
     for url in (f"/series/{series.id}", f"/events/{world['round'].id}", f"/events/{past.id}"):
         assert previous.get(url).status_code == 200, url
+
+
+#: the read of an event's co-organisers that a handover checks its target against
+CO_ORGANISERS_READ = re.compile(r"^SELECT organiser\..* FROM organiser, event_co_organiser\s+WHERE", re.DOTALL)
+
+
+def test_two_handovers_at_once_apply_one_and_refuse_the_other(app, world):
+    """The owner's two tabs hand the event to two co-organisers at the same moment. The event's row lock lets one through
+    and checks the other against the new owner; without it both read the old owner and clash (a 500, or two owners)."""
+    event, owner, targets = world["event"], world["owner"], (world["event_co"], world["series_co"])
+    event.co_organisers.append(world["series_co"])
+    db.session.commit()
+    tabs = [_log_in(app, owner) for _ in targets]
+    start, read = threading.Barrier(2), threading.Barrier(2)
+    statuses = []
+
+    def hand_over(tab, url):
+        start.wait()
+        statuses.append(tab.post(url, data={"csrf_token": tab.csrf}).status_code)
+
+    def hold_after_reading(conn, cursor, statement, parameters, context, executemany):
+        """Keep a handover that has read the co-organisers until the other has read them too, unless the lock keeps it out."""
+        if CO_ORGANISERS_READ.match(statement):
+            try:
+                read.wait(timeout=2)
+            except threading.BrokenBarrierError:
+                pass
+
+    urls = [_handover_url(world, "event", target) for target in targets]
+    run_threads_listening([threading.Thread(target=hand_over, args=pair) for pair in zip(tabs, urls)], hold_after_reading)
+    assert statuses == [302, 302]  # one done, one refused: both back on the event's page
+    db.session.expire_all()
+    new_owner, co_organisers = _owner_and_co_organisers(event)
+    assert new_owner in {target.id for target in targets}
+    assert co_organisers == sorted([owner.id, *(target.id for target in targets if target.id != new_owner)])
+    handed = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "event.handed_over")).all()
+    assert len(handed) == 1
 
 
 def test_a_co_organiser_cannot_hand_over_and_a_viewer_gets_403(app, world):

@@ -84,8 +84,8 @@ def _handed_over(thing: Event | Series, organiser_id: int):
         abort(403)
     if not ActionForm().validate_on_submit():
         abort(400)
-    previous = thing.organiser
     handover = ownership.hand_over(db.session, thing, organiser_id, current_user, utcnow())
+    previous = handover.previous
     kind = "event" if isinstance(thing, Event) else "series"
     rounds = f"; rounds to come: {', '.join(str(event.id) for event in handover.rounds)}" if handover.rounds else ""
     audited("event.handed_over" if kind == "event" else "series.handed_over", (kind, thing.id),

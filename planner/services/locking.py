@@ -8,7 +8,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
-from ..models import Event, Person
+from ..models import Event, Person, Series
 
 T = TypeVar("T")
 
@@ -25,6 +25,12 @@ _EVENTS = Event.__table__
 _LOCK_ONLY = (
     select(_EVENTS.c.id).where(_EVENTS.c.id == bindparam("event_id")).with_for_update(),
     update(_EVENTS).where(_EVENTS.c.id == bindparam("event_id")).values(capacity=_EVENTS.c.capacity),
+)
+
+#: a series read for a change of who runs it (co-organisers, handover), locked as an event is
+_SERIES_LOCK = (
+    select(Series).where(Series.id == bindparam("series_id")).with_for_update(),
+    update(Series).where(Series.id == bindparam("series_id")).values(capacity=Series.capacity).returning(Series),
 )
 
 #: a person read for a change (SCIM PUT and PATCH), locked as an event is; SQLite's no-op UPDATE sets updated_at to itself,
@@ -46,6 +52,13 @@ def lock_event(session: Session, event_id: int) -> Event:
     session.flush()
     statement = _for_dialect(session.get_bind().dialect, _LOCK)
     return session.scalars(statement, {"event_id": event_id}, execution_options=_FRESH).one()
+
+
+def lock_series(session: Session, series_id: int) -> Series:
+    """Lock the series row until the transaction ends (a concurrent change of who runs it waits) and return it fresh."""
+    session.flush()
+    statement = _for_dialect(session.get_bind().dialect, _SERIES_LOCK)
+    return session.scalars(statement, {"series_id": series_id}, execution_options=_FRESH).one()
 
 
 def lock_person(session: Session, person_id: int) -> Person | None:

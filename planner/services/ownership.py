@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from ..errors import PlannerError
 from ..models import Event, Organiser, OrganiserRole, Series, event_co_organiser, series_co_organiser
 from ..text import plural
+from .locking import lock_event, lock_series
 
 #: the condition that lets everything through (an admin's or a viewer's view, and the default of the list queries)
 EVERYTHING = true()
@@ -75,9 +76,21 @@ def may_share(organiser: Organiser, owner_id: int) -> bool:
     return organiser.is_admin or (organiser.id == owner_id and organiser.can_change)
 
 
+def _locked(session: Session, thing: Event | Series) -> None:
+    """Lock an event's or a series' row until the transaction ends and read who runs it afresh (owner, co-organisers):
+    two changes of who runs it at once (a double click, two owners' tabs) then apply one after the other, the second
+    checked against the first's outcome."""
+    if isinstance(thing, Event):
+        lock_event(session, thing.id)
+    else:
+        lock_series(session, thing.id)
+    session.expire(thing, ["organiser", "co_organisers"])
+
+
 def add_co_organiser(session: Session, thing: Event | Series, organiser_id: int) -> Organiser:
     """Add an organiser as a co-organiser of an event or a series; OwnershipError when they cannot be one (the owner,
-    one already in, a viewer or a deactivated organiser)."""
+    one already in, a viewer or a deactivated organiser). The row is locked first (_locked)."""
+    _locked(session, thing)
     organiser = session.get(Organiser, organiser_id)
     if organiser is None or organiser in thing.co_organisers or not _may_join(organiser, thing):
         raise OwnershipError("Choose an active organiser (not a viewer) who is not already organising this.")
@@ -87,7 +100,8 @@ def add_co_organiser(session: Session, thing: Event | Series, organiser_id: int)
 
 
 def remove_co_organiser(session: Session, thing: Event | Series, organiser_id: int) -> Organiser:
-    """Remove a co-organiser of an event or a series; OwnershipError when they are not one."""
+    """Remove a co-organiser of an event or a series; OwnershipError when they are not one. The row is locked first."""
+    _locked(session, thing)
     organiser = next((item for item in thing.co_organisers if item.id == organiser_id), None)
     if organiser is None:
         raise OwnershipError("That organiser is not a co-organiser here.")
@@ -103,6 +117,7 @@ class Handover:
     thing: Event | Series
     owner: Organiser
     rounds: list[Event]
+    previous: Organiser  #: the owner until now, who stays on as a co-organiser
 
     @property
     def what(self) -> str:
@@ -126,11 +141,14 @@ def planned_handover(session: Session, thing: Event | Series, organiser_id: int,
     rounds = [] if isinstance(thing, Event) else list(session.scalars(
         select(Event).where(Event.series_id == thing.id, Event.organiser_id == thing.organiser_id, Event.starts_at > now)
         .order_by(Event.starts_at)))
-    return Handover(thing=thing, owner=owner, rounds=rounds)
+    return Handover(thing=thing, owner=owner, rounds=rounds, previous=thing.organiser)
 
 
 def hand_over(session: Session, thing: Event | Series, organiser_id: int, by: Organiser, now: datetime) -> Handover:
-    """Make a co-organiser the owner of an event or a series (and of its rounds to come); the previous owner co-organises."""
+    """Make a co-organiser the owner of an event or a series (and of its rounds to come); the previous owner co-organises.
+
+    The row is locked first (_locked), so a second handover at once is checked against the new owner and refused."""
+    _locked(session, thing)
     handover = planned_handover(session, thing, organiser_id, by, now)
     thing.co_organisers.remove(handover.owner)
     thing.co_organisers.append(thing.organiser)
