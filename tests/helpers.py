@@ -2,6 +2,7 @@
 
 import re
 import subprocess
+import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
@@ -323,3 +324,17 @@ def run_threads_listening(threads, listener) -> None:
             thread.join()
     finally:
         sqlalchemy_event.remove(db.engine, "after_cursor_execute", listener)
+
+
+def holding_after(matches, barrier: threading.Barrier):
+    """A statement listener for run_threads_listening: a thread that ran a statement `matches` accepts waits until the
+    other threads have run one too, or 2 s when they cannot (a row lock keeps them out, which the race tests look for)."""
+
+    def hold(conn, cursor, statement, parameters, context, executemany):
+        if matches(statement):
+            try:
+                barrier.wait(timeout=2)
+            except threading.BrokenBarrierError:
+                pass
+
+    return hold

@@ -27,6 +27,7 @@ from tests.helpers import (
     client_reply,
     csrf_from,
     form_values,
+    holding_after,
     ingest_cli,
     log_in,
     parse_mail,
@@ -264,16 +265,8 @@ def test_two_people_answering_yes_for_the_last_seat_at_once_get_one_seat(app, cl
         start.wait()
         statuses.append(browser.post(link, data={"csrf_token": token, "answer": "yes"}).status_code)
 
-    def hold_after_counting(conn, cursor, statement, parameters, context, executemany):
-        """Keep a thread that has counted the seats until the other has counted too, unless the lock keeps it out."""
-        if SEAT_COUNT.match(statement):
-            try:
-                counted.wait(timeout=2)
-            except threading.BrokenBarrierError:
-                pass
-
     threads = [threading.Thread(target=answer_yes, args=args) for args in zip(browsers, links[1:], tokens)]
-    run_threads_listening(threads, hold_after_counting)
+    run_threads_listening(threads, holding_after(SEAT_COUNT.match, counted))
     assert statuses == [303, 303]
     db.session.expire_all()
     answers = sorted(inv.answer for inv in db.session.scalars(select(Invitation)))

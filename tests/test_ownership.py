@@ -32,7 +32,7 @@ from planner.services.digest import summaries
 from planner.services.invites import send_invites
 from planner.services.questions import QuestionDraft, add_question
 from planner.services.series import SeriesDraft, edit_from
-from tests.helpers import PASSWORD, csrf_from, run_threads_listening, staff
+from tests.helpers import PASSWORD, csrf_from, holding_after, run_threads_listening, staff
 
 #: routes anybody may open: the login, the invitees' token pages, health and static files
 PUBLIC = {
@@ -356,16 +356,9 @@ def test_two_handovers_at_once_apply_one_and_refuse_the_other(app, world):
         start.wait()
         statuses.append(tab.post(url, data={"csrf_token": tab.csrf}).status_code)
 
-    def hold_after_reading(conn, cursor, statement, parameters, context, executemany):
-        """Keep a handover that has read the co-organisers until the other has read them too, unless the lock keeps it out."""
-        if CO_ORGANISERS_READ.match(statement):
-            try:
-                read.wait(timeout=2)
-            except threading.BrokenBarrierError:
-                pass
-
     urls = [_handover_url(world, "event", target) for target in targets]
-    run_threads_listening([threading.Thread(target=hand_over, args=pair) for pair in zip(tabs, urls)], hold_after_reading)
+    threads = [threading.Thread(target=hand_over, args=pair) for pair in zip(tabs, urls)]
+    run_threads_listening(threads, holding_after(CO_ORGANISERS_READ.match, read))
     assert statuses == [302, 302]  # one done, one refused: both back on the event's page
     db.session.expire_all()
     new_owner, co_organisers = _owner_and_co_organisers(event)

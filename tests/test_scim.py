@@ -20,7 +20,7 @@ from planner.services.people import write_rows
 from planner.services.planning import eligible_on
 from planner.services.privacy import erase_person
 from planner.services.scim import SqlFilter
-from tests.helpers import log_in, make_app, run_threads_listening, statements
+from tests.helpers import holding_after, log_in, make_app, run_threads_listening, statements
 
 TOKEN = "scim-test-token-0123456789"
 CORE = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -252,17 +252,9 @@ def test_two_patches_at_once_to_one_user_both_survive(scim, app, path, value, co
         operations = {"schemas": [PATCH], "Operations": [{"op": "replace", **change}]}
         statuses.append(app.test_client().patch(f"/scim/v2/Users/{body['id']}", json=operations, headers=AUTH).status_code)
 
-    def hold_after_reading(conn, cursor, statement, parameters, context, executemany):
-        """Keep a PATCH that has read the person until the other has read it too, unless the row lock keeps it out."""
-        if PERSON_READ.match(statement):
-            try:
-                read.wait(timeout=2)
-            except threading.BrokenBarrierError:
-                pass
-
     changes = ({"path": "displayName", "value": "Ada King"}, {"path": path, "value": value})
     threads = [threading.Thread(target=patch, args=(change,)) for change in changes]
-    run_threads_listening(threads, hold_after_reading)
+    run_threads_listening(threads, holding_after(PERSON_READ.match, read))
     assert statuses == [200, 200]
     person = person_of(body)
     assert (person.name, getattr(person, column)) == ("Ada King", value)
