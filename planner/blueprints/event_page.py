@@ -29,6 +29,7 @@ from ..services.capacity import SeatCount, seat_count
 from ..services.needs import NeedsSection, needs_section
 from ..services.reminders import event_reminders
 from ..services.replies import recent_inbound
+from ..services.rsvp import Snapshot
 
 
 @dataclass(frozen=True)
@@ -76,31 +77,47 @@ def _level(level: int) -> str:
 
 #: what the page shows of a person (their dates and search key stay unread)
 SHOWN_PERSON = (Person.id, Person.email, Person.name, Person.department, Person.level)
-#: what the page and the backfill state read of an invitation (its tokens, reply sequence and attendance stay unread)
+#: what a sent event's page and its backfill state read of an invitation (its tokens and attendance stay unread)
 SHOWN_INVITATION = (
     Invitation.id, Invitation.event_id, Invitation.person_id, Invitation.answer, Invitation.answered_at, Invitation.comment,
     Invitation.cancelled_at, Invitation.bounced_at, Invitation.bounce_reason, Invitation.offer_expires_at,
 )
+_INVITATION_KEYS = tuple(column.key for column in SHOWN_INVITATION)
+_PERSON_KEYS = tuple(column.key for column in SHOWN_PERSON)
+#: what an event's columns the backfill state, the offers and the answer rows read of a sent event
+_SENT_EVENT_KEYS = ("id", "capacity", "status", "starts_at", "rsvp_deadline_at")
 
 
 def load_rows(session: Session, event: Event) -> None:
-    """Load the event's invitations and proposal entries with their people: two statements, whatever their number.
-
-    Once sent, the invitations bring every person the page names, so the entries come without theirs, and only the
-    entries of replacements (what backfill.backfill_state reads of them, "in place of ..."): the page is read-only.
-    """
-    if event.status == EventStatus.DRAFT:
-        proposals = selectinload(Event.proposals).joinedload(ProposalEntry.person).load_only(*SHOWN_PERSON)
-    else:
-        proposals = selectinload(Event.proposals.and_(ProposalEntry.reason.startswith(backfill.IN_PLACE_OF_LEAD)))
-    invitations = selectinload(Event.invitations).load_only(*SHOWN_INVITATION).joinedload(Invitation.person).load_only(*SHOWN_PERSON)
+    """Load a draft's proposal entries and invitations with their people: two statements, whatever their number."""
+    proposals = selectinload(Event.proposals).joinedload(ProposalEntry.person).load_only(*SHOWN_PERSON)
+    invitations = selectinload(Event.invitations).joinedload(Invitation.person).load_only(*SHOWN_PERSON)
     session.execute(select(Event).where(Event.id == event.id).options(invitations, proposals)).unique().scalar_one()
+
+
+def sent_rows(session: Session, event: Event) -> Snapshot:
+    """A sent event as its page reads it, in plain rows rather than objects (a fifth of the cost at 500 invitations): the
+    event's columns that the backfill state, the offers and the answer rows read, its invitations with their people, and
+    the proposal entries of its replacements ("in place of ...", what backfill.backfill_state reads) with theirs. Two
+    statements, whatever the number of invitations; the page is read-only."""
+    split = len(_INVITATION_KEYS)
+    people, invitations = {}, []
+    for row in session.execute(select(*SHOWN_INVITATION, *SHOWN_PERSON).join(Person, Person.id == Invitation.person_id)
+                               .where(Invitation.event_id == event.id).order_by(Invitation.id)):
+        person = people[row.person_id] = Snapshot(**dict(zip(_PERSON_KEYS, row[split:])))
+        invitations.append(Snapshot(**dict(zip(_INVITATION_KEYS, row[:split])), person=person))
+    entries = session.execute(
+        select(ProposalEntry.person_id, ProposalEntry.reason)
+        .where(ProposalEntry.event_id == event.id, ProposalEntry.reason.startswith(backfill.IN_PLACE_OF_LEAD))
+        .order_by(ProposalEntry.id))
+    proposals = [Snapshot(person_id=person_id, reason=reason, person=people.get(person_id)) for person_id, reason in entries]
+    return Snapshot(**{key: getattr(event, key) for key in _SENT_EVENT_KEYS}, invitations=invitations, proposals=proposals)
 
 
 class AnswerRow(NamedTuple):
     """One invitation as the answers table shows it (templates/events/_answers.html), read once in Python."""
 
-    invitation: Invitation
+    invitation: Snapshot  #: with .person, read by sent_rows
     level: str
     #: the name of whoever replaced this decline, or of whom this invitee replaced
     replaced_by: str | None
@@ -116,7 +133,7 @@ def row_url(endpoint: str, **values) -> str:
     return url_for(endpoint, invitation_id=0, **values).replace("/invitations/0/", "/invitations/{}/")
 
 
-def answer_rows(event: Event, state: backfill.BackfillState) -> list[AnswerRow]:
+def answer_rows(event: Event | Snapshot, state: backfill.BackfillState) -> list[AnswerRow]:
     """The answers table: each invitation with its level name, replacement names and its two URLs."""
     ladder = current_app.config["LEVELS"]
     uninvite, replace = row_url("changes.uninvite", event_id=event.id), row_url("events.replace_declined", event_id=event.id)
@@ -148,7 +165,7 @@ class EventPage:
     replacements: backfill.BackfillState | None
     answer_rows: list[AnswerRow]
     #: automatic backfill offers (templates/events/_offers.html), newest first
-    offers: list[Invitation]
+    offers: list[Snapshot]
     inbound: list[InboundMail]
     seating_overview: seating.PlanOverview | None
     can_seat: bool
@@ -162,18 +179,20 @@ class EventPage:
 
 def event_page(session: Session, event: Event, organiser: Organiser) -> EventPage:
     """Build every part of an event's page, so its templates query nothing."""
-    load_rows(session, event)
     is_draft = event.status == EventStatus.DRAFT
-    replacements = None if is_draft else backfill.backfill_state(event, utcnow())
+    if is_draft:
+        load_rows(session, event)
+    sent = None if is_draft else sent_rows(session, event)
+    replacements = None if is_draft else backfill.backfill_state(sent, utcnow())
     queued = select(func.count(OutgoingMail.id)).where(OutgoingMail.event_id == event.id, OutgoingMail.state == MailState.QUEUED)
     return EventPage(
         event=event,
         proposal=proposal_page(session, event, organiser),
-        answers=Counter(invitation.answer for invitation in event.invitations),
+        answers=Counter(invitation.answer for invitation in (event if is_draft else sent).invitations),
         seats=None if is_draft else seat_count(session, event),
         replacements=replacements,
-        answer_rows=[] if is_draft else answer_rows(event, replacements),
-        offers=[] if is_draft else offers.event_offers(event),
+        answer_rows=[] if is_draft else answer_rows(sent, replacements),
+        offers=[] if is_draft else offers.event_offers(sent),
         inbound=[] if is_draft else recent_inbound(session, event.id),
         seating_overview=seating.plan_overview(session, event) if event.status == EventStatus.SENT else None,
         can_seat=event.status == EventStatus.SENT,
