@@ -40,6 +40,7 @@ from .recurrence import ORDINALS, WEEKDAY_NAMES, Pattern
 from .services.events import EventDraft
 from .services.needs import DIETS, NOTE_LENGTH, Needs, check_needs
 from .services.questions import CHOICE_LENGTH, LABEL_LENGTH, MAX_CHOICES, QUESTION_KINDS, QuestionDraft
+from .services.rsvp import ANSWERS, COMMENT_LENGTH
 from .services.series import SeriesDraft
 from .text import control_problem
 from .tokens import answer_form_token
@@ -176,11 +177,6 @@ def answer_csrf_token(token_hash: str) -> str:
     return answer_form_token(current_app.secret_key, token_hash)
 
 
-#: the answers the RSVP form's buttons send, and the longest note it takes (templates/rsvp/show.html writes both out)
-ANSWER_WORDS = ("yes", "no", "maybe")
-COMMENT_LENGTH = 1000
-
-
 @dataclass(frozen=True)
 class SubmittedAnswer:
     """What an RSVP form sent, read by submitted_answer: whether its CSRF token is the invitation's, and the answer."""
@@ -202,7 +198,7 @@ def submitted_answer(form, token_hash: str) -> SubmittedAnswer:
     token = form.get("csrf_token")
     genuine = isinstance(token, str) and hmac.compare_digest(token, answer_csrf_token(token_hash))
     answer, comment = form.get("answer"), form.get("comment") or None
-    if answer not in ANSWER_WORDS:
+    if answer not in ANSWERS:  # the words of the form's buttons (templates/rsvp/show.html)
         return SubmittedAnswer(genuine, None, comment, "Choose yes, no or maybe.")
     if comment is not None and len(comment) > COMMENT_LENGTH:
         return SubmittedAnswer(genuine, answer, None, f"The note for the organiser can have at most {COMMENT_LENGTH} characters.")

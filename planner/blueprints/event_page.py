@@ -84,7 +84,7 @@ SHOWN_INVITATION = (
 )
 _INVITATION_KEYS = tuple(column.key for column in SHOWN_INVITATION)
 _PERSON_KEYS = tuple(column.key for column in SHOWN_PERSON)
-#: what an event's columns the backfill state, the offers and the answer rows read of a sent event
+#: the columns of a sent event that its backfill state, its offers and its answer rows read
 _SENT_EVENT_KEYS = ("id", "capacity", "status", "starts_at", "rsvp_deadline_at")
 
 

@@ -20,7 +20,7 @@ from ..models import Event, InboundMail, Invitation, OutgoingMail, Person
 from ..text import control_problem, one_line
 from ..tokens import TokenError, hash_reply_token
 from .mails import MailSettings
-from .rsvp import AnswerError, closed_on, is_late, record_answer
+from .rsvp import COMMENT_LENGTH, AnswerError, closed_on, is_late, record_answer
 
 APPLIED, IGNORED, REJECTED = "applied", "ignored", "rejected"
 #: a calendar's PARTSTAT as the answer words record_answer takes
@@ -28,8 +28,8 @@ PARTSTAT_ANSWERS = {"ACCEPTED": "yes", "DECLINED": "no", "TENTATIVE": "maybe"}
 ADDRESS_HEADERS = ("Delivered-To", "X-Original-To", "Envelope-To", "To", "Cc")
 #: the largest SEQUENCE that Invitation.reply_sequence (a 32-bit Integer) holds
 MAX_SEQUENCE = 2**31 - 1
-#: longest reason and comment kept (the columns are Text)
-REASON_LENGTH = COMMENT_LENGTH = 1000
+#: longest reason kept (the column is Text); a comment keeps the answer service's COMMENT_LENGTH
+REASON_LENGTH = 1000
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,8 @@ from types import SimpleNamespace
 
 from sqlalchemy import bindparam, exists, select, update
 from sqlalchemy.orm import Session, contains_eager, joinedload
-from sqlalchemy.orm.util import identity_key
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
 
 from ..errors import PlannerError
 from ..metrics import count_answer
@@ -25,6 +25,8 @@ from .mails import MailSettings
 from .needs import Needs, stored_needs
 
 ANSWERS = {"yes": Answer.YES, "no": Answer.NO, "maybe": Answer.MAYBE}
+#: the longest note for the organiser an answer keeps
+COMMENT_LENGTH = 1000
 
 
 _INVITATIONS, _EVENTS = Invitation.__table__, Event.__table__
@@ -231,7 +233,7 @@ def _apply(session: Session, invitation: Invitation | Snapshot, answer: str, now
         return invitation, False
     values = {"answer": new, "answered_at": stamp} if old != new or new != Answer.WAITLIST else {}  # a note alone keeps the place in the queue
     if comment is not None:
-        values["comment"] = comment[:1000]
+        values["comment"] = comment[:COMMENT_LENGTH]
     _write(session, invitation, values)
     waiting = " (waiting list)" if new == Answer.WAITLIST else ""
     audit.record_now(session, "answer.record", actor=audit.INVITEE, subject=("invitation", invitation.id),
