@@ -1,9 +1,11 @@
 """The admin page: organisers and their roles, deactivation, new organisers; never without an active admin."""
 
+from datetime import date, time
+
 from sqlalchemy import select
 
 from planner.extensions import db
-from planner.models import AuditEntry, Organiser, OrganiserRole
+from planner.models import AuditEntry, Event, EventKind, Organiser, OrganiserRole, Series
 from tests.helpers import PASSWORD, csrf_from
 
 
@@ -103,3 +105,27 @@ def test_an_admin_creates_an_organiser_who_logs_in_with_the_first_password(app, 
     assert response.status_code == 302
     assert theirs.post("/series/new", data={"csrf_token": theirs.csrf}).status_code == 403
     assert db.session.scalar(select(AuditEntry.summary).where(AuditEntry.action == "organiser.create")) == "new@example.com as viewer"
+
+
+def test_an_organiser_made_a_viewer_leaves_what_they_co_organise_and_is_told_what_they_still_own(app, make_organiser, make_event):
+    admin = make_organiser("admin@example.com")
+    owner = make_organiser("owner@example.com", role=OrganiserRole.ORGANISER)
+    organiser = make_organiser("org@example.com", role=OrganiserRole.ORGANISER)
+    shared, own = make_event(organiser=owner, title="Shared lunch"), make_event(organiser=organiser, title="Own lunch")
+    series = Series(kind=EventKind.LUNCH, title="Monthly", capacity=5, start_time=time(12), end_time=time(13),
+                    timezone="Europe/Berlin", rrule="FREQ=MONTHLY", starts_on=date.today(), organiser_id=owner.id)
+    db.session.add(series)
+    shared.co_organisers.append(organiser)
+    series.co_organisers.append(organiser)
+    db.session.commit()
+    client, _ = _log_in(app, admin.email)
+    page = _post(client, f"/admin/organisers/{organiser.id}/role", role="viewer").get_data(as_text=True)
+    assert ("org@example.com is now viewer. They no longer co-organise 2 events or series. They still own 1 event or "
+            "series: open each to hand it over to a co-organiser.") in page
+    db.session.expire_all()
+    assert db.session.get(Event, shared.id).co_organisers == [] and db.session.get(Series, series.id).co_organisers == []
+    assert db.session.get(Event, own.id).organiser_id == organiser.id
+    entry = db.session.scalars(select(AuditEntry).where(AuditEntry.action == "organiser.role")).one()
+    assert entry.summary == "org@example.com: organiser -> viewer; left 2 co-organiser places"
+    page = _post(client, f"/admin/organisers/{organiser.id}/role", role="organiser").get_data(as_text=True)
+    assert "org@example.com is now organiser." in page and "no longer co-organise" not in page

@@ -7,7 +7,8 @@ from ..errors import PlannerError
 from ..extensions import db
 from ..forms import ActionForm
 from ..models import Organiser, OrganiserRole
-from ..services.accounts import create_organiser, set_active, set_role
+from ..services.accounts import create_organiser, owned_count, set_active, set_role
+from ..text import plural
 from .views import admins_only, audited
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -63,9 +64,17 @@ def change_role(organiser_id: int):
 
     def change() -> str:
         before = organiser.role
-        set_role(db.session, organiser, OrganiserRole(role))
-        audited("organiser.role", ("organiser", organiser.id), f"{organiser.email}: {before} -> {role}")
-        return f"{organiser.email} is now {role}."
+        left = set_role(db.session, organiser, OrganiserRole(role))
+        places = f"; left {plural(left, 'co-organiser place')}" if left else ""
+        audited("organiser.role", ("organiser", organiser.id), f"{organiser.email}: {before} -> {role}{places}")
+        message = f"{organiser.email} is now {role}."
+        if left:
+            message += f" They no longer co-organise {plural(left, 'event or series', 'events or series')}."
+        owned = owned_count(db.session, organiser) if role == OrganiserRole.VIEWER else 0
+        if owned:
+            message += (f" They still own {plural(owned, 'event or series', 'events or series')}: open each to hand it"
+                        " over to a co-organiser.")
+        return message
 
     return _done(change)
 

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import PlannerError
-from ..models import LoginFailure, Organiser, OrganiserRole, utcnow
+from ..models import Event, LoginFailure, Organiser, OrganiserRole, Series, event_co_organiser, series_co_organiser, utcnow
 from ..text import control_problem
 
 MIN_PASSWORD_LENGTH = 10
@@ -106,12 +106,27 @@ def _keeps_an_admin(session: Session, organiser: Organiser, what: str) -> None:
         raise AccountError(f"{organiser.email} is the last active admin and cannot be {what}: make another admin first.")
 
 
-def set_role(session: Session, organiser: Organiser, role: OrganiserRole) -> None:
-    """Give an organiser another role; AccountError when that would leave no active admin."""
+def set_role(session: Session, organiser: Organiser, role: OrganiserRole) -> int:
+    """Give an organiser another role; AccountError when that would leave no active admin.
+
+    A viewer reads and never runs events, so one made a viewer leaves every event and series they co-organised: return
+    how many (0 for any other role). What they own stays theirs until an admin hands it over.
+    """
     if role != OrganiserRole.ADMIN:
         _keeps_an_admin(session, organiser, f"made {role.value}")
     organiser.role = role
     session.flush()
+    if role != OrganiserRole.VIEWER:
+        return 0
+    left = sum(session.execute(delete(table).where(table.c.organiser_id == organiser.id)).rowcount
+               for table in (event_co_organiser, series_co_organiser))
+    session.expire_all()  # co-organiser lists loaded before the delete
+    return left
+
+
+def owned_count(session: Session, organiser: Organiser) -> int:
+    """How many events and series this organiser owns."""
+    return sum(session.scalar(select(func.count(model.id)).where(model.organiser_id == organiser.id)) for model in (Event, Series))
 
 
 def set_active(session: Session, organiser: Organiser, is_active: bool) -> None:
