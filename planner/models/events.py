@@ -210,7 +210,8 @@ class Invitation(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"), index=True)
+    #: no index of its own: the unique (event_id, person_id) and ix_invitation_seats both lead with it
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id"))
     person_id: Mapped[int] = mapped_column(ForeignKey("person.id"), index=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     #: random seed that, with the secret key, rebuilds the RSVP and reply tokens for follow-up mail; None before it existed
