@@ -1,6 +1,6 @@
 """The admin page: organisers and their roles, deactivation, new organisers; never without an active admin."""
 
-from datetime import date, time
+from datetime import date, time, timedelta
 
 from sqlalchemy import select
 
@@ -112,6 +112,8 @@ def test_an_organiser_made_a_viewer_leaves_what_they_co_organise_and_is_told_wha
     owner = make_organiser("owner@example.com", role=OrganiserRole.ORGANISER)
     organiser = make_organiser("org@example.com", role=OrganiserRole.ORGANISER)
     shared, own = make_event(organiser=owner, title="Shared lunch"), make_event(organiser=organiser, title="Own lunch")
+    past = make_event(organiser=organiser, title="Past lunch")  # owned too, but nothing to hand over
+    past.starts_at, past.ends_at = past.starts_at - timedelta(days=60), past.ends_at - timedelta(days=60)
     series = Series(kind=EventKind.LUNCH, title="Monthly", capacity=5, start_time=time(12), end_time=time(13),
                     timezone="Europe/Berlin", rrule="FREQ=MONTHLY", starts_on=date.today(), organiser_id=owner.id)
     db.session.add(series)
@@ -120,8 +122,8 @@ def test_an_organiser_made_a_viewer_leaves_what_they_co_organise_and_is_told_wha
     db.session.commit()
     client, _ = _log_in(app, admin.email)
     page = _post(client, f"/admin/organisers/{organiser.id}/role", role="viewer").get_data(as_text=True)
-    assert ("org@example.com is now viewer. They no longer co-organise 2 events or series. They still own 1 event or "
-            "series: open each to hand it over to a co-organiser.") in page
+    assert ("org@example.com is now viewer. They no longer co-organise 2 events or series. They still own 1 series or "
+            "event to come: open each to hand it over to a co-organiser.") in page
     db.session.expire_all()
     assert db.session.get(Event, shared.id).co_organisers == [] and db.session.get(Series, series.id).co_organisers == []
     assert db.session.get(Event, own.id).organiser_id == organiser.id

@@ -6,7 +6,7 @@ from sqlalchemy import select
 from ..errors import PlannerError
 from ..extensions import db
 from ..forms import ActionForm
-from ..models import Organiser, OrganiserRole
+from ..models import Organiser, OrganiserRole, utcnow
 from ..services.accounts import create_organiser, owned_count, set_active, set_role
 from ..text import plural
 from .views import admins_only, audited
@@ -70,10 +70,10 @@ def change_role(organiser_id: int):
         message = f"{organiser.email} is now {role}."
         if left:
             message += f" They no longer co-organise {plural(left, 'event or series', 'events or series')}."
-        owned = owned_count(db.session, organiser) if role == OrganiserRole.VIEWER else 0
+        owned = owned_count(db.session, organiser, utcnow()) if role == OrganiserRole.VIEWER else 0
         if owned:
-            message += (f" They still own {plural(owned, 'event or series', 'events or series')}: open each to hand it"
-                        " over to a co-organiser.")
+            message += (f" They still own {plural(owned, 'series or event to come', 'series or events to come')}: open "
+                        "each to hand it over to a co-organiser.")
         return message
 
     return _done(change)

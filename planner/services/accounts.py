@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..errors import PlannerError
-from ..models import Event, LoginFailure, Organiser, OrganiserRole, Series, event_co_organiser, series_co_organiser, utcnow
+from ..models import Event, EventStatus, LoginFailure, Organiser, OrganiserRole, Series, event_co_organiser, series_co_organiser, utcnow
 from ..text import control_problem
 
 MIN_PASSWORD_LENGTH = 10
@@ -124,9 +124,11 @@ def set_role(session: Session, organiser: Organiser, role: OrganiserRole) -> int
     return left
 
 
-def owned_count(session: Session, organiser: Organiser) -> int:
-    """How many events and series this organiser owns."""
-    return sum(session.scalar(select(func.count(model.id)).where(model.organiser_id == organiser.id)) for model in (Event, Series))
+def owned_count(session: Session, organiser: Organiser, now: datetime) -> int:
+    """How many series and events still to come (not cancelled) this organiser owns: what a handover would pass on."""
+    events = select(func.count(Event.id)).where(Event.organiser_id == organiser.id, Event.starts_at > now,
+                                                Event.status != EventStatus.CANCELLED)
+    return session.scalar(events) + session.scalar(select(func.count(Series.id)).where(Series.organiser_id == organiser.id))
 
 
 def set_active(session: Session, organiser: Organiser, is_active: bool) -> None:
