@@ -5,6 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 from planner.extensions import db
@@ -176,3 +177,45 @@ def test_the_rsvp_page_and_its_answer_cost_a_fixed_number_of_statements(app, cli
         page = client.get(f"/rsvp/{fourth}")
     assert "Which talk?" in page.data.decode()
     assert len(asked) == 2, asked  # an event with questions also reads them, with this invitation's answers
+
+
+def _in_transaction(dbapi_connection) -> bool:
+    """Whether the driver's connection is inside a transaction just after a statement (psycopg or sqlite3)."""
+    if hasattr(dbapi_connection, "info"):  # psycopg: the server's own transaction status
+        return dbapi_connection.info.transaction_status != dbapi_connection.info.transaction_status.IDLE
+    return dbapi_connection.in_transaction
+
+
+def test_the_page_reads_outside_a_transaction_and_the_answer_after_it_locks_inside_one(app, make_person, make_event):
+    """The RSVP page runs its reads in autocommit on PostgreSQL (locking.reads_only). The connection it used goes back to
+    the pool with its usual isolation when the request ends, so an answer that follows on it (requests one after another
+    reuse the one connection) holds its event lock inside a transaction: were autocommit to stay, FOR UPDATE would end at
+    once. The requests run in a thread of their own, each with its own app context and session, as under gunicorn."""
+    event, tokens = invited_event(make_person, make_event, 3, 1)
+    links = [f"/rsvp/{token}" for token in list(tokens.values())[:2]]
+    db.session.remove()
+    seen = []
+
+    def record(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement.split()[0], _in_transaction(conn.connection.driver_connection)))
+
+    def page_then_answer(link):
+        browser = app.test_client()
+        page = browser.get(link)
+        shown, seen[:] = list(seen), []
+        response = browser.post(link, data={"csrf_token": CSRF.search(page.data.decode()).group(1), "answer": "yes"})
+        answered, seen[:] = list(seen), []
+        return page.status_code, response.status_code, shown, answered
+
+    sqlalchemy_event.listen(db.engine, "after_cursor_execute", record)
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            runs = [pool.submit(page_then_answer, link).result() for link in links]
+    finally:
+        sqlalchemy_event.remove(db.engine, "after_cursor_execute", record)
+    for shown_status, answered_status, shown, answered in runs:
+        assert (shown_status, answered_status) == (200, 303)
+        assert shown and not any(inside for _, inside in shown), shown  # SQLite's reads begin nothing either way
+        assert answered and all(inside for _, inside in answered), answered
+    assert sorted(inv.answer for inv in db.session.scalars(select(Invitation))) == sorted(
+        [Answer.YES, Answer.WAITLIST, Answer.PENDING])

@@ -21,7 +21,7 @@ from ..services import audit
 from ..services.availability import opt_out
 from ..services.capacity import waitlist_position
 from ..services.events import is_open_for_answers
-from ..services.locking import once_more_when_stale
+from ..services.locking import once_more_when_stale, reads_only
 from ..services.needs import asks_needs, clear_needs, needs_of, save_needs
 from ..services.questions import questions_with_answers, read_answers, save_answers
 from ..services.rsvp import (
@@ -61,6 +61,7 @@ def _found(find, token: str):
 
 @bp.get("/<token>")
 def show(token: str):
+    reads_only(db.session)  # the busiest page of the app: on PostgreSQL, no transaction to begin and roll back
     invited = _found(find_invited, token)
     return _page(invited, _remembered_needs(invited), notice=ANSWERED.get(request.args.get("answered")))
 

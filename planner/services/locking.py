@@ -68,6 +68,14 @@ def lock_person(session: Session, person_id: int) -> Person | None:
     return session.scalars(statement, {"person_id": person_id}, execution_options=_FRESH).one_or_none()
 
 
+def reads_only(session: Session) -> None:
+    """Run the request's statements outside a transaction on PostgreSQL (autocommit), for a page that only reads: no BEGIN
+    and ROLLBACK round trips, each statement its own snapshot. Call it before the session's first statement; the pool
+    gives the connection its usual isolation back when the request ends. SQLite reads outside a transaction anyway."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
 def once_more_when_stale(session: Session, work: Callable[[], T]) -> T:
     """Run work (which commits); when the database refuses it (a stale SQLite snapshot), roll back and run it once more."""
     try:
