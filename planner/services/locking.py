@@ -6,7 +6,7 @@ from typing import TypeVar
 from sqlalchemy import Executable, bindparam, select, update
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from ..models import Event, Person, Series
 
@@ -68,12 +68,14 @@ def lock_person(session: Session, person_id: int) -> Person | None:
     return session.scalars(statement, {"person_id": person_id}, execution_options=_FRESH).one_or_none()
 
 
-def reads_only(session: Session) -> None:
+def reads_only(session: Session | scoped_session) -> None:
     """Run the request's statements outside a transaction on PostgreSQL (autocommit), for a page that only reads: no BEGIN
-    and ROLLBACK round trips, each statement its own snapshot. Call it before the session's first statement; the pool
-    gives the connection its usual isolation back when the request ends. SQLite reads outside a transaction anyway."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    and ROLLBACK round trips, each statement its own snapshot. It takes effect before the session's first statement (a
+    session already at work keeps its transaction); the pool gives the connection its usual isolation back when the
+    request ends. SQLite reads outside a transaction anyway."""
+    current = session() if isinstance(session, scoped_session) else session
+    if not current.in_transaction() and current.get_bind().dialect.name == "postgresql":
+        current.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def once_more_when_stale(session: Session, work: Callable[[], T]) -> T:
