@@ -144,7 +144,7 @@ def is_late(event: Event, now: datetime) -> bool:
 def find_invited(session: Session, token: str) -> Invited:
     """Return the invitation a token belongs to with what its page needs (one statement); else raise TokenError."""
     invitation, (person_name, organiser_name, diets, diet_note, access_note, has_plan, has_questions) = _by_token(
-        session, _BY_TOKEN, token)
+        session, _BY_TOKEN, hash_token(token))
     return Invited(invitation, person_name, organiser_name, stored_needs(diets, diet_note, access_note), has_plan, has_questions)
 
 
@@ -152,29 +152,21 @@ def lock_answering(session: Session, token: str) -> Answering:
     """Lock the event of the invitation a token belongs to, until the transaction ends, and return the invitation with
     what an answer to it needs, as stored now (PostgreSQL: one statement; SQLite: two); else raise TokenError."""
     session.flush()
-    connection = session.connection()
+    connection, token_hash = session.connection(), hash_token(token)
     is_postgresql = connection.dialect.name == "postgresql"
     if not is_postgresql:
-        connection.execute(_LOCK_BY_TOKEN, {"token_hash": hash_token(token)})
-    invitation, (has_questions,) = _by_token(session, _FOR_ANSWER_LOCKED if is_postgresql else _FOR_ANSWER, token)
+        connection.execute(_LOCK_BY_TOKEN, {"token_hash": token_hash})
+    invitation, (has_questions,) = _by_token(session, _FOR_ANSWER_LOCKED if is_postgresql else _FOR_ANSWER, token_hash)
     return Answering(invitation, has_questions)
 
 
-def _by_token(session: Session, statement, token: str) -> tuple[Snapshot, tuple]:
-    """_snapshot of the invitation a token belongs to; raise TokenError when there is none."""
-    found = _snapshot(session, statement, {"token_hash": hash_token(token)})
-    if found is None:
-        raise TokenError.invalid()
-    return found
-
-
-def _snapshot(session: Session, statement, values: dict) -> tuple[Snapshot, tuple] | None:
-    """Run a lookup that starts with the invitation's and its event's columns: (the invitation's snapshot, the rest), or
-    None when it finds no row."""
+def _by_token(session: Session, statement, token_hash: str) -> tuple[Snapshot, tuple]:
+    """Run a lookup by token hash that starts with the invitation's and its event's columns: (the invitation's snapshot,
+    the rest); raise TokenError when no invitation has that hash."""
     session.flush()
-    row = session.connection().execute(statement, values).first()
+    row = session.connection().execute(statement, {"token_hash": token_hash}).first()
     if row is None:
-        return None
+        raise TokenError.invalid()
     split, end = len(_INVITATION_KEYS), len(_INVITATION_KEYS) + len(_EVENT_KEYS)
     event = Snapshot(**dict(zip(_EVENT_KEYS, row[split:end])))
     return Snapshot(**dict(zip(_INVITATION_KEYS, row[:split])), event=event), tuple(row[end:])
@@ -240,12 +232,16 @@ def _apply(session: Session, invitation: Invitation | Snapshot, answer: str, now
                      summary=f"{answer} via {via}{waiting}")
     if old != new:
         count_answer(new)
-    if (old == Answer.YES or held) and new != Answer.YES:
-        fill_free_seats(session, _event_object(session, invitation), settings, stamp)
-    if new == Answer.NO and old != Answer.NO and invitation.event.is_auto_backfill:
-        from .offers import refill  # only a decline needs the planning modules
+    frees_seat = (old == Answer.YES or held) and new != Answer.YES
+    makes_offer = new == Answer.NO and old != Answer.NO and invitation.event.is_auto_backfill
+    if frees_seat or makes_offer:
+        event = _event_object(session, invitation)  # read once for both
+        if frees_seat:
+            fill_free_seats(session, event, settings, stamp)
+        if makes_offer:
+            from .offers import refill  # only a decline needs the planning modules
 
-        refill(session, _event_object(session, invitation), settings, now)
+            refill(session, event, settings, now)
     return invitation, True
 
 
