@@ -1,11 +1,11 @@
 """Answers under load: the app under gunicorn (several workers) on SQLite (WAL) and PostgreSQL, many invitees at once;
 and the fixed SQL cost of the RSVP page and its answer."""
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import func, select
 
 from planner.extensions import db
@@ -16,7 +16,7 @@ from planner.services.invites import send_invites
 from planner.services.rsvp import record_answer
 from planner.tokens import derived_token
 from tests.gunicorn_server import CSRF, GUNICORN, Gunicorn, answer_form
-from tests.helpers import staff, statements
+from tests.helpers import run_threads_listening, staff, statements
 
 SECRET = "test-secret-key"  #: the key tests.helpers.make_app gives the test app, so that tokens match
 
@@ -207,12 +207,9 @@ def test_the_page_reads_outside_a_transaction_and_the_answer_after_it_locks_insi
         answered, seen[:] = list(seen), []
         return page.status_code, response.status_code, shown, answered
 
-    sqlalchemy_event.listen(db.engine, "after_cursor_execute", record)
-    try:
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            runs = [pool.submit(page_then_answer, link).result() for link in links]
-    finally:
-        sqlalchemy_event.remove(db.engine, "after_cursor_execute", record)
+    runs = []
+    run_threads_listening([threading.Thread(target=lambda: runs.extend(map(page_then_answer, links)))], record)
+    assert len(runs) == len(links), "a request failed in the thread (its traceback is above)"
     for shown_status, answered_status, shown, answered in runs:
         assert (shown_status, answered_status) == (200, 303)
         assert shown and not any(inside for _, inside in shown), shown  # SQLite's reads begin nothing either way
