@@ -183,7 +183,7 @@ class SubmittedAnswer:
 
     is_genuine: bool
     answer: str | None  #: yes, no or maybe; None when the form sent no known answer
-    comment: str | None  #: the note, None when it is empty or too long
+    comment: str | None  #: the note, None when it is empty, too long or not plain text
     problem: str | None  #: why the answer cannot be taken, for the invitee (None when it can)
 
 
@@ -202,6 +202,9 @@ def submitted_answer(form, token_hash: str) -> SubmittedAnswer:
         return SubmittedAnswer(genuine, None, comment, "Choose yes, no or maybe.")
     if comment is not None and len(comment) > COMMENT_LENGTH:
         return SubmittedAnswer(genuine, answer, None, f"The note for the organiser can have at most {COMMENT_LENGTH} characters.")
+    problem = control_problem(comment or "", multiline=True)
+    if problem:  # a NUL would even be refused by PostgreSQL's text column
+        return SubmittedAnswer(genuine, answer, None, f"The note for the organiser {problem}: write plain text.")
     return SubmittedAnswer(genuine, answer, comment, None)
 
 

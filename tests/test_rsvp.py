@@ -101,13 +101,15 @@ def test_an_answer_needs_the_form_token_of_its_own_invitation(client, make_perso
     assert invitation_of(mine).answer == Answer.YES
 
 
-def test_an_unknown_answer_or_an_overlong_note_is_refused_with_its_reason_and_changes_nothing(client, make_person, make_event):
+def test_an_unknown_answer_or_an_overlong_or_garbled_note_is_refused_with_its_reason_and_changes_nothing(client, make_person, make_event):
     event = marked_sent(make_event)
     person = make_person()
     token = invite_with_token(event, person)
     csrf = csrf_from(client.get(f"/rsvp/{token}").data)
     for data, reason in (({"answer": "perhaps"}, "Choose yes, no or maybe."), ({}, "Choose yes, no or maybe."),
-                         ({"answer": "yes", "comment": "x" * 1001}, "can have at most 1000 characters")):
+                         ({"answer": "yes", "comment": "x" * 1001}, "can have at most 1000 characters"),
+                         ({"answer": "yes", "comment": "a\x00b"}, "The note for the organiser contains a NUL byte"),
+                         ({"answer": "no", "comment": "hi\x1b[2J"}, "contains the control character U+001B")):
         response = client.post(f"/rsvp/{token}", data={"csrf_token": csrf, **data})
         assert response.status_code == 400 and reason in response.data.decode(), data
         assert invitation_of(person).answer == Answer.PENDING
