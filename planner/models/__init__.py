@@ -18,6 +18,7 @@ from .events import (  # noqa: F401
     SeriesSkip,
     SeriesStatus,
 )
+from .directory_tag import DirectoryTag  # noqa: F401
 from .jobs import Job, JobState  # noqa: F401
 from .mail import (  # noqa: F401
     AlertKind,
@@ -45,6 +46,7 @@ __all__ = [
     "Organiser",
     "LoginFailure",
     "Person",
+    "DirectoryTag",
     "StagedImport",
     "PersonNeeds",
     "EventKind",

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import ColumnElement, DateTime, Row, String, and_, case, cast, delete, func, insert, or_, select, type_coerce
+from sqlalchemy import ColumnElement, DateTime, Row, and_, case, delete, func, insert, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from ..balance import Candidate, Columns, best_cell_deviation, cell_deviation, cell_targets, replacement_columns, select_columns
@@ -24,6 +24,7 @@ from ..errors import PlannerError
 from ..models import Event, EventExclusion, EventStatus, Invitation, PairMeeting, Person, PlanningMode, ProposalEntry
 from ..rounds import NEWCOMER, NEWCOMER_DAYS, YEAR_DAYS, plan_columns, turn_counts
 from ..text import plural
+from .eligible import by_id, eligible, eligible_on
 from .events import event_day
 
 REASON_LENGTH = 200
@@ -97,15 +98,6 @@ def number(value: float) -> str:
 
 
 MEMBER_COLUMNS = (Person.id, Person.department, Person.level)
-
-
-def eligible_on(day: date) -> ColumnElement[bool]:
-    """The condition on Person of being invitable to an event on day: active, not opted out, not on leave."""
-    return and_(
-        Person.is_active.is_(True),
-        Person.is_opted_out.is_(False),
-        or_(Person.on_leave_until.is_(None), Person.on_leave_until < day),
-    )
 
 
 def members(session: Session, person_ids: Collection[int]) -> list[Row]:
@@ -197,31 +189,28 @@ def proposal_pool(session: Session, event: Event, now: datetime, kept: Collectio
                   ) -> tuple[Columns, dict[int, History]]:
     """The event's pool as columns (eligible minus excluded, plus the kept people), and its people's invitation history.
 
-    One grouped statement reads every eligible id, as one comma-separated text per (department, level): no row per
-    person is built, in the database driver or here, and the solvers read the arrays directly.
+    The eligible come as arrays (planner.services.eligible, read again only when the directory changed); the kept who
+    are not eligible are read by id, and the solvers read the arrays directly.
     """
     history = invitation_history(session, now, lookback_days)
     excluded = excluded_ids(session, event)
-    cells = session.execute(
-        select(Person.department, Person.level, func.aggregate_strings(cast(Person.id, String), ","))
-        .where(eligible_on(event_day(event)))
-        .group_by(Person.department, Person.level)
-    ).all()
-    parts = [(department, level, np.fromstring(ids, np.int64, sep=",")) for department, level, ids in cells]
+    base = eligible(session, event_day(event))
+    ids, code, level, departments = base.ids, base.department, base.level, base.departments
     wanted = np.array(sorted(kept), np.int64)
-    outside = wanted[~np.isin(wanted, np.concatenate([ids for *_, ids in parts] or [wanted]))].tolist() if len(wanted) else []
-    parts += [(department, level, np.array([person_id])) for person_id, department, level in members(session, outside)]
-    departments = tuple(sorted({department for department, _, _ in parts}))
-    sizes = [len(ids) for *_, ids in parts]
-    ids = np.concatenate([ids for *_, ids in parts] or [wanted])
-    code = np.repeat(np.array([departments.index(department) for department, _, _ in parts], np.int64), sizes)
-    level = np.repeat(np.array([level for _, level, _ in parts], np.int64), sizes)
+    outside = wanted[~np.isin(wanted, ids)].tolist() if len(wanted) else []
+    if outside:  # kept people who are not eligible join the arrays, in id order
+        rows = members(session, outside)
+        departments = tuple(sorted({*departments, *(department for _, department, _ in rows)}))
+        recode = np.array([departments.index(department) for department in base.departments], np.int64)
+        ids = np.concatenate([ids, [person_id for person_id, _, _ in rows]])
+        code = np.concatenate([recode[code], [departments.index(department) for _, department, _ in rows]]).astype(np.int64)
+        level = np.concatenate([level, [row_level for _, _, row_level in rows]]).astype(np.int64)
+        order = by_id(ids)
+        ids, code, level = ids[order], code[order], level[order]
     dropped = sorted(excluded - set(kept))
     if dropped:  # each array is gathered once more only when someone is left out
         keep = ~np.isin(ids, dropped)
         ids, code, level = ids[keep], code[keep], level[keep]
-    order = np.argsort(ids, kind="stable")
-    ids, code, level = ids[order], code[order], level[order]
     pool = Columns(ids, code, departments, level, np.zeros(len(ids), np.int64), np.zeros(len(ids), np.int64))
     at = pool.positions(list(history))
     found, pasts = at >= 0, list(history.values())
