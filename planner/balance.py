@@ -152,7 +152,7 @@ def select_columns(
     pool: Columns, k: int, *, must: Collection[Hashable] = (), mode: str = "even", seed: int = 0
 ) -> list[Hashable]:
     """Like select, over a pool given as columns."""
-    must_indices = _check_must(pool, k, must, mode)
+    must_indices = must_positions(pool, k, must, mode)
     return pool.id_list(_Flow(pool, must_indices, min(k, len(pool)), mode, seed).solve())
 
 
@@ -167,7 +167,7 @@ def select_by_cost(
 ) -> list[Hashable]:
     """Like select, but among minimum-deviation selections the least sum of costs (ints >= 0) wins, then rotation."""
     pool = Columns.of(candidates)
-    return pool.id_list(select_by_cost_indices(pool, k, costs, _check_must(pool, k, must, mode), mode=mode, seed=seed))
+    return pool.id_list(select_by_cost_indices(pool, k, costs, must_positions(pool, k, must, mode), mode=mode, seed=seed))
 
 
 def select_by_cost_indices(
@@ -482,7 +482,8 @@ def _check_mode(mode: str) -> None:
         raise ValueError(f"unknown mode {mode!r}: use one of {', '.join(MODES)}")
 
 
-def _check_must(pool: Columns, k: int, must: Collection[Hashable], mode: str) -> list[int]:
+def must_positions(pool: Columns, k: int, must: Collection[Hashable], mode: str) -> list[int]:
+    """The positions of the must ids in the pool, each once; ValueError for a bad mode, k < 0, an unknown id or too many."""
     _check_mode(mode)
     if k < 0:
         raise ValueError(f"k must be at least 0, got {k}")

@@ -30,7 +30,7 @@ from itertools import chain
 
 import numpy as np
 
-from .balance import Columns, Candidate, rotation_indices, select_by_cost_indices
+from .balance import Columns, Candidate, must_positions, rotation_indices, select_by_cost_indices
 
 YEAR_DAYS = 365  # invitations that count as turns
 NEWCOMER_DAYS = 30  # a start date this recent, and no invitation yet, comes first of all
@@ -104,12 +104,12 @@ def plan_columns(
     seed: int = 0,
 ) -> list[Hashable]:
     """Like plan_round, over a pool given as columns (the planner reads them straight from the database)."""
-    must_ids = _checked_must(pool, k, must)
+    must_at = must_positions(pool, k, must, MODE)
     turns = _Turns(pool, today, invited_on, joined_on)
     is_must = np.zeros(len(pool), bool)
-    is_must[pool.positions(must_ids)] = True
+    is_must[must_at] = True
     size = min(k, len(pool))
-    cut = _cut_tier(turns.tier[~is_must], size - len(must_ids))
+    cut = _cut_tier(turns.tier[~is_must], size - len(must_at))
     fixed = np.flatnonzero(is_must | (turns.tier < cut))
     due = np.flatnonzero(~is_must & (turns.tier == cut))
     members = np.concatenate([fixed, due])
@@ -125,18 +125,6 @@ def plan_columns(
         return due[np.lexsort((rotation, due_costs))]
 
     return pool.id_list(known.improve(chosen.tolist(), pool, due_in_flow_order))
-
-
-def _checked_must(pool: Columns, k: int, must: Collection[Hashable]) -> set[Hashable]:
-    if k < 0:
-        raise ValueError(f"k must be at least 0, got {k}")
-    must_ids = set(must)
-    unknown = [person for person, where in zip(must_ids, pool.positions(must_ids).tolist()) if where < 0]
-    if unknown:
-        raise ValueError(f"must ids are not among the candidates: {', '.join(sorted(map(repr, unknown)))}")
-    if len(must_ids) > k:
-        raise ValueError(f"{len(must_ids)} people must be invited but only k={k} seats exist")
-    return must_ids
 
 
 def _cut_tier(tiers: np.ndarray, seats: int) -> float:
