@@ -1,6 +1,7 @@
 """The eligible people kept per directory tag: the database retags on every change a pool reads, and only then is the
 directory read again (SQLite and PostgreSQL)."""
 
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -169,3 +170,45 @@ def test_the_migrations_make_the_tag_and_its_triggers(app, make_person):
     assert ids_on() == [db.session.scalar(db.select(Person.id))]
     db.session.remove()
     db.engine.dispose()
+
+
+def test_writers_of_people_who_then_lock_an_event_do_not_wait_on_each_other_in_a_circle(app, make_person, make_event):
+    """One transaction changes a person, then locks an event; another locks that event, then changes a person. A tag
+    row updated at each change would be a lock the first holds while it waits for the event: a deadlock. The retag at
+    commit is taken last, so the second commits and the first follows."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite's writers take turns: the first write lock keeps the other transaction out altogether")
+    first, second, event_id = make_person().id, make_person().id, make_event().id
+    before = tag()
+    first_changed, event_locked = threading.Event(), threading.Event()
+    engine, errors = db.engine, []
+
+    def changing_then_locking():
+        with engine.connect() as connection, connection.begin():
+            connection.execute(update(Person).where(Person.id == first).values(level=3))
+            first_changed.set()
+            event_locked.wait(timeout=10)
+            connection.execute(text("SELECT id FROM event WHERE id = :id FOR UPDATE"), {"id": event_id})
+
+    def locking_then_changing():
+        first_changed.wait(timeout=10)
+        with engine.connect() as connection, connection.begin():
+            connection.execute(text("SELECT id FROM event WHERE id = :id FOR UPDATE"), {"id": event_id})
+            event_locked.set()
+            connection.execute(update(Person).where(Person.id == second).values(level=4))
+
+    def run(work):
+        try:
+            work()
+        except Exception as error:  # noqa: BLE001 - the test reports whatever a thread met
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in (changing_then_locking, locking_then_changing)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == [] and not any(thread.is_alive() for thread in threads)
+    db.session.expire_all()
+    assert tag() != before
+    assert sorted(kept_pools.eligible(db.session, DAY).level.tolist()) == [3, 4]
