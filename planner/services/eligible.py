@@ -76,12 +76,6 @@ def current_tag(session: Session) -> int | None:
     return row[0] if row is not None and row[1] else None
 
 
-def forget() -> None:
-    """Drop every reading this process keeps."""
-    with _lock:
-        _readings.clear()
-
-
 def _read(session: Session, day: date) -> Eligible:
     """One grouped statement: every eligible id as one comma-separated text per (department, level), then sorted by id.
 
