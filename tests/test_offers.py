@@ -11,10 +11,11 @@ from sqlalchemy import select
 
 from planner.extensions import db
 from planner.mailer import mail_settings
-from planner.models import Answer, Event, Invitation, OutgoingMail, Person, ProposalEntry, Series, utcnow
+from planner.models import Answer, Event, Invitation, MailState, OutgoingMail, Person, ProposalEntry, Series, utcnow
 from planner.services.backfill import backfill_state
 from planner.services.capacity import seat_count
 from planner.services.invites import send_invites
+from planner.services.mails import SEAT_LEAD
 from planner.services.rsvp import record_answer
 from tests.helpers import calendar_of, client_reply, csrf_from, ingest_cli, parse_mail, rsvp_link
 
@@ -324,3 +325,29 @@ def _answer_row(client, event, email: str) -> str:
     page = client.get(f"/events/{event.id}").data.decode()
     start = page.index(f'<tr data-email="{email}"')
     return page[start:page.index("</tr>", start)]
+
+
+def test_an_open_offer_given_up_by_link_sends_the_seat_to_the_waiting_list_at_once(smtp_app, smtp_server, make_person,
+                                                                                    make_event):
+    """A held seat given up with "maybe" frees it for the waiting list; a request that sends what it queued delivers that
+    mail at once (the page used to deliver only after a yes given up or a decline)."""
+    event = backfilling_event(make_person, make_event)
+    first, second, third = invitations(event)
+    answer(first.id, "no")
+    [offer] = offers(event)
+    answer(second.id, "yes")
+    answer(third.id, "yes")
+    answer(first.id, "yes")
+    assert invitations(event)[0].answer == Answer.WAITLIST
+    client = smtp_app.test_client()
+    link = rsvp_link(mails_to(offer)[0])
+    before = len(smtp_server.messages)
+    response = client.post(link, data={"csrf_token": csrf_from(client.get(link).data), "answer": "maybe"})
+    assert response.status_code == 303
+    assert invitations(event)[0].answer == Answer.YES
+    # every mail of the event queued so far goes out with it (the invitations and the offer were only queued)
+    seat_mails = [received.message for received in smtp_server.messages[before:]
+                  if received.message["Subject"].startswith(SEAT_LEAD)]
+    assert [message["To"].addresses[0].addr_spec for message in seat_mails] == [first.person.email]
+    waiting = select(OutgoingMail.id).where(OutgoingMail.event_id == event.id, OutgoingMail.state != MailState.SENT)
+    assert db.session.scalars(waiting).all() == []

@@ -66,8 +66,9 @@ def test_an_answer_reads_the_invitation_as_stored_and_records_on_that_read(app, 
                        execution_options={"synchronize_session": False})
     answering = lock_answering(db.session, token)
     assert answering.invitation.comment == "told by mail" and loaded.comment is None
-    stored = record_link_answer(db.session, answering.invitation, "yes", utcnow(), " see you ", settings=mail_settings())
-    assert stored is answering.invitation and (stored.answer, stored.comment) == (Answer.YES, "see you")
+    recorded = record_link_answer(db.session, answering.invitation, "yes", utcnow(), " see you ", settings=mail_settings())
+    stored = recorded.invitation
+    assert recorded.changed and not recorded.passes_seat_on and stored is answering.invitation and (stored.answer, stored.comment) == (Answer.YES, "see you")
     assert (loaded.answer, loaded.comment) == (Answer.YES, "see you")
     db.session.commit()
     db.session.expire_all()

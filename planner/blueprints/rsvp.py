@@ -28,6 +28,7 @@ from ..services.rsvp import (
     AnswerError,
     AnswersClosed,
     Invited,
+    Recorded,
     Snapshot,
     closed_on,
     find_invitation,
@@ -158,31 +159,29 @@ def _take(token: str, given: SubmittedAnswer):
     try:
         answers = read_answers(questions, answers_given, saying_yes=given.answer == "yes")
         needs = needs_form.to_needs() if needs_form is not None else None
-        # a yes given up promotes the waiting; a decline of an event that backfills itself can make an offer: mail to send
-        frees_seat = (invitation.answer == Answer.YES and given.answer != "yes") or (
-            invitation.event.is_auto_backfill and given.answer == "no")
-        saved = _save(invitation, given, answers, needs)
+        recorded = _save(invitation, given, answers, needs)
     except PlannerError as error:
         return _refused(token, str(error), needs_form, 409 if isinstance(error, AnswerError) else 400, answers_given)
-    if frees_seat and sends_at_once(current_app.config):
+    # a seat given up goes to the waiting list, or as an offer: their mail goes now when requests send what they queue
+    if recorded.passes_seat_on and sends_at_once(current_app.config):
         deliver_event_mail(invitation.event_id)
-    return redirect(url_for("rsvp.show", token=token, answered="waiting" if saved == Answer.WAITLIST else "saved"), code=303)
+    answered = "waiting" if recorded.invitation.answer == Answer.WAITLIST else "saved"
+    return redirect(url_for("rsvp.show", token=token, answered=answered), code=303)
 
 
 def _errors(form) -> list[str]:
     return [error for errors in form.errors.values() for error in errors]
 
 
-def _save(locked: Snapshot, given: SubmittedAnswer, answers: dict, needs) -> Answer:
+def _save(locked: Snapshot, given: SubmittedAnswer, answers: dict, needs) -> Recorded:
     """Record and commit the answer, the question answers and the needs of an invitation read with its event locked;
-    return the answer stored."""
-    invitation = record_link_answer(db.session, locked, given.answer, utcnow(), given.comment, settings=mail_settings())
-    save_answers(db.session, invitation, answers)
+    return what was recorded."""
+    recorded = record_link_answer(db.session, locked, given.answer, utcnow(), given.comment, settings=mail_settings())
+    save_answers(db.session, recorded.invitation, answers)
     if needs is not None:
-        save_needs(db.session, invitation.person_id, needs)
-    saved = invitation.answer
+        save_needs(db.session, locked.person_id, needs)
     db.session.commit()
-    return saved
+    return recorded
 
 
 @bp.get("/<token>/needs")

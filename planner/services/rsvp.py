@@ -114,6 +114,16 @@ class Answering:
     has_questions: bool  #: the event asks questions
 
 
+@dataclass(frozen=True)
+class Recorded:
+    """An answer recorded: the invitation with it set, whether it changed, and whether the answer passed a seat on (to
+    the waiting list, or as an offer), whose mail is then queued."""
+
+    invitation: Invitation | Snapshot
+    changed: bool
+    passes_seat_on: bool
+
+
 class AnswerError(PlannerError):
     """An answer that cannot be recorded."""
 
@@ -195,20 +205,19 @@ def record_answer(
     """
     lock_event_row(session, invitation.event_id)
     fresh = session.execute(_AFRESH, {"id": invitation.id}, execution_options={"populate_existing": True}).one()[0]
-    return _apply(session, fresh, answer, now, comment, settings, via)[1]
+    return _apply(session, fresh, answer, now, comment, settings, via).changed
 
 
 def record_link_answer(session: Session, locked: Snapshot, answer: str, now: datetime, comment: str | None, *,
-                       settings: MailSettings) -> Snapshot:
+                       settings: MailSettings) -> Recorded:
     """Record an answer given on the RSVP page (as record_answer, via the link) to an invitation that lock_answering read
-    in this transaction, and return it with the answer set on it."""
-    return _apply(session, locked, answer, now, comment, settings, "link")[0]
+    in this transaction; what was recorded, the snapshot with the answer set on it."""
+    return _apply(session, locked, answer, now, comment, settings, "link")
 
 
 def _apply(session: Session, invitation: Invitation | Snapshot, answer: str, now: datetime, comment: str | None,
-           settings: MailSettings, via: str) -> tuple[Invitation | Snapshot, bool]:
-    """record_answer for an invitation (or a snapshot of one) read as stored once its event was locked. Return the
-    invitation and whether its answer changed."""
+           settings: MailSettings, via: str) -> Recorded:
+    """record_answer for an invitation (or a snapshot of one) read as stored once its event was locked."""
     if answer not in ANSWERS:
         raise AnswerError("Choose yes, no or maybe.")
     stamp = utcnow()
@@ -222,7 +231,7 @@ def _apply(session: Session, invitation: Invitation | Snapshot, answer: str, now
     new = yes_or_waitlist(session, invitation, now) if ANSWERS[answer] == Answer.YES else ANSWERS[answer]
     comment = (comment or "").strip() or None
     if old == new and (comment is None or comment == invitation.comment):
-        return invitation, False
+        return Recorded(invitation, False, False)
     values = {"answer": new, "answered_at": stamp} if old != new or new != Answer.WAITLIST else {}  # a note alone keeps the place in the queue
     if comment is not None:
         values["comment"] = comment[:COMMENT_LENGTH]
@@ -242,7 +251,7 @@ def _apply(session: Session, invitation: Invitation | Snapshot, answer: str, now
             from .offers import refill  # only a decline needs the planning modules
 
             refill(session, event, settings, now)
-    return invitation, True
+    return Recorded(invitation, True, frees_seat or makes_offer)
 
 
 def _event_object(session: Session, invitation: Invitation | Snapshot) -> Event:
