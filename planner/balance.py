@@ -108,11 +108,7 @@ class Columns:
 
     def cells(self) -> Counter:
         """The head count of each (department, level) cell: the pool as the cell_* functions read it."""
-        levels, level_code = _distinct(self.level)
-        counts = np.bincount(self.department * len(levels) + level_code, minlength=len(self.departments) * len(levels))
-        names, values = self.departments, levels.tolist()
-        return Counter({(names[code // len(values)], values[code % len(values)]): int(counts[code])
-                        for code in np.flatnonzero(counts).tolist()})
+        return cell_counts(self.department, self.departments, self.level)
 
     @cached_property
     def index(self) -> dict[Hashable, int]:
@@ -134,6 +130,15 @@ class Columns:
         if self.ids.dtype != object and ((self.ids >= 0) & (self.ids < DRAWS)).all():
             return self.ids
         return np.fromiter(map(id_number, self.ids.tolist()), np.int64, len(self.ids))
+
+
+def cell_counts(department: np.ndarray, departments: Sequence[str], level: np.ndarray) -> Counter:
+    """The head count of each (department, level) cell of people given as department codes (into departments) and levels."""
+    levels, level_code = _distinct(level)
+    counts = np.bincount(department * len(levels) + level_code, minlength=len(departments) * len(levels))
+    values = levels.tolist()
+    return Counter({(departments[code // len(values)], values[code % len(values)]): int(counts[code])
+                    for code in np.flatnonzero(counts).tolist()})
 
 
 def select(

@@ -6,15 +6,17 @@ has moved: one indexed statement tells. Several workers each keep their own. A t
 PostgreSQL sees its own changes under the old tag, so it reads the arrays afresh and keeps nothing.
 """
 
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from threading import Lock
 
 import numpy as np
 from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 
+from ..balance import cell_counts
 from ..models import DirectoryTag, Person
 
 #: how many (database, day, tag) readings a process keeps: a proposal, its replacements, a series' few days ahead
@@ -33,6 +35,14 @@ class Eligible:
     department: np.ndarray
     departments: tuple[str, ...]
     level: np.ndarray
+
+    def cells(self) -> Counter:
+        """The head count of each (department, level) cell, a new Counter for the caller to change."""
+        return Counter(self._cells)
+
+    @cached_property
+    def _cells(self) -> Counter:
+        return cell_counts(self.department, self.departments, self.level)
 
 
 def eligible_on(day: date) -> ColumnElement[bool]:
