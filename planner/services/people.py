@@ -144,7 +144,7 @@ def search_people(
 ) -> PeoplePage:
     """Return one page of the people matching a search (accents and case ignored) and department and level filters."""
     conditions = _matching(text, department, level)
-    total = session.scalar(select(func.count(Person.id)).where(*conditions))
+    total = session.scalar(select(func.count()).select_from(Person).where(*conditions))  # count(*): SQLite counts pages
     pages = max(1, (total + per_page - 1) // per_page)
     page = min(max(page, 1), pages)
     query = select(Person).where(*conditions).order_by(*DIRECTORY_ORDER).limit(per_page).offset((page - 1) * per_page)
