@@ -244,13 +244,19 @@ def test_a_decline_by_calendar_reply_offers_the_seat_at_once(app, make_person, m
     assert offer.person.name.startswith("Other") and mails_to(offer)
 
 
-def test_an_open_offer_holds_its_seat_against_other_yes_answers(app, make_person, make_event):
+def offer_holding_the_last_seat(make_person, make_event):
+    """A backfilling event whose first invitee declined (an offer holds that seat) and whose other two said yes."""
     event = backfilling_event(make_person, make_event)
     first, second, third = invitations(event)
     answer(first.id, "no")
     [offer] = offers(event)
     answer(second.id, "yes")
     answer(third.id, "yes")
+    return event, first, offer
+
+
+def test_an_open_offer_holds_its_seat_against_other_yes_answers(app, make_person, make_event):
+    event, first, offer = offer_holding_the_last_seat(make_person, make_event)
     assert seat_count(db.session, event).free == 0 and seat_count(db.session, event).held == 1
     answer(first.id, "yes")
     assert invitations(event)[0].answer == Answer.WAITLIST, "the seat left is held by the offer"
@@ -331,12 +337,7 @@ def test_an_open_offer_given_up_by_link_sends_the_seat_to_the_waiting_list_at_on
                                                                                     make_event):
     """A held seat given up with "maybe" frees it for the waiting list; a request that sends what it queued delivers that
     mail at once (the page used to deliver only after a yes given up or a decline)."""
-    event = backfilling_event(make_person, make_event)
-    first, second, third = invitations(event)
-    answer(first.id, "no")
-    [offer] = offers(event)
-    answer(second.id, "yes")
-    answer(third.id, "yes")
+    event, first, offer = offer_holding_the_last_seat(make_person, make_event)
     answer(first.id, "yes")
     assert invitations(event)[0].answer == Answer.WAITLIST
     client = smtp_app.test_client()
