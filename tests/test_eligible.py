@@ -9,9 +9,11 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import delete, event, insert, text, update
 
+from planner.directory import PersonRow
 from planner.extensions import db
 from planner.models import DirectoryTag, Person, utcnow
 from planner.services import eligible as kept_pools
+from planner.services.people import write_rows
 from planner.services.planning import proposal_pool
 from tests.helpers import csrf_from
 
@@ -212,3 +214,14 @@ def test_writers_of_people_who_then_lock_an_event_do_not_wait_on_each_other_in_a
     db.session.expire_all()
     assert tag() != before
     assert sorted(kept_pools.eligible(db.session, DAY).level.tolist()) == [3, 4]
+
+
+def test_an_import_of_new_and_changed_people_retags_the_directory(app, make_person, reads):
+    kept = make_person(email="kept@example.com")
+    ids_on()
+    rows = [PersonRow(2, "kept@example.com", kept.name, kept.department, kept.level, None, False),
+            PersonRow(3, "new@example.com", "New Person", "Ops", 0, None, True)]
+    write_rows(db.session, rows, deactivate_missing=False)
+    db.session.commit()
+    assert ids_on() == [db.session.scalar(db.select(Person.id).where(Person.email == "new@example.com"))]
+    assert reads.count == 2

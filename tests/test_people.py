@@ -411,3 +411,24 @@ def test_an_import_costs_the_same_statements_for_5_or_300_rows(app):
             write_rows(db.session, [replace(row, department="Ops") for row in rows[1:]], deactivate_missing=True)
         counts.append((len(first), len(again)))
     assert counts[0] == counts[1] == (2, 3)  # read the directory, insert; read, update the changed, deactivate the missing
+
+
+def test_a_bulk_import_and_its_changes_keep_every_value_as_written(app):
+    """write_rows inserts and updates in bulk (on SQLite one statement over the rows as JSON): names with quotes,
+    accents and backslashes, missing start dates, inactive people and the order of the ids come through unchanged."""
+    names = ['Zoë "Zed" O\'Neil', "Back\\slash Person", "Ærøskøbing Åse", "日本 太郎"]
+    rows = [PersonRow(n + 2, f"bulk{n}@example.com", name, "R&D", n, date(2021, 3, n + 1) if n % 2 else None, n != 2)
+            for n, name in enumerate(names)]
+    write_rows(db.session, rows, deactivate_missing=False)
+    db.session.commit()
+    stored = db.session.execute(select(Person.email, Person.name, Person.department, Person.level, Person.joined_on,
+                                       Person.is_active, Person.search_key).order_by(Person.id)).all()
+    assert [tuple(row) for row in stored] == [
+        (row.email, row.name, "R&D", row.level, row.joined_on, row.is_active, search_key(row.name, row.email)) for row in rows]
+    changed = [replace(rows[0], name="Zoë Changed", joined_on=date(2020, 1, 1)), replace(rows[1], joined_on=None, level=4)]
+    write_rows(db.session, changed + rows[2:], deactivate_missing=True)
+    db.session.commit()
+    db.session.expire_all()
+    people = db.session.scalars(select(Person).order_by(Person.id)).all()
+    assert [(p.name, p.level, p.joined_on) for p in people[:2]] == [("Zoë Changed", 0, date(2020, 1, 1)), (names[1], 4, None)]
+    assert [p.is_active for p in people] == [True, True, False, True]
