@@ -100,7 +100,7 @@ def write_rows(session: Session, rows: list[PersonRow], *, deactivate_missing: b
     """Create or update a person per row, optionally deactivating active people not in rows.
 
     The directory is read once (the preview's columns); new people are inserted and changed ones
-    updated with one DBAPI executemany each, their values put in the driver's form once per distinct
+    updated in bulk (planner.services.bulk), their values put in the driver's form once per distinct
     value (no SQLAlchemy bind processing per row), a few statements whatever the number of rows.
     """
     session.flush()
