@@ -455,6 +455,16 @@ def _index(candidates: Sequence[Candidate]) -> dict[Hashable, int]:
     return by_id
 
 
+def id_order(ids: np.ndarray) -> np.ndarray:
+    """The positions of these distinct ids in id order: counted into a table of ids when they are small non-negative ints
+    (database keys), else sorted."""
+    if not _countable(ids):
+        return np.argsort(ids, kind="stable")
+    table = np.full(int(ids.max()) + 1, -1, np.int64)
+    table[ids] = np.arange(len(ids))
+    return table[table >= 0]
+
+
 def _distinct(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The distinct values, sorted, and each value's position among them (np.unique's answer, by counting when it can)."""
     if not _countable(values):

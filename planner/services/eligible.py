@@ -16,7 +16,7 @@ import numpy as np
 from sqlalchemy import ColumnElement, String, and_, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from ..balance import cell_counts
+from ..balance import cell_counts, id_order
 from ..models import DirectoryTag, Person
 
 #: how many (database, day, tag) readings a process keeps: a proposal, its replacements, a series' few days ahead
@@ -102,17 +102,8 @@ def _read(session: Session, day: date) -> Eligible:
     ids = np.concatenate(parts) if parts else np.empty(0, np.int64)
     code = np.repeat(np.array([departments.index(department) for department, _, _ in cells], np.int64), sizes)
     level = np.repeat(np.array([level for _, level, _ in cells], np.int64), sizes)
-    order = by_id(ids)
+    order = id_order(ids)
     found = Eligible(ids[order], code[order], departments, level[order])
     for array in (found.ids, found.department, found.level):
         array.flags.writeable = False  # shared by every proposal of this tag and day
     return found
-
-
-def by_id(ids: np.ndarray) -> np.ndarray:
-    """The positions of these distinct non-negative ids in id order: counted into a table of ids, not sorted."""
-    if not len(ids) or ids.max() > 4 * len(ids) + 1024:
-        return np.argsort(ids, kind="stable")
-    table = np.full(int(ids.max()) + 1, -1, np.int64)
-    table[ids] = np.arange(len(ids))
-    return table[table >= 0]

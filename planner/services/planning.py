@@ -19,12 +19,13 @@ import numpy as np
 from sqlalchemy import ColumnElement, DateTime, Row, and_, case, delete, func, insert, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from ..balance import Candidate, Columns, best_cell_deviation, cell_deviation, cell_targets, replacement_columns, select_columns
+from ..balance import (Candidate, Columns, best_cell_deviation, cell_deviation, cell_targets, id_order, replacement_columns,
+                       select_columns)
 from ..errors import PlannerError
 from ..models import Event, EventExclusion, EventStatus, Invitation, PairMeeting, Person, PlanningMode, ProposalEntry
 from ..rounds import NEWCOMER, NEWCOMER_DAYS, YEAR_DAYS, plan_columns, turn_counts
 from ..text import plural
-from .eligible import by_id, eligible, eligible_on
+from .eligible import eligible, eligible_on
 from .events import event_day
 
 REASON_LENGTH = 200
@@ -202,10 +203,10 @@ def proposal_pool(session: Session, event: Event, now: datetime, kept: Collectio
         rows = members(session, outside)
         departments = tuple(sorted({*departments, *(department for _, department, _ in rows)}))
         recode = np.array([departments.index(department) for department in base.departments], np.int64)
-        ids = np.concatenate([ids, [person_id for person_id, _, _ in rows]])
-        code = np.concatenate([recode[code], [departments.index(department) for _, department, _ in rows]]).astype(np.int64)
-        level = np.concatenate([level, [row_level for _, _, row_level in rows]]).astype(np.int64)
-        order = by_id(ids)
+        ids = np.concatenate([ids, np.array([person_id for person_id, _, _ in rows], np.int64)])
+        code = np.concatenate([recode[code], np.array([departments.index(department) for _, department, _ in rows], np.int64)])
+        level = np.concatenate([level, np.array([row_level for _, _, row_level in rows], np.int64)])
+        order = id_order(ids)
         ids, code, level = ids[order], code[order], level[order]
     dropped = sorted(excluded - set(kept))
     if dropped:  # each array is gathered once more only when someone is left out
@@ -379,14 +380,15 @@ def pool_cells(session: Session, event: Event) -> Counter:
     The eligible are counted on their arrays (planner.services.eligible); the few excluded or proposed people then add
     one (in the pool though not eligible), take one away (eligible but excluded) or nothing, in one statement.
     """
-    eligible_now = eligible_on(event_day(event))
+    day = event_day(event)
+    eligible_now = eligible_on(day)
     excluded = select(EventExclusion.person_id).where(EventExclusion.event_id == event.id)
     proposed = select(ProposalEntry.person_id).where(ProposalEntry.event_id == event.id)
     in_pool = or_(and_(eligible_now, Person.id.not_in(excluded)), Person.id.in_(proposed))
     changed = select(Person.department, Person.level, case((in_pool, 1), else_=0) - case((eligible_now, 1), else_=0)).where(
         or_(Person.id.in_(excluded), Person.id.in_(proposed))
     )
-    cells = eligible(session, event_day(event)).cells()
+    cells = eligible(session, day).cells()
     for department, level, count in session.execute(changed):
         cells[department, level] += count
     return +cells
